@@ -1,0 +1,27 @@
+"""jaxrl.algos: one sub-package per algorithm family.
+
+Every algorithm package exports ``Config`` (static, frozen dataclass),
+``Hparams`` (traced pytree), ``default_hparams()``, ``validate_hparams(h)``
+and ``make_train(config, env, env_params) -> jaxrl.trainer.Trainer``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from types import ModuleType
+
+_ALGORITHMS = {"ppo": "jaxrl.algos.ppo"}
+
+
+def names() -> list[str]:
+    return sorted(_ALGORITHMS)
+
+
+def get(name: str) -> ModuleType:
+    """The algorithm package registered as ``name``; a clear error if there is none."""
+    if name not in _ALGORITHMS:
+        close = difflib.get_close_matches(str(name), names(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown algorithm {name!r}{hint}; known algorithms: {', '.join(names())}")
+    return importlib.import_module(_ALGORITHMS[name])

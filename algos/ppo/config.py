@@ -1,0 +1,180 @@
+"""PPO's static config and traced hyperparameters.
+
+STATIC (``PPOConfig``, a frozen dataclass): shapes, counts, network sizes and
+the pluggable pieces; changing any of them recompiles.
+TRACED (``PPOHparams``, a pytree): numbers the compiled program takes as
+inputs; a sweep vmaps over them and never recompiles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxrl.networks import ACTIVATIONS
+from jaxrl.algos.ppo.losses import clipped_surrogate, default_optimizer
+
+
+class ConfigError(ValueError):
+    """A config or hparams value is invalid (raised before anything compiles)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """Static PPO settings (changing one recompiles).
+
+    Attributes:
+      total_timesteps: env steps of the whole run; ``num_updates =
+        total_timesteps // (num_envs * num_steps)``.
+      num_envs: parallel envs per run.
+      num_steps: rollout length per update (time axis ``T``).
+      num_minibatches: minibatches per epoch; must divide ``num_envs * num_steps``.
+      update_epochs: passes over each rollout.
+      hidden_sizes: hidden layer widths of the actor and of the critic MLP.
+      activation: one of ``jaxrl.networks.ACTIVATIONS``.
+      normalize_obs: normalise observations by running statistics held in
+        the agent state (updated after each update, frozen within one).
+      normalize_advantages: per-minibatch advantage normalisation.
+      anneal_lr: linear learning-rate decay to 0 over the run.
+      clip_value_loss: PPO-style clipped value loss.
+      init_log_std: initial log std of the Gaussian policy (continuous actions).
+      objective: the policy objective slot, ``objective(ratio[N], advantages[N],
+        hparams, meta_params, progress) -> surrogate[N]`` to MAXIMISE; default
+        PPO's clipped surrogate. A learned objective reads ``meta_params``.
+      optimizer: the update-rule slot, ``optimizer(hparams, meta_params,
+        config) -> optax.GradientTransformation``; default clip-by-global-norm +
+        Adam with the (optionally annealed) learning rate.
+    """
+
+    total_timesteps: int = 1_048_576
+    num_envs: int = 64
+    num_steps: int = 64
+    num_minibatches: int = 8
+    update_epochs: int = 4
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    normalize_obs: bool = True
+    normalize_advantages: bool = True
+    anneal_lr: bool = True
+    clip_value_loss: bool = True
+    init_log_std: float = 0.0
+    objective: Callable = clipped_surrogate
+    optimizer: Callable = default_optimizer
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        for name in ("total_timesteps", "num_envs", "num_steps", "num_minibatches", "update_epochs"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"PPOConfig.{name} must be a positive integer, got {v!r}")
+        if any((not isinstance(h, (int, np.integer))) or h < 1 for h in self.hidden_sizes) or not self.hidden_sizes:
+            raise ConfigError(f"PPOConfig.hidden_sizes must be positive integers, got {self.hidden_sizes!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"PPOConfig.activation {self.activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
+        if self.batch_size % self.num_minibatches:
+            raise ConfigError(
+                f"PPOConfig: num_envs * num_steps (= {self.batch_size}) must be divisible by "
+                f"num_minibatches (= {self.num_minibatches})"
+            )
+        if self.total_timesteps < self.batch_size:
+            raise ConfigError(
+                f"PPOConfig.total_timesteps (= {self.total_timesteps}) is less than one update's "
+                f"num_envs * num_steps (= {self.batch_size})"
+            )
+
+    @property
+    def batch_size(self) -> int:
+        """Env steps per update, ``num_envs * num_steps``."""
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    @property
+    def num_optimizer_steps(self) -> int:
+        return self.num_updates * self.update_epochs * self.num_minibatches
+
+    def replace(self, **changes) -> "PPOConfig":
+        return dataclasses.replace(self, **changes)
+
+
+@struct.dataclass
+class PPOHparams:
+    """Traced PPO hyperparameters (a pytree: vmap over them, never recompiles).
+
+    Attributes:
+      lr: Adam learning rate (> 0).
+      gamma: discount in [0, 1].
+      gae_lambda: GAE lambda in [0, 1].
+      clip_eps: PPO ratio clip (> 0); also clips the value loss.
+      ent_coef: entropy bonus coefficient (>= 0).
+      vf_coef: value loss coefficient (>= 0).
+      max_grad_norm: global gradient-norm clip (> 0).
+      reward_scale: rewards are multiplied by this before the returns (> 0).
+    """
+
+    lr: Any = 3e-4
+    gamma: Any = 0.99
+    gae_lambda: Any = 0.95
+    clip_eps: Any = 0.2
+    ent_coef: Any = 0.0
+    vf_coef: Any = 0.5
+    max_grad_norm: Any = 0.5
+    reward_scale: Any = 1.0
+
+
+_RANGES = {
+    "lr": (0.0, math.inf, False),
+    "gamma": (0.0, 1.0, True),
+    "gae_lambda": (0.0, 1.0, True),
+    "clip_eps": (0.0, math.inf, False),
+    "ent_coef": (0.0, math.inf, True),
+    "vf_coef": (0.0, math.inf, True),
+    "max_grad_norm": (0.0, math.inf, False),
+    "reward_scale": (0.0, math.inf, False),
+}
+
+
+def default_hparams() -> PPOHparams:
+    """PPO's default hyperparameters as Python floats."""
+    return PPOHparams()
+
+
+def hparam_names() -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(PPOHparams))
+
+
+def as_hparams(hparams: Any) -> PPOHparams:
+    """Accept a ``PPOHparams`` or a mapping of its fields (missing ones take defaults); float32 leaves."""
+    if isinstance(hparams, dict):
+        unknown = sorted(set(hparams) - set(hparam_names()))
+        if unknown:
+            raise ConfigError(f"unknown PPO hyperparameter(s) {unknown}; the hyperparameters are: {', '.join(hparam_names())}")
+        hparams = PPOHparams(**hparams)
+    if not isinstance(hparams, PPOHparams):
+        raise ConfigError(f"PPO hparams must be a PPOHparams or a dict of {', '.join(hparam_names())}, got {type(hparams).__name__}")
+    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32) if not isinstance(x, jax.core.Tracer) else x.astype(jnp.float32), hparams)
+
+
+def validate_hparams(hparams: Any, batch_shape: tuple[int, ...] | None = None) -> PPOHparams:
+    """Check concrete hparams values (every element of a batch) are in range; raise ConfigError."""
+    hp = as_hparams(hparams)
+    for name, (lo, hi, closed) in _RANGES.items():
+        x = getattr(hp, name)
+        if isinstance(x, jax.core.Tracer):
+            continue
+        x = np.asarray(x)
+        if batch_shape is not None and x.shape != tuple(batch_shape):
+            raise ConfigError(f"PPO hyperparameter {name} has shape {x.shape}, expected {tuple(batch_shape)}")
+        ok = np.isfinite(x) & (x >= lo if closed else x > lo) & (x <= hi)
+        if not np.all(ok):
+            bound = f"{'[' if closed else '('}{lo}, {hi}]"
+            raise ConfigError(f"PPO hyperparameter {name}={x[~ok].ravel()[0]!r} is out of range {bound}")
+    return hp

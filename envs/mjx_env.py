@@ -1,0 +1,130 @@
+"""Base class for MuJoCo MJX tasks.
+
+A task is a frozen dataclass naming an MJCF file shipped in ``jaxrl/envs/assets``.
+Its host model is ``env.mj_model`` (a ``mujoco.MjModel``, loaded once and cached);
+its device model lives in ``params.model`` (an ``mjx.Model`` pytree) so that
+physics constants can be randomised, swept or meta-learned by replacing fields
+of the params pytree, never by rebuilding the env.
+
+Subclasses implement ``initial_qpos_qvel``, ``observe``, ``reward`` and
+optionally ``terminated``; ``reset`` / ``step_env`` do the stepping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.resources
+import contextlib
+import io
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from flax import struct
+
+from jaxrl.env import Env, timestep
+from jaxrl.spaces import Box
+
+# mujoco.mjx tries to import the optional NVIDIA Warp backend at import time and
+# prints "Failed to import warp" when it is absent; jaxrl uses the portable
+# impl="jax" backend, so that line is noise.
+with contextlib.redirect_stdout(io.StringIO()):
+    from mujoco import mjx  # noqa: E402
+
+
+@struct.dataclass
+class MjxParams:
+    """Params of an MJX task. ``model`` holds every physics constant (traced)."""
+
+    model: mjx.Model
+
+
+@struct.dataclass
+class MjxState:
+    data: mjx.Data
+
+
+def asset_path(filename: str) -> str:
+    return str(importlib.resources.files("jaxrl.envs").joinpath("assets", filename))
+
+
+@functools.lru_cache(maxsize=None)
+def load_mj_model(filename: str) -> mujoco.MjModel:
+    """Load (once) an MJCF shipped in the package."""
+    return mujoco.MjModel.from_xml_path(asset_path(filename))
+
+
+@dataclasses.dataclass(frozen=True)
+class MjxTask(Env):
+    """An MJX task; ``n_substeps`` physics steps per env step (static).
+
+    Class attributes of a subclass: ``xml`` (asset file name) and
+    ``obs_size`` (length of the flat observation vector).
+    """
+
+    xml: ClassVar[str]
+    obs_size: ClassVar[int]
+    n_substeps: int = 1
+
+    @property
+    def mj_model(self) -> mujoco.MjModel:
+        """The host ``mujoco.MjModel`` this task steps (for ``mujoco.mj_step``, rendering)."""
+        return load_mj_model(self.xml)
+
+    @property
+    def dt(self) -> float:
+        """Seconds of simulated time per env step."""
+        return float(self.mj_model.opt.timestep) * self.n_substeps
+
+    @property
+    def observation_spec(self) -> Box:
+        return Box((self.obs_size,))
+
+    @property
+    def action_spec(self) -> Box:
+        m = self.mj_model
+        lo, hi = m.actuator_ctrlrange[:, 0], m.actuator_ctrlrange[:, 1]
+        limited = m.actuator_ctrllimited.astype(bool)
+        return Box((m.nu,), tuple(np.where(limited, lo, -np.inf)), tuple(np.where(limited, hi, np.inf)))
+
+    def default_params(self) -> MjxParams:
+        return MjxParams(model=mjx.put_model(self.mj_model, impl="jax"))
+
+    # --- task hooks -------------------------------------------------------------------
+    def initial_qpos_qvel(self, key, params) -> tuple[jax.Array, jax.Array]:
+        raise NotImplementedError
+
+    def observe(self, data: mjx.Data, params) -> jax.Array:
+        raise NotImplementedError
+
+    def reward(self, data: mjx.Data, action: jax.Array, params) -> jax.Array:
+        raise NotImplementedError
+
+    def terminated(self, data: mjx.Data, params) -> jax.Array:
+        return jnp.zeros((), jnp.bool_)
+
+    # --- stepping ----------------------------------------------------------------------
+    def reset(self, key, params):
+        qpos, qvel = self.initial_qpos_qvel(key, params)
+        data = mjx.make_data(params.model).replace(qpos=qpos, qvel=qvel)
+        data = mjx.forward(params.model, data)
+        return MjxState(data), timestep(self.observe(data, params))
+
+    def physics_step(self, params, data: mjx.Data, action: jax.Array) -> mjx.Data:
+        """Apply ``action`` as ``ctrl`` (clipped to the control range) for ``n_substeps`` steps."""
+        spec = self.action_spec
+        ctrl = jnp.clip(action.astype(jnp.float32), spec.low_array(), spec.high_array())
+        data = data.replace(ctrl=ctrl)
+        return jax.lax.fori_loop(0, self.n_substeps, lambda _, d: mjx.step(params.model, d), data)
+
+    def step_env(self, key, state, action, params):
+        data = self.physics_step(params, state.data, action)
+        ts = timestep(
+            self.observe(data, params),
+            reward=self.reward(data, action, params),
+            terminated=self.terminated(data, params),
+        )
+        return MjxState(data), ts

@@ -1,0 +1,68 @@
+"""Name -> env factory. ``make(name, **overrides) -> (env, params)``."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any, Callable
+
+from jaxrl.env import Env
+
+Factory = Callable[..., tuple[Env, Any]]
+_REGISTRY: dict[str, Factory] = {}
+
+
+class UnknownEnvError(ValueError):
+    """``make`` was given a name that is not registered."""
+
+
+def register(name: str, factory: Factory) -> Factory:
+    """Register ``factory(**overrides) -> (env, params)`` under ``name``."""
+    if name in _REGISTRY:
+        raise ValueError(f"env {name!r} is already registered")
+    _REGISTRY[name] = factory
+    return factory
+
+
+def names() -> list[str]:
+    """Every registered env name, sorted."""
+    return sorted(_REGISTRY)
+
+
+def options(name: str) -> dict[str, Any]:
+    """The overrides ``make(name, ...)`` accepts, with their defaults."""
+    factory = _lookup(name)
+    return {
+        p.name: p.default
+        for p in inspect.signature(factory).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+
+
+def _lookup(name: str) -> Factory:
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(str(name), names(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UnknownEnvError(f"unknown env {name!r}{hint}; known envs: {', '.join(names())}")
+    return _REGISTRY[name]
+
+
+def make(name: str, **overrides) -> tuple[Env, Any]:
+    """Build a registered env and its nominal params.
+
+    Args:
+      name: one of :func:`names`.
+      **overrides: task options (see :func:`options`), e.g. ``episode_length=200``.
+
+    Returns:
+      ``(env, params)``: the env (with its time limit applied) and its params pytree.
+    """
+    factory = _lookup(name)
+    allowed = options(name)
+    unknown = sorted(set(overrides) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"env {name!r} has no option {', '.join(map(repr, unknown))}; "
+            f"its options are: {', '.join(f'{k}={v!r}' for k, v in allowed.items()) or 'none'}"
+        )
+    return factory(**overrides)

@@ -1,0 +1,261 @@
+"""Env wrappers: each a few lines, each tested alone (tests/test_wrappers.py).
+
+The usual training stack, innermost first::
+
+    TimeLimit(task)          # applied by jaxrl.envs.make: the task's episode length
+    -> AutoReset             # start a new episode on done, keep the true final obs
+    -> EpisodeStats          # running and last-completed episode return / length
+    -> VecEnv(num_envs)      # vmap over a batch of envs: every leaf gains [B]
+    -> NormalizeObs          # running mean / variance shared by the whole batch
+
+:func:`training_stack` builds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxrl.env import Env, TimeStep, Wrapper
+
+
+def _where(cond, a, b):
+    """Pick ``a`` where ``cond`` else ``b``, leaf by leaf; ``cond`` broadcasts from the left."""
+
+    def pick(x, y):
+        c = jnp.reshape(cond, jnp.shape(cond) + (1,) * (jnp.ndim(x) - jnp.ndim(cond)))
+        return jnp.where(c, x, y)
+
+    return jax.tree.map(pick, a, b)
+
+
+# ----------------------------------------------------------------------------- time limit
+
+
+@struct.dataclass
+class TimeLimitState:
+    inner: object
+    t: jax.Array  # int32 steps taken in this episode
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeLimit(Wrapper):
+    """Truncate episodes after ``max_steps`` steps (static).
+
+    ``truncated`` is set on the step that reaches the limit unless the episode
+    terminated on that same step (termination wins: nothing to bootstrap).
+    """
+
+    max_steps: int = 1000
+
+    def __post_init__(self):
+        if int(self.max_steps) < 1:
+            raise ValueError(f"TimeLimit.max_steps must be >= 1, got {self.max_steps}")
+
+    def reset(self, key, params):
+        state, ts = self.env.reset(key, params)
+        return TimeLimitState(state, jnp.zeros((), jnp.int32)), ts
+
+    def step(self, key, state, action, params):
+        inner, ts = self.env.step(key, state.inner, action, params)
+        t = state.t + 1
+        truncated = jnp.logical_or(ts.truncated, t >= self.max_steps) & ~ts.terminated
+        return TimeLimitState(inner, t), ts._replace(truncated=truncated)
+
+
+# ----------------------------------------------------------------------------- auto reset
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoReset(Wrapper):
+    """Reset the inner env when an episode ends.
+
+    On a step that ends an episode (``terminated | truncated``) the returned
+    ``obs`` is the first observation of the next episode, and the true final
+    observation is kept in ``info["final_obs"]`` (always present, equal to
+    ``obs`` on other steps) so that a learner can bootstrap on truncation.
+    ``reward``, ``terminated`` and ``truncated`` still describe the step taken.
+    """
+
+    def reset(self, key, params):
+        state, ts = self.env.reset(key, params)
+        return state, ts._replace(info={**ts.info, "final_obs": ts.obs})
+
+    def step(self, key, state, action, params):
+        step_key, reset_key = jax.random.split(key)
+        state, ts = self.env.step(step_key, state, action, params)
+        reset_state, reset_ts = self.env.reset(reset_key, params)
+        done = ts.done
+        state = _where(done, reset_state, state)
+        obs = _where(done, reset_ts.obs, ts.obs)
+        return state, ts._replace(obs=obs, info={**ts.info, "final_obs": ts.obs})
+
+
+# ----------------------------------------------------------------------------- episode statistics
+
+
+@struct.dataclass
+class EpisodeStatsState:
+    inner: object
+    episode_return: jax.Array  # float32, return of the running episode so far
+    episode_length: jax.Array  # int32
+    returned_episode_return: jax.Array  # float32, return of the last completed episode
+    returned_episode_length: jax.Array  # int32
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeStats(Wrapper):
+    """Track episode return and length.
+
+    ``info`` gains ``episode_return`` / ``episode_length`` (of the episode
+    that ended on this step where ``done``, of the running episode otherwise)
+    and ``returned_episode_return`` / ``returned_episode_length`` (the last
+    completed episode, 0 before any). Put it outside :class:`AutoReset`.
+    """
+
+    def reset(self, key, params):
+        state, ts = self.env.reset(key, params)
+        zf, zi = jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
+        new = EpisodeStatsState(state, zf, zi, zf, zi)
+        return new, ts._replace(info={**ts.info, **self._info(new, zf, zi)})
+
+    def step(self, key, state, action, params):
+        inner, ts = self.env.step(key, state.inner, action, params)
+        ret = state.episode_return + ts.reward
+        length = state.episode_length + 1
+        done = ts.done
+        new = EpisodeStatsState(
+            inner=inner,
+            episode_return=jnp.where(done, 0.0, ret),
+            episode_length=jnp.where(done, 0, length),
+            returned_episode_return=jnp.where(done, ret, state.returned_episode_return),
+            returned_episode_length=jnp.where(done, length, state.returned_episode_length),
+        )
+        return new, ts._replace(info={**ts.info, **self._info(new, ret, length)})
+
+    @staticmethod
+    def _info(state, ret, length):
+        return {
+            "episode_return": ret,
+            "episode_length": length,
+            "returned_episode_return": state.returned_episode_return,
+            "returned_episode_length": state.returned_episode_length,
+        }
+
+
+# ----------------------------------------------------------------------------- vectorisation
+
+
+@dataclasses.dataclass(frozen=True)
+class VecEnv(Wrapper):
+    """``num_envs`` copies of ``env`` stepped together with ``jax.vmap``.
+
+    ``reset(key, params)`` and ``step(key, state, action[B, ...], params)``
+    take ONE key (split per env inside). ``params`` is shared by all envs
+    unless ``batched_params`` is True, in which case every leaf of ``params``
+    has a leading ``[num_envs]`` axis (domain randomisation).
+    """
+
+    num_envs: int = 1
+    batched_params: bool = False
+
+    def __post_init__(self):
+        if int(self.num_envs) < 1:
+            raise ValueError(f"VecEnv.num_envs must be >= 1, got {self.num_envs}")
+
+    @property
+    def _p_axis(self):
+        return 0 if self.batched_params else None
+
+    def reset(self, key, params):
+        keys = jax.random.split(key, self.num_envs)
+        return jax.vmap(self.env.reset, in_axes=(0, self._p_axis))(keys, params)
+
+    def step(self, key, state, action, params):
+        self.env.action_spec.check(action, what=f"{self.name} batched action", batch_shape=(self.num_envs,))
+        keys = jax.random.split(key, self.num_envs)
+        return jax.vmap(self.env.step, in_axes=(0, 0, 0, self._p_axis))(keys, state, action, params)
+
+
+# ----------------------------------------------------------------------------- observation normalisation
+
+
+@struct.dataclass
+class RunningMeanStd:
+    """Running mean and variance (parallel Welford / Chan et al. merge)."""
+
+    mean: jax.Array
+    var: jax.Array
+    count: jax.Array  # float32, number of samples merged so far
+
+    @classmethod
+    def create(cls, shape) -> "RunningMeanStd":
+        return cls(jnp.zeros(shape, jnp.float32), jnp.ones(shape, jnp.float32), jnp.asarray(1e-4, jnp.float32))
+
+    def update(self, x: jax.Array) -> "RunningMeanStd":
+        """Merge a batch ``x[..., *shape]``; every leading axis is a sample axis."""
+        axes = tuple(range(x.ndim - self.mean.ndim))
+        n = jnp.asarray(math.prod(x.shape[: len(axes)]), jnp.float32)
+        b_mean, b_var = jnp.mean(x, axes), jnp.var(x, axes)
+        delta = b_mean - self.mean
+        total = self.count + n
+        mean = self.mean + delta * n / total
+        m2 = self.var * self.count + b_var * n + jnp.square(delta) * self.count * n / total
+        return RunningMeanStd(mean, m2 / total, total)
+
+    def normalize(self, x: jax.Array, clip: float = 10.0, eps: float = 1e-8) -> jax.Array:
+        return jnp.clip((x - self.mean) / jnp.sqrt(self.var + eps), -clip, clip)
+
+
+@struct.dataclass
+class NormalizeObsState:
+    inner: object
+    stats: RunningMeanStd
+
+
+@dataclasses.dataclass(frozen=True)
+class NormalizeObs(Wrapper):
+    """Normalise observations by running statistics (held in the env state).
+
+    Works on a single env or on a :class:`VecEnv` (then one set of statistics
+    is shared by the whole batch). ``info["final_obs"]`` is normalised with the
+    same statistics. ``update=False`` freezes the statistics (evaluation).
+    """
+
+    clip: float = 10.0
+    update: bool = True
+
+    def reset(self, key, params):
+        state, ts = self.env.reset(key, params)
+        stats = RunningMeanStd.create(self.env.observation_spec.shape)
+        return self._out(NormalizeObsState(state, stats), ts)
+
+    def step(self, key, state, action, params):
+        inner, ts = self.env.step(key, state.inner, action, params)
+        return self._out(NormalizeObsState(inner, state.stats), ts)
+
+    def _out(self, state, ts: TimeStep):
+        stats = state.stats.update(ts.obs) if self.update else state.stats
+        info = dict(ts.info)
+        if "final_obs" in info:
+            info["final_obs"] = stats.normalize(info["final_obs"], self.clip)
+        return state.replace(stats=stats), ts._replace(obs=stats.normalize(ts.obs, self.clip), info=info)
+
+
+def find_state(state, cls):
+    """The first state of type ``cls`` in a nest of wrapper states (``.inner`` chain)."""
+    while state is not None:
+        if isinstance(state, cls):
+            return state
+        state = getattr(state, "inner", None)
+    raise LookupError(f"no {cls.__name__} in this env state")
+
+
+def training_stack(env: Env, num_envs: int, normalize_obs: bool = False, batched_params: bool = False) -> Env:
+    """AutoReset -> EpisodeStats -> VecEnv(num_envs) [-> NormalizeObs] around ``env``."""
+    venv: Env = VecEnv(EpisodeStats(AutoReset(env)), num_envs=num_envs, batched_params=batched_params)
+    return NormalizeObs(venv) if normalize_obs else venv

@@ -1,0 +1,46 @@
+"""The wheel must contain every package folder (DESIGN.md section 1)."""
+
+import pathlib
+import tomllib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_every_package_folder_is_listed_in_pyproject():
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(cfg["packages"])
+    found = set()
+    for name, folder in cfg["package-dir"].items():
+        base = ROOT / folder
+        assert base.is_dir(), f"package-dir maps {name} to missing folder {folder}"
+        for init in base.rglob("__init__.py"):
+            rel = init.parent.relative_to(base).parts
+            found.add(".".join((name, *rel)))
+    missing = sorted(found - listed)
+    assert not missing, f"pyproject.toml [tool.setuptools] packages lacks {missing}: the wheel would miss them"
+    stale = sorted(listed - found)
+    assert not stale, f"pyproject.toml lists packages with no __init__.py: {stale}"
+
+
+def test_package_folders_have_init():
+    # A folder of .py files without __init__.py would be silently left out.
+    for top in ("jaxrl", "envs", "algos"):
+        for path in (ROOT / top).rglob("*.py"):
+            assert (path.parent / "__init__.py").exists(), f"{path.parent} has Python files but no __init__.py"
+
+
+def test_import_roots():
+    import jaxrl
+    import jaxrl.algos
+    import jaxrl.envs
+
+    assert pathlib.Path(jaxrl.envs.__file__).parent.name == "envs"
+    assert pathlib.Path(jaxrl.algos.__file__).parent.name == "algos"
+
+
+def test_assets_are_package_data():
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = cfg["package-data"]["jaxrl.envs"]
+    xmls = list((ROOT / "envs" / "assets").glob("*.xml"))
+    assert xmls, "no MJCF assets shipped"
+    assert any(p.endswith("*.xml") for p in patterns)

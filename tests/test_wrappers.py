@@ -1,0 +1,198 @@
+"""Each wrapper alone, on a tiny deterministic env whose every number is known."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import struct
+
+from jaxrl.env import Env, timestep
+from jaxrl.spaces import Box, Discrete, SpecError
+from jaxrl.wrappers import (
+    AutoReset, EpisodeStats, NormalizeObs, RunningMeanStd, TimeLimit, VecEnv, find_state, training_stack,
+)
+
+
+@struct.dataclass
+class CountParams:
+    terminal_at: jax.Array  # the episode terminates when the counter reaches this
+
+
+@struct.dataclass
+class CountState:
+    t: jax.Array
+    start: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Counter(Env):
+    """obs = [start + t]; reward = action + 1; terminates at t == terminal_at. start ~ U{0..9}."""
+
+    @property
+    def observation_spec(self):
+        return Box((1,))
+
+    @property
+    def action_spec(self):
+        return Discrete(3)
+
+    def default_params(self):
+        return CountParams(jnp.asarray(5))
+
+    def reset(self, key, params):
+        start = jax.random.randint(key, (), 0, 10).astype(jnp.float32)
+        s = CountState(jnp.zeros((), jnp.int32), start)
+        return s, timestep(jnp.array([start]))
+
+    def step_env(self, key, state, action, params):
+        t = state.t + 1
+        s = CountState(t, state.start)
+        return s, timestep(jnp.array([state.start + t]), action.astype(jnp.float32) + 1.0, t >= params.terminal_at)
+
+
+ENV = Counter()
+PARAMS = ENV.default_params()
+
+
+def run(env, params, actions, key=0):
+    """Step ``env`` through ``actions`` under one jit; return the stacked TimeSteps."""
+
+    @jax.jit
+    def go(key):
+        state, ts0 = env.reset(key, params)
+
+        def body(state, xs):
+            k, a = xs
+            state, ts = env.step(k, state, a, params)
+            return state, ts
+
+        keys = jax.random.split(jax.random.key(1), len(actions))
+        return ts0, jax.lax.scan(body, state, (keys, jnp.asarray(actions)))[1]
+
+    return go(jax.random.key(key))
+
+
+def test_time_limit_truncates_exactly_and_termination_wins():
+    ts0, ts = run(TimeLimit(ENV, max_steps=3), CountParams(jnp.asarray(100)), np.zeros(5, np.int32))
+    np.testing.assert_array_equal(ts.truncated[:3], [False, False, True])
+    assert not ts.terminated.any()
+    # Terminal on the same step as the limit: terminated, not truncated.
+    _, ts = run(TimeLimit(ENV, max_steps=3), CountParams(jnp.asarray(3)), np.zeros(3, np.int32))
+    np.testing.assert_array_equal(ts.terminated, [False, False, True])
+    np.testing.assert_array_equal(ts.truncated, [False, False, False])
+    with pytest.raises(ValueError, match="max_steps"):
+        TimeLimit(ENV, max_steps=0)
+
+
+def test_auto_reset_keeps_true_final_obs():
+    env = AutoReset(TimeLimit(ENV, max_steps=4))
+    ts0, ts = run(env, CountParams(jnp.asarray(3)), np.zeros(7, np.int32))
+    start = float(ts0.obs[0])
+    done = np.asarray(ts.done)
+    np.testing.assert_array_equal(done, [False, False, True, False, False, True, False])
+    final = np.asarray(ts.info["final_obs"][:, 0])
+    obs = np.asarray(ts.obs[:, 0])
+    # First episode: obs start+1, start+2, then the final obs start+3 is kept in info.
+    np.testing.assert_allclose(final[:3], start + np.arange(1, 4))
+    np.testing.assert_allclose(obs[:2], final[:2])  # not done: obs == final_obs
+    # After the reset the counter restarts from a fresh start value s2: obs[2] = s2, obs[3] = s2 + 1.
+    s2 = obs[2]
+    np.testing.assert_allclose(obs[3:5], s2 + np.arange(1, 3))
+    np.testing.assert_allclose(final[5], s2 + 3)
+    assert ts.terminated[2] and ts.reward[2] == 1.0  # flags and reward describe the step taken
+
+
+def test_episode_stats():
+    env = EpisodeStats(AutoReset(TimeLimit(ENV, max_steps=10)))
+    actions = np.array([0, 1, 2, 1, 1, 0, 0], np.int32)  # rewards 1 2 3 | 2 2 1 | 1
+    _, ts = run(env, CountParams(jnp.asarray(3)), actions)
+    np.testing.assert_allclose(ts.info["episode_return"], [1, 3, 6, 2, 4, 5, 1])
+    np.testing.assert_allclose(ts.info["episode_length"], [1, 2, 3, 1, 2, 3, 1])
+    np.testing.assert_allclose(ts.info["returned_episode_return"], [0, 0, 6, 6, 6, 5, 5])
+    np.testing.assert_allclose(ts.info["returned_episode_length"], [0, 0, 3, 3, 3, 3, 3])
+
+
+def test_vec_env_equals_python_loop_and_checks_batch():
+    venv = VecEnv(ENV, num_envs=4)
+    key = jax.random.key(3)
+    state, ts = jax.jit(venv.reset)(key, PARAMS)
+    keys = jax.random.split(key, 4)
+    for i in range(4):
+        s_i, ts_i = ENV.reset(keys[i], PARAMS)
+        np.testing.assert_allclose(ts.obs[i], ts_i.obs)
+    actions = jnp.array([0, 1, 2, 0], jnp.int32)
+    state2, ts2 = jax.jit(venv.step)(key, state, actions, PARAMS)
+    np.testing.assert_allclose(ts2.reward, [1, 2, 3, 1])
+    assert ts2.obs.shape == (4, 1)
+    with pytest.raises(SpecError, match=r"shape \(4,\)"):
+        venv.step(key, state, jnp.zeros((3,), jnp.int32), PARAMS)
+    with pytest.raises(SpecError, match="integer"):
+        venv.step(key, state, jnp.zeros((4,), jnp.float32), PARAMS)
+
+
+def test_vec_env_batched_params():
+    venv = VecEnv(ENV, num_envs=2, batched_params=True)
+    params = CountParams(jnp.array([1, 2]))
+    state, _ = venv.reset(jax.random.key(0), params)
+    _, ts = venv.step(jax.random.key(1), state, jnp.zeros(2, jnp.int32), params)
+    np.testing.assert_array_equal(ts.terminated, [True, False])
+
+
+def test_single_env_action_check():
+    state, _ = ENV.reset(jax.random.key(0), PARAMS)
+    with pytest.raises(SpecError, match="Counter.step action"):
+        ENV.step(jax.random.key(0), state, jnp.zeros((2,), jnp.int32), PARAMS)
+
+
+def test_running_mean_std_matches_numpy():
+    rng = np.random.default_rng(0)
+    chunks = [rng.normal(3.0, 2.0, size=(n, 2)).astype(np.float32) for n in (5, 17, 8)]
+    stats = RunningMeanStd.create((2,))
+    for c in chunks:
+        stats = stats.update(jnp.asarray(c))
+    data = np.concatenate(chunks)
+    np.testing.assert_allclose(stats.mean, data.mean(0), rtol=1e-4)
+    np.testing.assert_allclose(stats.var, data.var(0), rtol=1e-3)
+    x = jnp.asarray(data[:3])
+    np.testing.assert_allclose(stats.normalize(x), (data[:3] - data.mean(0)) / data.std(0), rtol=1e-3, atol=1e-3)
+
+
+def test_normalize_obs_on_vec_env():
+    env = NormalizeObs(VecEnv(AutoReset(TimeLimit(ENV, max_steps=2)), num_envs=8))
+    key = jax.random.key(0)
+    state, ts = jax.jit(env.reset)(key, PARAMS)
+    assert isinstance(state.stats, RunningMeanStd)
+    seen = []
+    inner_state, inner_ts = env.env.reset(key, PARAMS)
+    seen.append(np.asarray(inner_ts.obs))
+    step = jax.jit(env.step)
+    for i in range(3):
+        k = jax.random.key(10 + i)
+        inner_state, inner_ts = env.env.step(k, inner_state, jnp.zeros(8, jnp.int32), PARAMS)
+        state, ts = step(k, state, jnp.zeros(8, jnp.int32), PARAMS)
+        seen.append(np.asarray(inner_ts.obs))
+        data = np.concatenate(seen)
+        expected = np.clip((seen[-1] - data.mean(0)) / np.sqrt(data.var(0) + 1e-8), -10, 10)
+        np.testing.assert_allclose(ts.obs, expected, rtol=1e-3, atol=1e-3)
+        fin = np.clip((np.asarray(inner_ts.info["final_obs"]) - data.mean(0)) / np.sqrt(data.var(0) + 1e-8), -10, 10)
+        np.testing.assert_allclose(ts.info["final_obs"], fin, rtol=1e-3, atol=1e-3)
+    frozen = NormalizeObs(env.env, update=False)
+    s2, _ = frozen.step(key, state, jnp.zeros(8, jnp.int32), PARAMS)
+    np.testing.assert_array_equal(s2.stats.count, state.stats.count)
+
+
+def test_training_stack_and_find_state():
+    env = training_stack(TimeLimit(ENV, 5), num_envs=3, normalize_obs=True)
+    state, ts = env.reset(jax.random.key(0), PARAMS)
+    assert set(ts.info) >= {"final_obs", "episode_return", "returned_episode_return"}
+    from jaxrl.wrappers import EpisodeStatsState, TimeLimitState
+
+    assert find_state(state, EpisodeStatsState).episode_return.shape == (3,)
+    assert find_state(state, TimeLimitState).t.shape == (3,)
+    with pytest.raises(LookupError):
+        find_state(state, CountParams)
+    assert env.observation_spec == Box((1,)) and env.action_spec == Discrete(3)
+    assert env.max_steps == 5  # attributes of inner wrappers are reachable
+    hash(env)  # envs are hashable (static arguments)
