@@ -15,7 +15,7 @@ from jaxrl.algos.ppo.config import (
     validate_hparams,
 )
 from jaxrl.algos.ppo.losses import Batch, clipped_surrogate, default_optimizer, ppo_loss
-from jaxrl.algos.ppo.train import PPOState, make_train
+from jaxrl.algos.ppo.train import PPOState, make_network, make_train
 
 Config = PPOConfig
 Hparams = PPOHparams
@@ -23,5 +23,5 @@ Hparams = PPOHparams
 __all__ = [
     "Config", "ConfigError", "Hparams", "PPOConfig", "PPOHparams", "PPOState", "Batch",
     "as_hparams", "clipped_surrogate", "default_hparams", "default_optimizer", "hparam_names",
-    "make_train", "ppo_loss", "validate_hparams",
+    "make_network", "make_train", "ppo_loss", "validate_hparams",
 ]

@@ -176,5 +176,5 @@ def validate_hparams(hparams: Any, batch_shape: tuple[int, ...] | None = None) -
         ok = np.isfinite(x) & (x >= lo if closed else x > lo) & (x <= hi)
         if not np.all(ok):
             bound = f"{'[' if closed else '('}{lo}, {hi}]"
-            raise ConfigError(f"PPO hyperparameter {name}={x[~ok].ravel()[0]!r} is out of range {bound}")
+            raise ConfigError(f"PPO hyperparameter {name}={float(x[~ok].ravel()[0]):.6g} is out of range {bound}")
     return hp

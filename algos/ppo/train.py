@@ -58,6 +58,11 @@ def _check_env(env: Env) -> None:
         raise ConfigError(f"PPO's MLP needs flat observations; {env.name} has shape {env.observation_spec.shape}")
 
 
+def make_network(config: PPOConfig, env: Env) -> ActorCritic:
+    """The actor-critic PPO builds for ``env``: ``apply(params, obs[..., d]) -> (dist, value[...])``."""
+    return ActorCritic(env.action_spec, config.hidden_sizes, config.activation, config.init_log_std)
+
+
 def make_train(config: PPOConfig, env: Env, env_params: Any) -> Trainer:
     """Build PPO's pure training function.
 
@@ -77,7 +82,7 @@ def make_train(config: PPOConfig, env: Env, env_params: Any) -> Trainer:
     _check_env(env)
     spec = env.action_spec
     venv = training_stack(env, config.num_envs)
-    network = ActorCritic(spec, config.hidden_sizes, config.activation, config.init_log_std)
+    network = make_network(config, env)
     obs_shape = env.observation_spec.shape
 
     def normalize(stats, obs):
