@@ -109,7 +109,7 @@ class MjxTask(Env):
     # --- stepping ----------------------------------------------------------------------
     def reset(self, key, params):
         qpos, qvel = self.initial_qpos_qvel(key, params)
-        data = mjx.make_data(params.model).replace(qpos=qpos, qvel=qvel)
+        data = mjx.make_data(params.model, impl="jax").replace(qpos=qpos, qvel=qvel)
         data = mjx.forward(params.model, data)
         return MjxState(data), timestep(self.observe(data, params))
 

@@ -16,8 +16,9 @@ name                   MDP                                         isolates
 Every probe is a frozen dataclass with no params (``params`` is ``()``),
 observation ``[1]`` float32, and terminates by itself (``terminated=True``,
 never ``truncated``), so ``make`` applies no time limit. The observation
-returned with the terminating step is the terminal state's (unused by a
-correct learner: nothing is bootstrapped from a terminal state).
+returned with the terminating step is unused by a correct learner (nothing is
+bootstrapped from a terminal state): one-step probes repeat the start
+observation there, ``probe_discount`` returns ``[2]``.
 
 Known values (``gamma`` the discount):
 
@@ -27,9 +28,10 @@ Known values (``gamma`` the discount):
   (pure JAX, broadcasts over leading axes of ``obs[..., 1]``); a trained critic
   should predict it.
 
-The first three probes ignore the action; their ``continuous`` field picks a
-``Discrete(2)`` (default) or ``Box((1,), -1, 1)`` action spec so that both kinds
-of policy head can be probed.
+The first three probes ignore the action; their ``continuous`` field
+(``make("probe_constant", continuous=True)``) picks a ``Discrete(2)`` (default)
+or ``Box((1,), -1, 1)`` action spec so that both kinds of policy head can be
+probed. ``probe_action`` is always discrete and ``probe_continuous`` continuous.
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ class ProbeObsReward(ActionAgnosticProbe):
 class ProbeDiscount(ActionAgnosticProbe):
     """obs ``[t]`` (t = 0, 1); reward 0 on the first step, 1 on the second, which ends it.
 
-    ``V([0]) = gamma``, ``V([1]) = 1``. The terminal observation is ``[2]``.
+    ``V([0]) = gamma``, ``V([1]) = 1``; the terminal observation ``[2]`` has value 0.
     """
 
     @property
@@ -169,7 +171,8 @@ class ProbeDiscount(ActionAgnosticProbe):
         return float(gamma)
 
     def value(self, obs, gamma=0.99):
-        return jnp.where(jnp.asarray(obs)[..., 0] < 0.5, gamma, 1.0).astype(jnp.float32)
+        t = jnp.asarray(obs)[..., 0]
+        return jnp.where(t < 0.5, gamma, jnp.where(t < 1.5, 1.0, 0.0)).astype(jnp.float32)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,9 +3,9 @@
 The usual training stack, innermost first::
 
     TimeLimit(task)          # applied by jaxrl.envs.make: the task's episode length
-    -> AutoReset             # start a new episode on done, keep the true final obs
-    -> EpisodeStats          # running and last-completed episode return / length
     -> VecEnv(num_envs)      # vmap over a batch of envs: every leaf gains [B]
+    -> AutoReset             # start a new episode where done, keep the true final obs
+    -> EpisodeStats          # running and last-completed episode return / length
     -> NormalizeObs          # running mean / variance shared by the whole batch
 
 :func:`training_stack` builds it.
@@ -79,6 +79,11 @@ class AutoReset(Wrapper):
     observation is kept in ``info["final_obs"]`` (always present, equal to
     ``obs`` on other steps) so that a learner can bootstrap on truncation.
     ``reward``, ``terminated`` and ``truncated`` still describe the step taken.
+
+    Works on one env or on a :class:`VecEnv` (then only the envs that are done
+    take the fresh reset state). The reset is computed under ``lax.cond`` only
+    when some episode ended, so a batch of long episodes pays for it rarely
+    (under an outer ``vmap`` the cond becomes a select and always computes it).
     """
 
     def reset(self, key, params):
@@ -88,10 +93,13 @@ class AutoReset(Wrapper):
     def step(self, key, state, action, params):
         step_key, reset_key = jax.random.split(key)
         state, ts = self.env.step(step_key, state, action, params)
-        reset_state, reset_ts = self.env.reset(reset_key, params)
         done = ts.done
-        state = _where(done, reset_state, state)
-        obs = _where(done, reset_ts.obs, ts.obs)
+
+        def with_reset(state):
+            reset_state, reset_ts = self.env.reset(reset_key, params)
+            return _where(done, reset_state, state), _where(done, reset_ts.obs, ts.obs)
+
+        state, obs = jax.lax.cond(jnp.any(done), with_reset, lambda s: (s, ts.obs), state)
         return state, ts._replace(obs=obs, info={**ts.info, "final_obs": ts.obs})
 
 
@@ -114,12 +122,14 @@ class EpisodeStats(Wrapper):
     ``info`` gains ``episode_return`` / ``episode_length`` (of the episode
     that ended on this step where ``done``, of the running episode otherwise)
     and ``returned_episode_return`` / ``returned_episode_length`` (the last
-    completed episode, 0 before any). Put it outside :class:`AutoReset`.
+    completed episode, 0 before any). Put it outside :class:`AutoReset`; it
+    works on one env or a batch alike.
     """
 
     def reset(self, key, params):
         state, ts = self.env.reset(key, params)
-        zf, zi = jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
+        zf = jnp.zeros_like(ts.reward, jnp.float32)
+        zi = jnp.zeros_like(ts.reward, jnp.int32)
         new = EpisodeStatsState(state, zf, zi, zf, zi)
         return new, ts._replace(info={**ts.info, **self._info(new, zf, zi)})
 
@@ -256,6 +266,6 @@ def find_state(state, cls):
 
 
 def training_stack(env: Env, num_envs: int, normalize_obs: bool = False, batched_params: bool = False) -> Env:
-    """AutoReset -> EpisodeStats -> VecEnv(num_envs) [-> NormalizeObs] around ``env``."""
-    venv: Env = VecEnv(EpisodeStats(AutoReset(env)), num_envs=num_envs, batched_params=batched_params)
+    """VecEnv(num_envs) -> AutoReset -> EpisodeStats [-> NormalizeObs] around ``env``."""
+    venv: Env = EpisodeStats(AutoReset(VecEnv(env, num_envs=num_envs, batched_params=batched_params)))
     return NormalizeObs(venv) if normalize_obs else venv

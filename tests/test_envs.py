@@ -300,20 +300,23 @@ def _c_comparison(name: str):
             free_q = max(free_q, np.abs(qpos - out["qpos"][t, b]).max())
             free_v = max(free_v, np.abs(qvel - out["qvel"][t, b]).max())
 
-    one_q = one_v = obs_err = rew_err = 0.0
+    one_q = one_v = one_v_free = obs_err = rew_err = 0.0
     rewards = []
     for b in range(NUM_ENVS):
         qpos, qvel = out["qpos0"][b], out["qvel0"][b]
         for t in range(T):
             env_step(qpos, qvel, actions[t, b])
+            at_limit = bool(d.nefc) and d.efc_force.any()  # cartpole slider range constraint active
             qpos, qvel = out["qpos"][t, b], out["qvel"][t, b]
             one_q = max(one_q, np.abs(d.qpos - qpos).max())
             one_v = max(one_v, np.abs(d.qvel - qvel).max())
+            if not at_limit:
+                one_v_free = max(one_v_free, np.abs(d.qvel - qvel).max())
             obs_err = max(obs_err, np.abs(np_obs(m, d) - out["obs"][t, b]).max())
             r = np_reward(d)
             rewards.append(r)
             rew_err = max(rew_err, abs(r - out["reward"][t, b]))
-    return dict(free_q=free_q, free_v=free_v, one_q=one_q, one_v=one_v, obs=obs_err, reward=rew_err,
+    return dict(free_q=free_q, free_v=free_v, one_q=one_q, one_v=one_v, one_v_free=one_v_free, obs=obs_err, reward=rew_err,
                 mean_reward=float(np.mean(rewards)))
 
 
@@ -322,16 +325,24 @@ def test_dynamics_match_mujoco_c(name):
     """MJX (float32) follows MuJoCo's C ``mj_step`` (float64) on the same model and actions.
 
     ``data.ctrl`` = action clipped to ctrlrange, ``n_substeps`` mj_step calls per env step.
-    Tolerances: one env step from an identical state agrees to float32 rounding
-    (|qpos| up to ~10, eps 1.2e-7: measured <= ~2e-6 on qpos and qvel; asserted
-    2e-5 / 1e-4). Left to run freely for 200 steps (2 s cartpole, 8 s pendulum),
-    the float32 rounding is amplified by the unstable pole (measured ~1e-5);
-    asserted 1e-3 on qpos and qvel. A wrong control mapping, clipping, substep
-    count or integrator gives errors orders of magnitude larger.
+    Tolerances (float32 against float64; eps32 = 1.2e-7, |qpos| up to ~40 rad):
+
+    * one env step from an identical state: qpos agrees to rounding (measured
+      <= 2e-6, asserted 2e-5); qvel to <= 1e-6 while no constraint is active
+      (asserted 1e-5). While the cartpole's slider sits on its range limit, the
+      stiff soft constraint is solved iteratively (Newton, tolerance 1e-8 on a
+      float32 cost) and one step's qvel differs by up to ~1.2e-4 (asserted 1e-3).
+    * 200 free-running env steps (2 s cartpole, 8 s pendulum) from the same
+      initial state: rounding is amplified by the unstable pole; measured
+      <= ~4e-5, asserted 1e-3 on qpos and qvel.
+
+    A wrong control mapping, missing clipping, substep count or integrator gives
+    errors orders of magnitude larger (e.g. an unclipped action of 1.5 changes the
+    cart velocity by 0.05 in one step).
     """
     c = _c_comparison(name)
     print(name, {k: f"{v:.2e}" for k, v in c.items()})
-    assert c["one_q"] < 2e-5 and c["one_v"] < 1e-4, c
+    assert c["one_q"] < 2e-5 and c["one_v_free"] < 1e-5 and c["one_v"] < 1e-3, c
     assert c["free_q"] < 1e-3 and c["free_v"] < 1e-3, c
 
 
@@ -343,7 +354,7 @@ def test_obs_and_reward_match_numpy_from_c_data(name):
     post-step pose (MJX's ``xmat`` after ``mjx.step`` is the pre-step one).
     """
     c = _c_comparison(name)
-    assert c["obs"] < 1e-4, c
+    assert c["obs"] < 1e-3, c  # the obs holds qvel: same tolerance as one_v above
     # Smooth rewards agree to rounding; indicator rewards could flip only within
     # ~1e-5 of their threshold, which these fixed-seed rollouts never reach.
     assert c["reward"] < 1e-5, c
@@ -370,7 +381,7 @@ def test_reward_function_matches_numpy_on_chosen_states(name):
     qvel = rng.normal(0, 4, (n, m.nv))
     ctrl = rng.uniform(-1, 1, (n, m.nu))
     ctrl[:4] = [[-1.0], [1.0], [0.0], [0.999]]
-    template = mjx.make_data(params.model)
+    template = mjx.make_data(params.model, impl="jax")
 
     @jax.jit
     def f(qpos, qvel, ctrl):

@@ -104,6 +104,26 @@ def test_auto_reset_keeps_true_final_obs():
     assert ts.terminated[2] and ts.reward[2] == 1.0  # flags and reward describe the step taken
 
 
+def test_auto_reset_on_a_batch_resets_only_done_envs():
+    env = AutoReset(VecEnv(TimeLimit(ENV, max_steps=10), num_envs=3, batched_params=True))
+    params = CountParams(jnp.array([2, 3, 100]))  # env 0 ends after 2 steps, env 1 after 3
+    state, ts0 = env.reset(jax.random.key(0), params)
+    step = jax.jit(env.step)
+    zeros = jnp.zeros(3, jnp.int32)
+    state, ts1 = step(jax.random.key(1), state, zeros, params)
+    assert not ts1.done.any()
+    np.testing.assert_allclose(ts1.obs, ts0.obs + 1)
+    state, ts2 = step(jax.random.key(2), state, zeros, params)
+    np.testing.assert_array_equal(ts2.done, [True, False, False])
+    np.testing.assert_allclose(ts2.info["final_obs"], ts0.obs + 2)  # true final obs for every env
+    np.testing.assert_allclose(ts2.obs[1:], ts0.obs[1:] + 2)  # the others just continue
+    np.testing.assert_array_equal(state.inner.t, [0, 2, 2])  # only env 0 was reset
+    state, ts3 = step(jax.random.key(3), state, zeros, params)
+    np.testing.assert_array_equal(ts3.done, [False, True, False])
+    np.testing.assert_array_equal(state.inner.t, [1, 0, 3])
+    np.testing.assert_allclose(ts3.obs[0], ts2.obs[0] + 1)  # env 0 counts on from its new start
+
+
 def test_episode_stats():
     env = EpisodeStats(AutoReset(TimeLimit(ENV, max_steps=10)))
     actions = np.array([0, 1, 2, 1, 1, 0, 0], np.int32)  # rewards 1 2 3 | 2 2 1 | 1
@@ -191,6 +211,7 @@ def test_training_stack_and_find_state():
 
     assert find_state(state, EpisodeStatsState).episode_return.shape == (3,)
     assert find_state(state, TimeLimitState).t.shape == (3,)
+    assert isinstance(env.env.env, AutoReset) and isinstance(env.env.env.env, VecEnv)
     with pytest.raises(LookupError):
         find_state(state, CountParams)
     assert env.observation_spec == Box((1,)) and env.action_spec == Discrete(3)

@@ -1,0 +1,55 @@
+"""The ``jaxrl`` command line: defaults, a tiny real run, and one-line errors."""
+
+import subprocess
+import sys
+
+import pytest
+
+from jaxrl import cli
+
+
+def run_cli(*args, timeout=240):
+    return subprocess.run(
+        [sys.executable, "-m", "jaxrl.cli", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_no_arguments_means_train_ppo_on_cartpole_balance(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(cli, "train_command", lambda args: seen.update(vars(args)) or 0)
+    assert cli.main([]) == 0
+    assert seen["command"] == "train" and seen["algo"] == "ppo" and seen["env"] == "cartpole_balance"
+    assert seen["seed"] == 0 and seen["steps"] is None
+
+
+def test_train_prints_progress_and_summary():
+    out = run_cli("train", "ppo", "--env", "probe_action", "--steps", "4096", "--num-envs", "16", "--chunks", "2", "--eval-episodes", "8")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "compiled in" in text and "steps/s" in text and "return" in text
+    progress = [line for line in text.splitlines() if line.strip().endswith("s") and "%" in line]
+    assert len(progress) == 2, text  # one line per chunk
+    assert "4,096 env steps" in text and "eval: deterministic policy over 8 episodes" in text
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["train", "--env", "nope"], "unknown env 'nope'"),
+        (["train", "dqn"], "unknown algorithm 'dqn'"),
+        (["train", "--steps", "-5"], "expected a positive integer"),
+        (["train", "--env", "probe_action", "--steps", "1000", "--num-envs", "3"], "must be divisible by num_minibatches"),
+    ],
+)
+def test_bad_input_is_one_line(args, match):
+    out = run_cli(*args)
+    assert out.returncode == 2
+    err = out.stderr.strip()
+    assert match in err, err
+    assert "Traceback" not in err and len(err.splitlines()) <= 3, err
+
+
+def test_envs_lists_registry():
+    out = run_cli("envs")
+    assert out.returncode == 0
+    assert "cartpole_balance" in out.stdout and "pendulum_swingup" in out.stdout
