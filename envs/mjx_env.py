@@ -108,9 +108,18 @@ class MjxTask(Env):
 
     # --- stepping ----------------------------------------------------------------------
     def reset(self, key, params):
+        """Initial state from ``initial_qpos_qvel``.
+
+        Only kinematics (body, geom, site and camera poses) are computed here:
+        that is what observations of a reset state read, and ``mjx.step``
+        recomputes the full forward dynamics anyway. A task whose first
+        observation needs velocity- or force-dependent quantities (sensors,
+        ``cvel``) overrides this to call ``mjx.forward``. Keeping the reset
+        light matters: auto-reset traces it into every training step.
+        """
         qpos, qvel = self.initial_qpos_qvel(key, params)
         data = mjx.make_data(params.model, impl="jax").replace(qpos=qpos, qvel=qvel)
-        data = mjx.forward(params.model, data)
+        data = mjx.kinematics(params.model, data)
         return MjxState(data), timestep(self.observe(data, params))
 
     def physics_step(self, params, data: mjx.Data, action: jax.Array) -> mjx.Data:

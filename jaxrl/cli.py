@@ -30,9 +30,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is ONE line (the usage is one ``--help`` away)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="jaxrl", description="JAX-native reinforcement learning on MuJoCo MJX.")
-    sub = p.add_subparsers(dest="command")
+    p = _Parser(prog="jaxrl", description="JAX-native reinforcement learning on MuJoCo MJX.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
     t = sub.add_parser("train", help="train an agent and print progress", description="Train an agent; the whole run is one compiled program, run in chunks to report progress.")
     t.add_argument("algo", nargs="?", default=DEFAULT_ALGO, help=f"algorithm (default {DEFAULT_ALGO})")
     t.add_argument("--env", default=DEFAULT_ENV, help=f"env name (default {DEFAULT_ENV}; see `jaxrl envs`)")
@@ -102,7 +109,8 @@ def train_command(args) -> int:
     if args.eval_episodes > 0:
         t = time.perf_counter()
         act = trainer.policy(result.state)
-        rets = jax.jit(lambda k: evaluate.episode_returns(k, env, env_params, act, args.eval_episodes))(
+        horizon = getattr(env, "max_steps", 1000)  # envs that end by themselves: cap at 1000 steps
+        rets = jax.jit(lambda k: evaluate.episode_returns(k, env, env_params, act, args.eval_episodes, horizon))(
             jax.random.key(args.seed + 1)
         )
         rets = np.asarray(rets)
