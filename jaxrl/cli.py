@@ -9,6 +9,7 @@ With no arguments ``jaxrl train`` trains PPO on ``cartpole_balance``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -99,7 +100,7 @@ def train_command(args) -> int:
             flush=True,
         )
 
-    chunk = -(-trainer.num_updates // args.chunks)
+    chunk = runner.pick_chunk(trainer.num_updates, -(-trainer.num_updates // args.chunks))
     result = runner.run(trainer, jax.random.key(args.seed), hparams, chunk_updates=chunk, on_progress=on_progress)
     print(
         f"done: {total:,} env steps in {result.run_s:.1f} s ({total / max(result.run_s, 1e-9):,.0f} steps/s), "
@@ -144,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         return {"train": train_command, "envs": envs_command}[args.command](args)
     except (ValueError, TypeError, LookupError, CliError) as e:
         # Config and input errors are reported in one line, before anything compiles.
+        # JAXRL_DEBUG=1 shows the full traceback instead.
+        if os.environ.get("JAXRL_DEBUG"):
+            raise
         print(f"jaxrl: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -42,6 +42,15 @@ class RunResult:
     run_s: float
 
 
+def pick_chunk(num_updates: int, target: int) -> int:
+    """A chunk size near ``target`` that divides ``num_updates`` (so one executable serves
+    every chunk); falls back to ``target`` (one more compile for the remainder) when the
+    nearest divisor is less than half of it."""
+    target = max(1, min(num_updates, target))
+    best = max(d for d in range(1, target + 1) if num_updates % d == 0)
+    return best if 2 * best >= target else target
+
+
 def run(
     trainer: Trainer,
     key: jax.Array,
@@ -54,11 +63,12 @@ def run(
 
     Args:
       chunk_updates: updates per compiled call (static); default: the whole run
-        in about 20 chunks. A last, shorter chunk compiles once more.
+        in about 20 chunks (see :func:`pick_chunk`). A last, shorter chunk
+        compiles once more.
       on_progress: called on the host after each chunk.
     """
     n = trainer.num_updates
-    chunk = max(1, min(n, chunk_updates or -(-n // 20)))
+    chunk = max(1, min(n, chunk_updates)) if chunk_updates else pick_chunk(n, -(-n // 20))
     t0 = time.perf_counter()
     state = jax.jit(trainer.init)(key, hparams, meta_params)
     run_chunk = jax.jit(trainer.run_updates, static_argnums=1)

@@ -1,0 +1,58 @@
+"""Rollout as one lax.scan, and minibatch SGD epochs."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl import rollout as rollout_lib
+from jaxrl.minibatch import flatten_time_batch, sgd_epochs, shuffled_minibatches
+from jaxrl.wrappers import TimeLimit, training_stack
+from test_wrappers import CountParams, Counter
+
+
+def test_rollout_time_major_with_true_next_obs():
+    env = training_stack(TimeLimit(Counter(), max_steps=3), num_envs=2)
+    params = CountParams(jnp.asarray(100))
+    state = rollout_lib.reset(jax.random.key(0), env, params)
+
+    def policy(key, obs):
+        return jnp.ones(obs.shape[0], jnp.int32), {"seen": obs[:, 0]}
+
+    f = jax.jit(lambda k, s: rollout_lib.rollout(k, env, params, policy, s, 5))
+    new_state, tr = f(jax.random.key(1), state)
+    assert tr.obs.shape == (5, 2, 1) and tr.reward.shape == (5, 2) and tr.action.shape == (5, 2)
+    np.testing.assert_allclose(tr.reward, 2.0)
+    np.testing.assert_array_equal(tr.truncated[:, 0], [False, False, True, False, False])
+    np.testing.assert_allclose(tr.extras["seen"], tr.obs[..., 0])
+    # next_obs is the obs that follows, except at the cut, where it is the TRUE final obs.
+    np.testing.assert_allclose(tr.next_obs[:-1][~tr.truncated[:-1]], tr.obs[1:][~tr.truncated[:-1]])
+    np.testing.assert_allclose(tr.next_obs[2], tr.obs[0] + 3)
+    assert "final_obs" not in tr.info and "episode_return" in tr.info
+    # The returned state continues the episodes: its obs is the last step's obs.
+    np.testing.assert_allclose(new_state.obs, tr.obs[-1] + 1)
+
+
+def test_shuffled_minibatches_partition_the_batch():
+    batch = {"x": jnp.arange(12.0), "y": jnp.arange(12) * 10}
+    mb = shuffled_minibatches(jax.random.key(0), batch, 3)
+    assert mb["x"].shape == (3, 4)
+    np.testing.assert_array_equal(np.sort(np.ravel(mb["x"])), np.arange(12.0))
+    np.testing.assert_array_equal(mb["y"], mb["x"] * 10)  # leaves permuted together
+    with pytest.raises(ValueError, match="does not split into 5"):
+        shuffled_minibatches(jax.random.key(0), batch, 5)
+
+
+def test_sgd_epochs_visit_every_sample_once_per_epoch():
+    batch = flatten_time_batch({"x": jnp.arange(24.0).reshape(4, 6)})
+    assert batch["x"].shape == (24,)
+
+    def step(carry, mb):
+        return carry + jnp.sum(mb["x"]), jnp.sum(mb["x"])
+
+    total, sums = jax.jit(lambda k: sgd_epochs(k, 0.0, batch, step, num_epochs=3, num_minibatches=4))(jax.random.key(0))
+    assert sums.shape == (3, 4)
+    np.testing.assert_allclose(sums.sum(axis=1), [276.0] * 3)
+    assert total == 3 * 276.0
+    # Different epochs see different shuffles.
+    assert not np.allclose(sums[0], sums[1])
