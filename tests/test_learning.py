@@ -7,6 +7,8 @@ train 327,680 steps and require the deterministic policy to average >= 700
 over 16 episodes AND beat the random policy by >= 300. A sign error in the
 surrogate, a critic that does not learn (e.g. GAE without bootstrapping or a
 broken value loss) or a policy that never updates stays near the random return.
+Checked by mutation (seed 0, same budget): PPO's surrogate with its sign
+flipped ends at 134, GAE with every bootstrap value zeroed at 258 (random: 359).
 """
 
 import jax
