@@ -48,7 +48,8 @@ def main(argv=None) -> int:
     env, env_params = envs.make("cartpole_swingup")
     trainer = ppo.make_train(cfg, env, env_params)
     chunk = fb._chunk_size(cfg.num_updates, args.chunks)
-    keys = jax.random.split(jax.random.key(args.seed), 1).repeat(k, 0) if False else jax.numpy.stack([jax.random.key(args.seed)] * k)
+    # the same seed for every setting: only the hparams differ
+    keys = jax.random.wrap_key_data(np.repeat(np.asarray(jax.random.key_data(jax.random.key(args.seed)))[None], k, 0))
 
     def eval_returns(key, state):
         return evaluate.episode_returns(key, env, env_params, trainer.policy(state), fb.EVAL_EPISODES)

@@ -127,6 +127,8 @@ class MjxTask(Env):
         spec = self.action_spec
         ctrl = jnp.clip(action.astype(jnp.float32), spec.low_array(), spec.high_array())
         data = data.replace(ctrl=ctrl)
+        if self.n_substeps == 1:  # no loop at all: a 1-trip loop still costs compile time
+            return mjx.step(params.model, data)
         return jax.lax.fori_loop(0, self.n_substeps, lambda _, d: mjx.step(params.model, d), data)
 
     def step_env(self, key, state, action, params):

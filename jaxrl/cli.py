@@ -133,6 +133,24 @@ def envs_command(args) -> int:
     return 0
 
 
+def _setup_compilation_cache() -> None:
+    """Persist compiled programs across runs (a repeated ``jaxrl train`` skips most compiling).
+
+    ``JAXRL_COMPILATION_CACHE`` chooses the folder (default ``~/.cache/jaxrl/xla``);
+    ``0`` or ``off`` turns it off. Must run before jax is imported.
+    """
+    path = os.environ.get("JAXRL_COMPILATION_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "jaxrl", "xla"))
+    if path.lower() in ("", "0", "off", "false", "no"):
+        return
+    # XLA:CPU logs an ERROR-level line per cached program it loads (a benign
+    # tuning-feature mismatch); keep the terminal readable unless the user chose a level.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:
@@ -142,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     try:
+        if args.command == "train":
+            _setup_compilation_cache()
         return {"train": train_command, "envs": envs_command}[args.command](args)
     except (ValueError, TypeError, LookupError, CliError) as e:
         # Config and input errors are reported in one line, before anything compiles.

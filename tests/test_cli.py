@@ -1,5 +1,6 @@
 """The ``jaxrl`` command line: defaults, a tiny real run, and one-line errors."""
 
+import os
 import subprocess
 import sys
 
@@ -8,9 +9,10 @@ import pytest
 from jaxrl import cli
 
 
-def run_cli(*args, timeout=240):
+def run_cli(*args, timeout=240, cache="off"):
+    env = {**os.environ, "JAXRL_COMPILATION_CACHE": str(cache)}
     return subprocess.run(
-        [sys.executable, "-m", "jaxrl.cli", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "jaxrl.cli", *args], capture_output=True, text=True, timeout=timeout, env=env
     )
 
 
@@ -22,14 +24,19 @@ def test_no_arguments_means_train_ppo_on_cartpole_balance(monkeypatch):
     assert seen["seed"] == 0 and seen["steps"] is None
 
 
-def test_train_prints_progress_and_summary():
-    out = run_cli("train", "ppo", "--env", "probe_action", "--steps", "4096", "--num-envs", "16", "--chunks", "2", "--eval-episodes", "8")
+def test_train_prints_progress_and_summary(tmp_path):
+    cache = tmp_path / "xla"
+    out = run_cli(
+        "train", "ppo", "--env", "probe_action", "--steps", "4096", "--num-envs", "16", "--chunks", "2",
+        "--eval-episodes", "8", cache=cache,
+    )
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "compiled in" in text and "steps/s" in text and "return" in text
     progress = [line for line in text.splitlines() if line.strip().endswith("s") and "%" in line]
     assert len(progress) == 2, text  # one line per chunk
     assert "4,096 env steps" in text and "eval: deterministic policy over 8 episodes" in text
+    assert any(cache.iterdir()), "compiled programs were not persisted to JAXRL_COMPILATION_CACHE"
 
 
 @pytest.mark.parametrize(
