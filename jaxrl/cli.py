@@ -90,9 +90,8 @@ def train_command(args) -> int:
             print(f"compiled in {p.compile_s:.1f} s", flush=True)
             print(f"{'env steps':>14} {'%':>5} {'steps/s':>10} {'return':>8} {'ETA':>8}", flush=True)
             header[0] = True
-        done = np.asarray(p.metrics["episodes"])
-        if done.sum() > 0:
-            last["return"] = float(np.sum(p.metrics["episode_return"] * done) / done.sum())
+        if p.episode_return is not None:
+            last["return"] = p.episode_return
         eta = (p.total_env_steps - p.env_steps) / max(p.steps_per_s, 1e-9)
         print(
             f"{p.env_steps:>14,} {100 * p.updates_done / p.num_updates:>4.0f}% {p.steps_per_s:>10,.0f} "

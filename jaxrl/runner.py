@@ -28,10 +28,22 @@ class Progress:
     elapsed_s: float  # run time since the first chunk started (compile excluded)
     compile_s: float
     metrics: dict  # this chunk's metrics, numpy arrays [chunk_updates]
+    state: Any = None  # the training state after this chunk (e.g. to evaluate its policy)
 
     @property
     def steps_per_s(self) -> float:
         return self.env_steps / max(self.elapsed_s, 1e-9)
+
+    @property
+    def episode_return(self) -> float | None:
+        """Mean return of the training episodes that ended in this chunk (None if none ended).
+
+        Needs the ``episodes`` and ``episode_return`` metrics (every jaxrl algorithm has them).
+        """
+        done = np.asarray(self.metrics["episodes"], np.float64)
+        if done.sum() == 0:
+            return None
+        return float(np.sum(np.asarray(self.metrics["episode_return"], np.float64) * done) / done.sum())
 
 
 @dataclasses.dataclass
@@ -57,7 +69,7 @@ def run(
     hparams: Any,
     meta_params: Any = None,
     chunk_updates: int | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
+    on_progress: Callable[[Progress], bool | None] | None = None,
 ) -> RunResult:
     """Train with ``trainer`` in compiled chunks of ``chunk_updates`` updates.
 
@@ -65,7 +77,12 @@ def run(
       chunk_updates: updates per compiled call (static); default: the whole run
         in about 20 chunks (see :func:`pick_chunk`). A last, shorter chunk
         compiles once more.
-      on_progress: called on the host after each chunk.
+      on_progress: called on the host after each chunk, outside the timed run;
+        returning True stops the run there (e.g. a target return was reached).
+
+    Returns:
+      The final state, the metrics of the updates run (``[updates_run]``),
+      compile seconds (init + AOT compile of the chunk programs) and run seconds.
     """
     n = trainer.num_updates
     chunk = max(1, min(n, chunk_updates)) if chunk_updates else pick_chunk(n, -(-n // 20))
@@ -91,6 +108,7 @@ def run(
         chunks.append(metrics)
         if on_progress is not None:
             steps = trainer.steps_per_update
-            on_progress(Progress(done, n, done * steps, n * steps, run_s, compile_s, metrics))
+            if on_progress(Progress(done, n, done * steps, n * steps, run_s, compile_s, metrics, state)):
+                break
     all_metrics = {k: np.concatenate([np.asarray(c[k]) for c in chunks]) for k in chunks[0]}
     return RunResult(state, all_metrics, compile_s, run_s)

@@ -9,6 +9,7 @@ time, which turns a wrong action into a one-line error before XLA compiles.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import jax
@@ -54,11 +55,16 @@ class Box:
     def dtype(self):
         return jnp.float32
 
+    def _array(self, bound) -> jax.Array:
+        return jnp.broadcast_to(jnp.asarray(bound, jnp.float32), (math.prod(self.shape),)).reshape(self.shape)
+
     def low_array(self) -> jax.Array:
-        return jnp.broadcast_to(jnp.asarray(self.low, jnp.float32).reshape(-1), (int(np.prod(self.shape)),)).reshape(self.shape)
+        """``low`` as a float32 array of ``shape``."""
+        return self._array(self.low)
 
     def high_array(self) -> jax.Array:
-        return jnp.broadcast_to(jnp.asarray(self.high, jnp.float32).reshape(-1), (int(np.prod(self.shape)),)).reshape(self.shape)
+        """``high`` as a float32 array of ``shape``."""
+        return self._array(self.high)
 
     @property
     def bounded(self) -> bool:

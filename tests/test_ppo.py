@@ -90,11 +90,18 @@ def test_chunked_runner_equals_single_jit():
     train = ppo.make_train(cfg, env, params)
     key = jax.random.key(3)
     state, metrics = jax.jit(train)(key, PROBE_HP)
-    res = runner.run(train, key, PROBE_HP, chunk_updates=2)
+    seen = []
+    res = runner.run(train, key, PROBE_HP, chunk_updates=2, on_progress=seen.append)
     for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(res.state.params)):
         np.testing.assert_array_equal(a, b)
     for k in metrics:
         np.testing.assert_array_equal(metrics[k], res.metrics[k])
+    assert [p.updates_done for p in seen] == [2, 4, 6] and seen[-1].env_steps == 16 * 8 * 6
+    assert int(seen[0].state.update_step) == 2 and seen[0].episode_return is not None
+    # A progress callback that returns True stops the run after that chunk.
+    stopped = runner.run(train, key, PROBE_HP, chunk_updates=2, on_progress=lambda p: p.updates_done >= 4)
+    assert int(stopped.state.update_step) == 4 and stopped.metrics["loss"].shape == (4,)
+    np.testing.assert_array_equal(stopped.metrics["loss"], metrics["loss"][:4])
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -163,7 +163,7 @@ def as_hparams(hparams: Any) -> PPOHparams:
         hparams = PPOHparams(**hparams)
     if not isinstance(hparams, PPOHparams):
         raise ConfigError(f"PPO hparams must be a PPOHparams or a dict of {', '.join(hparam_names())}, got {type(hparams).__name__}")
-    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32) if not isinstance(x, jax.core.Tracer) else x.astype(jnp.float32), hparams)
+    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), hparams)
 
 
 def validate_hparams(hparams: Any, batch_shape: tuple[int, ...] | None = None) -> PPOHparams:
