@@ -12,10 +12,10 @@ A. Env throughput: ``cartpole_balance`` through the full training wrapper stack
    run interleaved so that load from other processes hits both alike.
 
 B. PPO time to a return: ``cartpole_balance`` and ``cartpole_swingup``, run in
-   compiled chunks exactly as :func:`jaxrl.runner.run` does (see
-   ``train_with_eval``); after each chunk the deterministic policy is evaluated
-   (16 episodes, one jitted program compiled once per task, outside the timed
-   training time). Also the compile time of one ``jax.jit(train)``.
+   compiled chunks by :func:`jaxrl.runner.run`; after each chunk (in its
+   ``on_progress``, outside the runner's timed run) the deterministic policy is
+   evaluated (16 episodes, one jitted program compiled once per task). Also the
+   compile time of one ``jax.jit(train)``.
 
 Every number printed comes from this run; timings on a shared machine are
 noisy, hence the medians and the same-run ratio.
@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import envs, evaluate, wrappers
+from jaxrl import envs, evaluate, runner, wrappers
 from jaxrl.algos import ppo
 from jaxrl.envs.mjx_env import MjxState, mjx
 
@@ -95,6 +95,7 @@ def machine_info() -> dict:
         "loadavg_at_start": load,
         "platform": platform.platform(),
         "jax_backend": jax.default_backend(),
+        "jax_compilation_cache_dir": jax.config.jax_compilation_cache_dir,  # None: every compile is real
         "jax_devices": [str(d) for d in jax.devices()],
         "versions": {
             "python": platform.python_version(),
@@ -257,47 +258,35 @@ def _chunk_train_return(metrics) -> float | None:
 
 
 def train_with_eval(trainer, key, hparams, chunk: int, eval_fn, eval_key, stop_at: float | None = None):
-    """:func:`jaxrl.runner.run`'s loop (same compile / run timing), plus an untimed eval after each chunk.
+    """:func:`jaxrl.runner.run` in chunks of ``chunk`` updates, evaluating the policy after each.
 
-    ``runner.run`` cannot be used directly: its ``on_progress`` callback gets
-    metrics but not the training state, so the policy cannot be evaluated
-    between chunks. This mirrors it line for line (compile_s = jit(init) run
-    + lower + compile of the chunk; run_s = chunk calls + device_get).
+    The eval runs in ``on_progress`` (outside the runner's timed run); its
+    seconds are reported apart. compile_s / run_s are the runner's.
     """
-    n = trainer.num_updates
-    assert n % chunk == 0, (n, chunk)
-    t0 = time.perf_counter()
-    state = jax.jit(trainer.init)(key, hparams, None)
-    compiled = jax.jit(trainer.run_updates, static_argnums=1).lower(state, chunk).compile()
-    jax.block_until_ready(state)
-    compile_s = time.perf_counter() - t0
+    assert trainer.num_updates % chunk == 0, (trainer.num_updates, chunk)
+    curve, eval_s, last_train = [], [0.0], [None]
 
-    curve, run_s, eval_s, done = [], 0.0, 0.0, 0
-    last_train = None
-    while done < n:
+    def on_progress(p: runner.Progress):
         t = time.perf_counter()
-        state, metrics = compiled(state)
-        metrics = jax.device_get(metrics)
-        run_s += time.perf_counter() - t
-        done += chunk
-        t = time.perf_counter()
-        rets = np.asarray(jax.device_get(eval_fn(eval_key, state)))
-        eval_s += time.perf_counter() - t
-        tr = _chunk_train_return(metrics)
-        last_train = tr if tr is not None else last_train
+        rets = np.asarray(jax.device_get(eval_fn(eval_key, p.state)))
+        eval_s[0] += time.perf_counter() - t
+        tr = _chunk_train_return(p.metrics)
+        last_train[0] = tr if tr is not None else last_train[0]
         curve.append({
-            "updates": done,
-            "env_steps": done * trainer.steps_per_update,
-            "run_s": run_s,
+            "updates": p.updates_done,
+            "env_steps": p.env_steps,
+            "run_s": p.elapsed_s,
             "train_return": tr,  # mean return of the episodes that ended in this chunk (None: none ended)
-            "train_return_last": last_train,
+            "train_return_last": last_train[0],
             "eval_return": float(rets.mean()),
             "eval_return_min": float(rets.min()),
             "eval_return_max": float(rets.max()),
         })
-        if stop_at is not None and rets.mean() >= stop_at:
-            break
-    return {"compile_s": compile_s, "run_s": run_s, "eval_s": eval_s, "curve": curve, "stopped_early": done < n}
+        return stop_at is not None and rets.mean() >= stop_at
+
+    res = runner.run(trainer, key, hparams, chunk_updates=chunk, on_progress=on_progress)
+    return {"compile_s": res.compile_s, "run_s": res.run_s, "eval_s": eval_s[0], "curve": curve,
+            "stopped_early": curve[-1]["updates"] < trainer.num_updates}
 
 
 def bench_ppo_task(task: str, config, hparams, seeds, target_chunks: int, stop_at: float | None) -> dict:

@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fmt_return(x) -> str:
-    return "-" if x is None else f"{x:8.1f}"
+    return f"{'-':>8}" if x is None else f"{x:8.1f}"
 
 
 def train_command(args) -> int:
