@@ -133,6 +133,6 @@ def test_bad_hparams_are_clear_errors():
         ppo.as_hparams([0.1, 0.2])
 
 
-def test_wrong_env_for_ppo_and_unknown_env():
+def test_unknown_env_is_a_clear_error():
     with pytest.raises(envs.UnknownEnvError, match="known envs: .*cartpole_balance"):
         envs.make("cartpole_balanse")
