@@ -244,33 +244,25 @@ def _parse_overrides(text: str | None) -> dict:
 
 
 def _chunk_size(num_updates: int, target_chunks: int) -> int:
-    """The divisor of ``num_updates`` closest to ``num_updates / target_chunks`` (no second compile)."""
-    want = num_updates / target_chunks
-    divisors = [d for d in range(1, num_updates + 1) if num_updates % d == 0]
-    return min(divisors, key=lambda d: (abs(np.log(d / want)), d))
-
-
-def _chunk_train_return(metrics) -> float | None:
-    done = np.asarray(metrics["episodes"], np.float64)
-    if done.sum() == 0:
-        return None
-    return float(np.sum(np.asarray(metrics["episode_return"], np.float64) * done) / done.sum())
+    """A chunk size that divides ``num_updates`` (no second compile), near ``num_updates / target_chunks``."""
+    return runner.pick_chunk(num_updates, -(-num_updates // target_chunks))
 
 
 def train_with_eval(trainer, key, hparams, chunk: int, eval_fn, eval_key, stop_at: float | None = None):
-    """:func:`jaxrl.runner.run` in chunks of ``chunk`` updates, evaluating the policy after each.
+    """:func:`jaxrl.runner.run` with an evaluation of the policy after each chunk.
 
-    The eval runs in ``on_progress`` (outside the runner's timed run); its
-    seconds are reported apart. compile_s / run_s are the runner's.
+    The evaluation runs in the progress callback, which the runner calls outside
+    its timed run, so ``run_s`` is training time only; returning True from the
+    callback stops the run early once ``stop_at`` is reached.
     """
-    assert trainer.num_updates % chunk == 0, (trainer.num_updates, chunk)
-    curve, eval_s, last_train = [], [0.0], [None]
+    curve, eval_s, last_train = [], 0.0, [None]
 
     def on_progress(p: runner.Progress):
+        nonlocal eval_s
         t = time.perf_counter()
         rets = np.asarray(jax.device_get(eval_fn(eval_key, p.state)))
-        eval_s[0] += time.perf_counter() - t
-        tr = _chunk_train_return(p.metrics)
+        eval_s += time.perf_counter() - t
+        tr = p.episode_return
         last_train[0] = tr if tr is not None else last_train[0]
         curve.append({
             "updates": p.updates_done,
@@ -285,8 +277,8 @@ def train_with_eval(trainer, key, hparams, chunk: int, eval_fn, eval_key, stop_a
         return stop_at is not None and rets.mean() >= stop_at
 
     res = runner.run(trainer, key, hparams, chunk_updates=chunk, on_progress=on_progress)
-    return {"compile_s": res.compile_s, "run_s": res.run_s, "eval_s": eval_s[0], "curve": curve,
-            "stopped_early": curve[-1]["updates"] < trainer.num_updates}
+    stopped = curve[-1]["updates"] < trainer.num_updates
+    return {"compile_s": res.compile_s, "run_s": res.run_s, "eval_s": eval_s, "curve": curve, "stopped_early": stopped}
 
 
 def bench_ppo_task(task: str, config, hparams, seeds, target_chunks: int, stop_at: float | None) -> dict:
