@@ -8,8 +8,8 @@ program (hparams are traced, so they never recompile), with the same seed, in
 chunks; after each chunk the deterministic policy of every setting is
 evaluated on 16 episodes (untimed). ``--config`` overrides the static
 PPOConfig (default: total_timesteps=3_000_000, num_envs=32, num_steps=64,
-num_minibatches=4), one compile per invocation. Prints the eval curves and a
-JSON document. Under vmap the AutoReset cond becomes a select, so the sweep's
+num_minibatches=4), one compile per invocation. Prints the eval curves and a summary;
+``--json PATH`` also writes them as a JSON document. Under vmap the AutoReset cond becomes a select, so the sweep's
 steps/s is NOT a throughput figure; use foundation.py for that.
 """
 
