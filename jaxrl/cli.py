@@ -108,11 +108,12 @@ def train_command(args) -> int:
     )
     if args.eval_episodes > 0:
         t = time.perf_counter()
-        act = trainer.policy(result.state)
         horizon = getattr(env, "max_steps", 1000)  # envs that end by themselves: cap at 1000 steps
-        rets = jax.jit(lambda k: evaluate.episode_returns(k, env, env_params, act, args.eval_episodes, horizon))(
-            jax.random.key(args.seed + 1)
-        )
+
+        def eval_returns(key, state):  # the state is an argument, not a baked-in constant
+            return evaluate.episode_returns(key, env, env_params, trainer.policy(state), args.eval_episodes, horizon)
+
+        rets = jax.jit(eval_returns)(jax.random.key(args.seed + 1), result.state)
         rets = np.asarray(rets)
         print(
             f"eval: deterministic policy over {args.eval_episodes} episodes: return "
