@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrl.spaces import Box, Discrete, Spec
+from jaxrl.spaces import Box, Spec
 
 PyTree = Any
 
@@ -150,6 +150,3 @@ class Wrapper(Env):
             raise AttributeError(attr)
         return getattr(self.env, attr)
 
-
-def is_discrete(env: Env) -> bool:
-    return isinstance(env.action_spec, Discrete)
