@@ -1,17 +1,23 @@
 """The ``jaxrl`` command line.
 
-    jaxrl train [ALGO] [--env NAME] [--seed N] [--steps N] [--num-envs N]
+    jaxrl train [ALGO] [--env NAME] [--seed N] [--steps N] [--set name=value ...]
+                [--config run.json] [--name NAME] [--resume RUN_DIR] ...
+    jaxrl eval RUN_DIR [--episodes N]
+    jaxrl render RUN_DIR [--out episode.gif]
+    jaxrl plot RUN_DIR [RUN_DIR ...] [--out plot.png] [--metric NAME]
     jaxrl envs
 
-With no arguments ``jaxrl train`` trains PPO on ``cartpole_balance``.
+With no arguments ``jaxrl train`` trains PPO on ``cartpole_balance`` into
+``runs/<generated name>/``. Every input error is one line (exit status 2),
+reported before anything compiles.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
-import time
 
 DEFAULT_ALGO = "ppo"
 DEFAULT_ENV = "cartpole_balance"
@@ -38,89 +44,168 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _fields_epilog() -> str:
+    try:
+        from jaxrl import algos, configs
+
+        blocks = []
+        for name in algos.names():
+            algo = algos.get(name)
+            blocks.append(f"{name} fields for --set name=value:\n" + configs.help_text(algo.Config, algo.Hparams))
+        return "\n\n".join(blocks)
+    except Exception as e:  # never let --help fail
+        return f"(field list unavailable: {e})"
+
+
+def _parser(with_fields: bool = False) -> argparse.ArgumentParser:
     p = _Parser(prog="jaxrl", description="JAX-native reinforcement learning on MuJoCo MJX.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
-    t = sub.add_parser("train", help="train an agent and print progress", description="Train an agent; the whole run is one compiled program, run in chunks to report progress.")
-    t.add_argument("algo", nargs="?", default=DEFAULT_ALGO, help=f"algorithm (default {DEFAULT_ALGO})")
-    t.add_argument("--env", default=DEFAULT_ENV, help=f"env name (default {DEFAULT_ENV}; see `jaxrl envs`)")
-    t.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
-    t.add_argument("--steps", type=_positive_int, default=None, help="total env steps (default: the algorithm's config)")
-    t.add_argument("--num-envs", type=_positive_int, default=None, help="parallel envs (default: the algorithm's config)")
+    t = sub.add_parser(
+        "train", help="train an agent into a run directory and print progress",
+        description="Train an agent. The run is one compiled program executed in chunks; between chunks the "
+        "full state is checkpointed. Writes runs/<name>/: run.json, metrics.jsonl, tb/, checkpoints/, result.json.",
+        epilog=_fields_epilog() if with_fields else "--set fields: see `jaxrl train --help`",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t.add_argument("algo", nargs="?", default=None, help=f"algorithm (default {DEFAULT_ALGO})")
+    t.add_argument("--env", default=None, help=f"env name (default {DEFAULT_ENV}; see `jaxrl envs`)")
+    t.add_argument("--seed", type=int, default=None, help="PRNG seed (default 0)")
+    t.add_argument("--steps", type=_positive_int, default=None, help="total env steps (same as --set total_timesteps=N)")
+    t.add_argument("--num-envs", type=_positive_int, default=None, help="parallel envs (same as --set num_envs=N)")
+    t.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a config or hyperparameter field (repeatable; fields listed below)")
+    t.add_argument("--config", default=None, metavar="FILE", help="replay a saved run: its run.json (or a run directory)")
+    t.add_argument("--name", default=None, help="run name (default <algo>-<env>-s<seed>-<time>)")
+    t.add_argument("--runs-dir", default="runs", help="where run directories go (default ./runs)")
+    t.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a run from its newest intact checkpoint")
+    t.add_argument("--log-every", type=_positive_int, default=None, help="updates per log row (default: ~200 rows per run)")
+    t.add_argument("--checkpoint-every", type=_positive_int, default=None, help="updates per checkpoint (default: ~10 per run)")
+    t.add_argument("--keep", type=_positive_int, default=None, help="checkpoints kept (default 3)")
+    t.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard event files")
+    t.add_argument("--wandb", default=None, metavar="PROJECT", help="also log to Weights & Biases (needs jaxrl[wandb])")
+    t.add_argument("--no-live-log", action="store_true", help="write log rows at each checkpoint instead of through a host "
+                   "callback while the program runs; such programs can be kept in the persistent compilation cache")
     t.add_argument("--eval-episodes", type=int, default=16, help="episodes of the deterministic policy after training (0: skip)")
-    t.add_argument("--chunks", type=_positive_int, default=20, help="progress reports during the run (default 20)")
+
+    e = sub.add_parser("eval", help="evaluate a run's policy", description="Run the deterministic policy of a run's checkpoint.")
+    e.add_argument("run_dir")
+    e.add_argument("--episodes", type=_positive_int, default=16, help="episodes (default 16)")
+    e.add_argument("--step", type=int, default=None, help="checkpoint (update count; default the newest)")
+    e.add_argument("--seed", type=int, default=1, help="PRNG seed of the evaluation (default 1)")
+
+    r = sub.add_parser("render", help="write a video of a run's policy", description="Render one episode of a run's "
+                       "deterministic policy with MuJoCo's renderer (headless: EGL or OSMesa) to a GIF or MP4.")
+    r.add_argument("run_dir")
+    r.add_argument("--out", default=None, help="output .gif or .mp4 (default RUN_DIR/videos/episode-<update>.gif)")
+    r.add_argument("--steps", type=_positive_int, default=None, help="episode steps to render (default: the env's time limit)")
+    r.add_argument("--width", type=_positive_int, default=320)
+    r.add_argument("--height", type=_positive_int, default=240)
+    r.add_argument("--camera", default=None, help="camera name or index (default: the model's first camera, else the free camera)")
+    r.add_argument("--step", type=int, default=None, help="checkpoint (default the newest)")
+    r.add_argument("--seed", type=int, default=1)
+
+    pl = sub.add_parser("plot", help="plot runs' return vs env steps", description="Plot a metric vs env steps for "
+                        "several runs on one figure; runs differing only in seed are drawn as mean and spread.")
+    pl.add_argument("run_dirs", nargs="+")
+    pl.add_argument("--out", default=None, help="PNG path (default RUN_DIR/plots/<metric>.png for one run, else ./<metric>.png)")
+    pl.add_argument("--metric", default="episode_return", help="metric column of metrics.jsonl (default episode_return)")
     sub.add_parser("envs", help="list the registered envs")
     return p
 
 
-def _fmt_return(x) -> str:
-    return f"{'-':>8}" if x is None else f"{x:8.1f}"
+def _spec_from_args(args):
+    from jaxrl import algos, configs, experiment
+
+    if args.config:
+        spec = experiment.read_spec(args.config)
+        if args.algo not in (None, spec.algo):
+            raise CliError(f"--config is a {spec.algo} run; the algorithm {args.algo!r} was also given")
+    else:
+        spec = experiment.Spec(algo=args.algo or DEFAULT_ALGO, env=DEFAULT_ENV)
+    algo = algos.get(args.algo or spec.algo)
+    config_changes, hparam_changes = configs.parse_sets(args.sets, algo.Config, algo.Hparams)
+    if args.steps is not None:
+        config_changes["total_timesteps"] = args.steps
+    if args.num_envs is not None:
+        config_changes["num_envs"] = args.num_envs
+    changes = {"config": {**spec.config, **config_changes}, "hparams": {**spec.hparams, **hparam_changes}}
+    for field, value in (("env", args.env), ("seed", args.seed), ("log_every", args.log_every),
+                         ("checkpoint_every", args.checkpoint_every), ("keep", args.keep)):
+        if value is not None:
+            changes[field] = value
+    return dataclasses.replace(spec, **changes)
 
 
 def train_command(args) -> int:
+    from jaxrl import experiment
+
+    if args.resume:
+        given = [f for f in ("algo", "env", "seed", "steps", "num_envs", "config", "log_every", "checkpoint_every", "keep", "name")
+                 if getattr(args, f) is not None] + (["set"] if args.sets else [])
+        if given:
+            raise CliError(f"--resume continues a run with its saved config; do not also pass {', '.join('--' + g.replace('_', '-') for g in given)}")
+        spec, run_dir = None, args.resume
+        if not os.path.isdir(run_dir):
+            raise CliError(f"run directory {run_dir} does not exist")
+    else:
+        spec = _spec_from_args(args)
+        run_dir = os.path.join(args.runs_dir, experiment.sanitize_name(args.name)) if args.name else None
+    outcome = experiment.train(
+        spec, run_dir=run_dir, runs_root=args.runs_dir, resume=bool(args.resume), tensorboard=not args.no_tensorboard,
+        wandb_project=args.wandb, live_log=not args.no_live_log, command=["jaxrl", *sys.argv[1:]],
+    )
+    res = outcome.result
+    ret = "-" if outcome.last_return is None else f"{outcome.last_return:.1f}"
+    print(f"{outcome.status}: update {outcome.updates_done} of {outcome.num_updates} in {res.run_s:.1f} s, "
+          f"compile {res.compile_s:.1f} s, last training return {ret}", flush=True)
+    if outcome.status == "interrupted":
+        print(f"checkpoint saved; resume with: jaxrl train --resume {outcome.run_dir}", flush=True)
+        return 130
+    if args.eval_episodes > 0 and res.state is not None:
+        built = experiment.build(experiment.read_spec(outcome.run_dir))
+        rets = experiment.evaluate_state(built, res.state, args.eval_episodes, seed=1)
+        print(f"eval: deterministic policy over {args.eval_episodes} episodes: return {rets.mean():.1f} +/- {rets.std():.1f} "
+              f"(min {rets.min():.1f}, max {rets.max():.1f})", flush=True)
+    print(f"next: jaxrl eval {outcome.run_dir} | jaxrl render {outcome.run_dir} | jaxrl plot {outcome.run_dir}", flush=True)
+    return 0
+
+
+def eval_command(args) -> int:
+    from jaxrl import experiment
+
+    built, state, info = experiment.load_state(args.run_dir, args.step, warn=lambda m: print(m, file=sys.stderr))
+    rets = experiment.evaluate_state(built, state, args.episodes, args.seed)
+    print(f"{args.run_dir}: update {info.get('update')} ({info.get('env_steps', 0):,} env steps), {args.episodes} episodes: "
+          f"return {rets.mean():.1f} +/- {rets.std():.1f} (min {rets.min():.1f}, max {rets.max():.1f})", flush=True)
+    return 0
+
+
+def render_command(args) -> int:
+    from jaxrl import video  # chooses the GL backend before mujoco is imported
+
+    video.check_gl()  # a missing GL library is a one-line error before anything compiles
     import jax
-    import numpy as np
 
-    from jaxrl import algos, envs, evaluate, runner
+    from jaxrl import experiment
 
-    algo = algos.get(args.algo)
-    env, env_params = envs.make(args.env)
-    changes = {}
-    if args.steps is not None:
-        changes["total_timesteps"] = args.steps
-    if args.num_envs is not None:
-        changes["num_envs"] = args.num_envs
-    config = algo.Config(**changes)
-    hparams = algo.validate_hparams(algo.default_hparams())
-    trainer = algo.make_train(config, env, env_params)
-    total = trainer.num_updates * trainer.steps_per_update
-    device = jax.devices()[0]
-    print(
-        f"jaxrl train {args.algo} on {args.env}: seed {args.seed}, {total:,} env steps "
-        f"({trainer.num_updates} updates x {trainer.steps_per_update:,} steps, {config.num_envs} envs), "
-        f"device {device.platform}",
-        flush=True,
-    )
-    print("compiling ...", flush=True)
-    last = {"return": None}
-    header = [False]
+    built, state, info = experiment.load_state(args.run_dir, args.step, warn=lambda m: print(m, file=sys.stderr))
+    out = args.out or os.path.join(args.run_dir, "videos", f"episode-{info.get('update', 0)}.gif")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    horizon = args.steps or getattr(built.env, "max_steps", 1000)
+    model = getattr(built.env, "mj_model", None)
+    camera = args.camera if args.camera is not None else (0 if model is not None and model.ncam else None)
+    done = video.render_policy(built.env, built.env_params, built.trainer.policy(state), jax.random.key(args.seed), out,
+                               horizon=horizon, width=args.width, height=args.height, camera=camera)
+    print(f"wrote {done['path']}: {done['frames']} frames, episode return {done['return']:.1f}", flush=True)
+    return 0
 
-    def on_progress(p: runner.Progress):
-        if not header[0]:
-            print(f"compiled in {p.compile_s:.1f} s", flush=True)
-            print(f"{'env steps':>14} {'%':>5} {'steps/s':>10} {'return':>8} {'ETA':>8}", flush=True)
-            header[0] = True
-        if p.episode_return is not None:
-            last["return"] = p.episode_return
-        eta = (p.total_env_steps - p.env_steps) / max(p.steps_per_s, 1e-9)
-        print(
-            f"{p.env_steps:>14,} {100 * p.updates_done / p.num_updates:>4.0f}% {p.steps_per_s:>10,.0f} "
-            f"{_fmt_return(last['return'])} {eta:>7.0f}s",
-            flush=True,
-        )
 
-    chunk = runner.pick_chunk(trainer.num_updates, -(-trainer.num_updates // args.chunks))
-    result = runner.run(trainer, jax.random.key(args.seed), hparams, chunk_updates=chunk, on_progress=on_progress)
-    print(
-        f"done: {total:,} env steps in {result.run_s:.1f} s ({total / max(result.run_s, 1e-9):,.0f} steps/s), "
-        f"compile {result.compile_s:.1f} s, last training return {_fmt_return(last['return']).strip()}",
-        flush=True,
-    )
-    if args.eval_episodes > 0:
-        t = time.perf_counter()
-        horizon = getattr(env, "max_steps", 1000)  # envs that end by themselves: cap at 1000 steps
+def plot_command(args) -> int:
+    from jaxrl import plot
 
-        def eval_returns(key, state):  # the state is an argument, not a baked-in constant
-            return evaluate.episode_returns(key, env, env_params, trainer.policy(state), args.eval_episodes, horizon)
-
-        rets = jax.jit(eval_returns)(jax.random.key(args.seed + 1), result.state)
-        rets = np.asarray(rets)
-        print(
-            f"eval: deterministic policy over {args.eval_episodes} episodes: return "
-            f"{rets.mean():.1f} +/- {rets.std():.1f} (min {rets.min():.1f}, max {rets.max():.1f}) "
-            f"[{time.perf_counter() - t:.1f} s]",
-            flush=True,
-        )
+    out = args.out or (os.path.join(args.run_dirs[0], "plots", f"{args.metric}.png") if len(args.run_dirs) == 1 else f"{args.metric}.png")
+    plot.plot_runs(args.run_dirs, out, args.metric)
+    print(f"wrote {out}", flush=True)
     return 0
 
 
@@ -151,25 +236,32 @@ def _setup_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:
         argv = ["train"]
-    args = _parser().parse_args(argv)
+    wants_help = argv[:1] == ["train"] and any(a in ("-h", "--help") for a in argv)
+    args = _parser(with_fields=wants_help).parse_args(argv)
     if args.command is None:
         _parser().print_help()
         return 2
+    from jaxrl.checkpoint import CheckpointError
+
     try:
-        if args.command == "train":
+        if args.command in ("train", "eval", "render"):
             _setup_compilation_cache()
-        return {"train": train_command, "envs": envs_command}[args.command](args)
-    except (ValueError, TypeError, LookupError, CliError) as e:
+        return globals()[f"{args.command}_command"](args)
+    except (ValueError, TypeError, LookupError, CliError, CheckpointError, RuntimeError, OSError) as e:
         # Config and input errors are reported in one line, before anything compiles.
         # JAXRL_DEBUG=1 shows the full traceback instead.
         if os.environ.get("JAXRL_DEBUG"):
             raise
-        print(f"jaxrl: error: {e}", file=sys.stderr)
+        print(f"jaxrl: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 2
+    except FloatingPointError as e:  # a non-finite loss/gradient/parameter stopped the run
+        print(f"jaxrl: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("jaxrl: interrupted", file=sys.stderr)
         return 130

@@ -1,8 +1,19 @@
 """Host-side runner: compile once, run a :class:`jaxrl.trainer.Trainer` in chunks of updates.
 
-The chunk function is compiled ahead of time (so compile time is measured
-apart from run time) and called repeatedly; between chunks the host can log
-and (later) checkpoint. The numbers equal one ``jax.jit(train)`` call.
+One chunk is ``chunk_updates`` calls of ``trainer.update`` inside one compiled
+program (the same executable every time). Inside a chunk:
+
+- every ``log_every`` updates the metrics of those updates are REDUCED IN THE
+  GRAPH (:func:`reduce_metrics`) and leave through one ordered
+  ``jax.experimental.io_callback`` to ``on_log`` (progress bar, JSONL,
+  TensorBoard...), while the compiled program keeps running;
+- every update is checked for non-finite metrics and parameters; the first one
+  is reported after the chunk as :class:`NonFiniteError` (update index and
+  quantity), and that chunk's state is never handed to ``on_progress`` (so it
+  is never checkpointed).
+
+Between chunks the host gets a :class:`Progress` (``on_progress``), where it can
+checkpoint, evaluate or stop. The numbers equal one ``jax.jit(trainer)`` call.
 """
 
 from __future__ import annotations
@@ -12,9 +23,22 @@ import time
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.experimental import io_callback
 
 from jaxrl.trainer import Trainer
+
+NONFINITE = "nonfinite"  # per-update metric: 0 if finite, else 1 + index into the checked quantities
+_WEIGHTED = ("episode_return", "episode_length")  # averaged over the episodes that ended
+
+
+class NonFiniteError(FloatingPointError):
+    """A loss, gradient norm or parameter became NaN/inf during training."""
+
+    def __init__(self, update: int, quantity: str):
+        self.update, self.quantity = update, quantity
+        super().__init__(f"non-finite {quantity} at update {update}")
 
 
 @dataclasses.dataclass
@@ -25,14 +49,15 @@ class Progress:
     num_updates: int
     env_steps: int
     total_env_steps: int
-    elapsed_s: float  # run time since the first chunk started (compile excluded)
+    elapsed_s: float  # run time since the run (or the resume) started, compile excluded
     compile_s: float
     metrics: dict  # this chunk's metrics, numpy arrays [chunk_updates]
-    state: Any = None  # the training state after this chunk (e.g. to evaluate its policy)
+    state: Any = None  # the training state after this chunk (e.g. to checkpoint or evaluate it)
+    env_steps_run: int = 0  # env steps run by this call (excludes those before a resume)
 
     @property
     def steps_per_s(self) -> float:
-        return self.env_steps / max(self.elapsed_s, 1e-9)
+        return self.env_steps_run / max(self.elapsed_s, 1e-9)
 
     @property
     def episode_return(self) -> float | None:
@@ -40,27 +65,108 @@ class Progress:
 
         Needs the ``episodes`` and ``episode_return`` metrics (every jaxrl algorithm has them).
         """
-        done = np.asarray(self.metrics["episodes"], np.float64)
-        if done.sum() == 0:
-            return None
-        return float(np.sum(np.asarray(self.metrics["episode_return"], np.float64) * done) / done.sum())
+        value = reduce_metrics(self.metrics, np)["episode_return"]
+        return None if np.isnan(value) else float(value)
 
 
 @dataclasses.dataclass
 class RunResult:
     state: Any
-    metrics: dict  # numpy arrays [num_updates]
+    metrics: dict  # numpy arrays [updates run]
     compile_s: float
     run_s: float
+    updates_done: int = 0  # including those before a resume
 
 
-def pick_chunk(num_updates: int, target: int) -> int:
+def reduce_metrics(metrics: dict, xp=jnp) -> dict:
+    """Reduce per-update metrics ``{name: [n]}`` to one row ``{name: scalar}``.
+
+    ``episodes`` is summed; ``episode_return`` / ``episode_length`` are averaged
+    over the episodes that ended (NaN when none did); ``nonfinite`` is the max;
+    everything else is the mean. ``xp`` is ``jnp`` (in the graph) or ``np``.
+    """
+    out = {}
+    done = xp.asarray(metrics["episodes"], xp.float32) if "episodes" in metrics else None
+    for name, value in metrics.items():
+        value = xp.asarray(value)
+        if name == "episodes":
+            out[name] = xp.sum(value)
+        elif name == NONFINITE:
+            out[name] = xp.max(value)
+        elif name in _WEIGHTED and done is not None:
+            n = xp.sum(done)
+            out[name] = xp.where(n > 0, xp.sum(value * done) / xp.maximum(n, 1), xp.nan)
+        else:
+            out[name] = xp.mean(value.astype(xp.float32))
+    return out
+
+
+def pick_chunk(num_updates: int, target: int, multiple_of: int = 1) -> int:
     """A chunk size near ``target`` that divides ``num_updates`` (so one executable serves
-    every chunk); falls back to ``target`` (one more compile for the remainder) when the
-    nearest divisor is less than half of it."""
-    target = max(1, min(num_updates, target))
-    best = max(d for d in range(1, target + 1) if num_updates % d == 0)
-    return best if 2 * best >= target else target
+    every chunk) and is a multiple of ``multiple_of``; falls back to the nearest multiple
+    of ``multiple_of`` (one more compile for the remainder) when that divisor is less
+    than half of ``target``."""
+    target = max(multiple_of, min(num_updates, target))
+    divisors = [d for d in range(multiple_of, target + 1, multiple_of) if num_updates % d == 0]
+    if divisors and 2 * divisors[-1] >= target:
+        return divisors[-1]
+    return max(multiple_of, target // multiple_of * multiple_of)
+
+
+def pick_log_every(num_updates: int, rows: int = 200) -> int:
+    """The smallest divisor of ``num_updates`` giving at most ``rows`` log rows."""
+    return next(d for d in range(1, num_updates + 1) if num_updates % d == 0 and num_updates // d <= rows)
+
+
+def _guarded(update: Callable) -> tuple[Callable, Callable]:
+    """``update`` plus a ``nonfinite`` metric; returns (guarded update, names of checked quantities)."""
+    names: list[str] = []
+
+    def guarded(state):
+        new_state, metrics = update(state)
+        first = [k for k in ("loss", "grad_norm") if k in metrics]
+        checked = {k: metrics[k] for k in first + sorted(set(metrics) - set(first))}
+        params = getattr(new_state, "params", None)
+        if params is not None:
+            checked["params"] = params
+        names[:] = list(checked)
+        ok = [jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(v)] or [True])) for v in checked.values()]
+        bad = jnp.logical_not(jnp.stack(ok))
+        code = jnp.where(jnp.any(bad), jnp.argmax(bad) + 1, 0).astype(jnp.int32)
+        return new_state, {**metrics, NONFINITE: code}
+
+    return guarded, (lambda: list(names))
+
+
+def _make_chunk(trainer: Trainer, log_every: int | None, emit: Callable | None, check_finite: bool):
+    """``chunk(state, update0, num) -> (state, metrics[num], rows)`` (``num`` static).
+
+    With ``emit``, each block's reduced row leaves through an ordered io_callback
+    (``rows`` is None); without it, ``rows`` stacks the reduced rows
+    ``[num // log_every]`` for the host to write after the chunk.
+    """
+    step, names = _guarded(trainer.update) if check_finite else (trainer.update, lambda: [])
+
+    def scan(state, num):
+        return jax.lax.scan(lambda s, _: step(s), state, None, length=num)
+
+    def chunk(state, update0, num):
+        if not log_every:
+            state, metrics = scan(state, num)
+            return state, metrics, None
+
+        def block(state, i):
+            state, metrics = scan(state, log_every)
+            row = reduce_metrics(metrics)
+            if emit is not None:
+                io_callback(emit, None, update0 + (i + 1) * log_every, row, ordered=True)
+                row = None
+            return state, (metrics, row)
+
+        state, (metrics, rows) = jax.lax.scan(block, state, jnp.arange(num // log_every))
+        return state, jax.tree.map(lambda x: x.reshape((num,) + x.shape[2:]), metrics), rows
+
+    return chunk, names
 
 
 def run(
@@ -70,6 +176,13 @@ def run(
     meta_params: Any = None,
     chunk_updates: int | None = None,
     on_progress: Callable[[Progress], bool | None] | None = None,
+    *,
+    log_every: int | None = None,
+    on_log: Callable[[dict], None] | None = None,
+    live: bool = True,
+    state: Any = None,
+    start_update: int = 0,
+    check_finite: bool = True,
 ) -> RunResult:
     """Train with ``trainer`` in compiled chunks of ``chunk_updates`` updates.
 
@@ -78,37 +191,85 @@ def run(
         in about 20 chunks (see :func:`pick_chunk`). A last, shorter chunk
         compiles once more.
       on_progress: called on the host after each chunk, outside the timed run;
-        returning True stops the run there (e.g. a target return was reached).
+        returning True stops the run there (e.g. a target return was reached,
+        or Ctrl-C was pressed and a checkpoint written).
+      log_every: updates per log row (static; must divide ``chunk_updates``);
+        ``None``: no in-graph logging.
+      on_log: ``on_log(row)`` on the host, called from inside the running
+        program every ``log_every`` updates; ``row`` has ``update``, ``env_steps``,
+        ``time_s`` (run seconds so far), ``steps_per_s`` (since the last row) and
+        the reduced metrics as Python floats (:func:`reduce_metrics`).
+      live: rows leave through an ordered host callback while the chunk runs
+        (default). ``False``: the same rows come back with the chunk's outputs
+        and ``on_log`` sees them after it; jax's persistent compilation cache
+        stores only programs WITHOUT host callbacks, so this makes a repeated
+        run skip the chunk compile.
+      state, start_update: resume from ``state`` (after ``start_update``
+        updates) instead of ``trainer.init(key, hparams, meta_params)``.
+      check_finite: stop with :class:`NonFiniteError` at the first non-finite
+        metric or parameter (checked after every chunk).
 
     Returns:
-      The final state, the metrics of the updates run (``[updates_run]``),
+      The final state, the metrics of the updates run in this call (``[n]``),
       compile seconds (init + AOT compile of the chunk programs) and run seconds.
     """
     n = trainer.num_updates
-    chunk = max(1, min(n, chunk_updates)) if chunk_updates else pick_chunk(n, -(-n // 20))
+    remaining = n - start_update
+    if remaining < 0:
+        raise ValueError(f"start_update {start_update} is past the run's {n} updates")
+    chunk = max(1, min(n, chunk_updates)) if chunk_updates else pick_chunk(n, -(-n // 20), log_every or 1)
+    if log_every and (chunk % log_every or start_update % log_every or n % log_every):
+        raise ValueError(f"log_every ({log_every}) must divide the chunk ({chunk}), the run ({n}) and the resume point ({start_update})")
+    steps = trainer.steps_per_update
+    clock = {"run_s": 0.0, "t0": 0.0, "last_t": 0.0, "last_update": start_update}
+
+    def emit(update, row):
+        now = time.perf_counter()
+        update = int(update)
+        out = {"update": update, "env_steps": update * steps, "time_s": clock["run_s"] + now - clock["t0"]}
+        out["steps_per_s"] = (update - clock["last_update"]) * steps / max(now - clock["last_t"], 1e-9)
+        clock["last_t"], clock["last_update"] = now, update
+        out.update({k: float(v) if k != NONFINITE else int(v) for k, v in row.items()})
+        on_log(out)
+
+    chunk_fn, checked_names = _make_chunk(trainer, log_every if on_log else None, emit if on_log and live else None, check_finite)
     t0 = time.perf_counter()
-    state = jax.jit(trainer.init)(key, hparams, meta_params)
-    run_chunk = jax.jit(trainer.run_updates, static_argnums=1)
-    compiled = {chunk: run_chunk.lower(state, chunk).compile()}
+    if state is None:
+        state = jax.jit(trainer.init)(key, hparams, meta_params)
+    run_chunk = jax.jit(chunk_fn, static_argnums=2)
+    update0 = jnp.asarray(start_update, jnp.int32)
+    compiled = {}
+    if remaining:
+        compiled[min(chunk, remaining)] = run_chunk.lower(state, update0, min(chunk, remaining)).compile()
     jax.block_until_ready(state)
     compile_s = time.perf_counter() - t0
 
-    chunks, done, run_s = [], 0, 0.0
+    chunks, done = [], start_update
     while done < n:
         size = min(chunk, n - done)
         if size not in compiled:
             t = time.perf_counter()
-            compiled[size] = run_chunk.lower(state, size).compile()
+            compiled[size] = run_chunk.lower(state, update0, size).compile()
             compile_s += time.perf_counter() - t
-        t = time.perf_counter()
-        state, metrics = compiled[size](state)
-        metrics = jax.device_get(metrics)
-        run_s += time.perf_counter() - t
+        clock["t0"] = clock["last_t"] = time.perf_counter()
+        clock["last_update"] = done
+        new_state, metrics, rows = compiled[size](state, jnp.asarray(done, jnp.int32))
+        metrics, rows = jax.device_get((metrics, rows))
+        if rows is not None:
+            for i in range(size // log_every):
+                emit(done + (i + 1) * log_every, {k: v[i] for k, v in rows.items()})
+        clock["run_s"] += time.perf_counter() - clock["t0"]
+        if check_finite:
+            bad = np.flatnonzero(metrics[NONFINITE])
+            if bad.size:
+                raise NonFiniteError(done + int(bad[0]) + 1, checked_names()[int(metrics[NONFINITE][bad[0]]) - 1])
+        state = new_state
         done += size
         chunks.append(metrics)
         if on_progress is not None:
-            steps = trainer.steps_per_update
-            if on_progress(Progress(done, n, done * steps, n * steps, run_s, compile_s, metrics, state)):
+            p = Progress(done, n, done * steps, n * steps, clock["run_s"], compile_s, metrics, state,
+                         env_steps_run=(done - start_update) * steps)
+            if on_progress(p):
                 break
-    all_metrics = {k: np.concatenate([np.asarray(c[k]) for c in chunks]) for k in chunks[0]}
-    return RunResult(state, all_metrics, compile_s, run_s)
+    all_metrics = {k: np.concatenate([np.asarray(c[k]) for c in chunks]) for k in chunks[0]} if chunks else {}
+    return RunResult(state, all_metrics, compile_s, clock["run_s"], done)

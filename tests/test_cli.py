@@ -27,15 +27,16 @@ def test_no_arguments_means_train_ppo_on_cartpole_balance(monkeypatch):
 def test_train_prints_progress_and_summary(tmp_path):
     cache = tmp_path / "xla"
     out = run_cli(
-        "train", "ppo", "--env", "probe_action", "--steps", "4096", "--num-envs", "16", "--chunks", "2",
-        "--eval-episodes", "8", cache=cache,
+        "train", "ppo", "--env", "probe_action", "--steps", "4096", "--num-envs", "16", "--checkpoint-every", "16",
+        "--eval-episodes", "8", "--runs-dir", str(tmp_path / "runs"), "--name", "cli", cache=cache,
     )
     assert out.returncode == 0, out.stderr
     text = out.stdout
-    assert "compiled in" in text and "steps/s" in text and "return" in text
-    progress = [line for line in text.splitlines() if line.strip().endswith("s") and "%" in line]
-    assert len(progress) == 2, text  # one line per chunk
-    assert "4,096 env steps" in text and "eval: deterministic policy over 8 episodes" in text
+    assert "run directory: " in text and "steps/s" in text and "return" in text and "ETA" in text
+    progress = [line for line in text.splitlines() if "%" in line and line.strip()[0].isdigit()]
+    assert progress and progress[-1].split()[:2] == ["4,096", "100%"], text
+    assert "complete: update 16 of 16" in text and "eval: deterministic policy over 8 episodes" in text
+    assert sorted(os.listdir(tmp_path / "runs" / "cli")) == ["checkpoints", "metrics.jsonl", "result.json", "run.json", "tb"]
     assert any(cache.iterdir()), "compiled programs were not persisted to JAXRL_COMPILATION_CACHE"
 
 

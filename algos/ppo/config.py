@@ -17,12 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxrl.configs import ConfigError
 from jaxrl.networks import ACTIVATIONS
 from jaxrl.algos.ppo.losses import clipped_surrogate, default_optimizer
-
-
-class ConfigError(ValueError):
-    """A config or hparams value is invalid (raised before anything compiles)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,253 @@
+"""Checkpoints of the FULL training state with orbax, verified on restore.
+
+What is saved is the whole state pytree the trainer carries (for PPO:
+network params, optimiser state, observation-normaliser statistics, the env
+states of every parallel env, the PRNG key, the update counter, the hparams),
+plus a small JSON record: the run's identity (algorithm, env, static config),
+the state's structure (every leaf's path, shape and dtype) and host counters
+(update index, env steps, elapsed seconds).
+
+Safety:
+- orbax writes each step into a temporary folder and renames it when complete,
+  so a kill during a write leaves the previous checkpoints intact;
+- after a save, jaxrl records the size and SHA-256 of every file of the step
+  (``jaxrl_checksums.json``); a truncated or altered checkpoint is refused with a
+  message naming the file, and :meth:`Checkpointer.restore_latest` falls back to
+  the newest intact one (moving the bad one aside, never deleting it);
+- a checkpoint written by a different algorithm, env or static config, or whose
+  state has a different structure, is refused with a message naming the difference.
+
+Typed PRNG keys are stored as their raw ``key_data`` and re-wrapped on restore.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+CHECKSUMS = "jaxrl_checksums.json"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt, or was written by a different run setup."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """A checkpoint was written by a different algorithm, env, config or state structure."""
+
+
+def _is_key(x) -> bool:
+    return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def to_saveable(tree: Any) -> dict[str, Any]:
+    """The state as a flat ``{"00000": leaf, ...}`` dict of plain arrays for orbax.
+
+    Typed PRNG keys become their ``uint32`` key data; zero-size leaves (e.g. an
+    MJX model without actuator activations) are left out, since orbax refuses
+    them (they are rebuilt from the target's shapes on restore).
+    """
+    leaves = jax.tree.leaves(tree)
+    return {f"{i:05d}": jax.random.key_data(x) if _is_key(x) else x for i, x in enumerate(leaves) if _size(x) > 0}
+
+
+def _size(x) -> int:
+    return int(np.prod(x.shape)) if hasattr(x, "shape") else 1
+
+
+def from_saveable(flat: dict[str, Any], like: Any) -> Any:
+    """Inverse of :func:`to_saveable`, using ``like`` (state or shapes) for the structure and key types."""
+    leaves, treedef = jax.tree.flatten(like)
+    out = []
+    for i, ref in enumerate(leaves):
+        if _size(ref) == 0:
+            out.append(jnp.zeros(ref.shape, ref.dtype))
+        elif _is_key(ref):
+            out.append(jax.random.wrap_key_data(flat[f"{i:05d}"], impl=ref.dtype._impl))  # arrays and shape structs
+        else:
+            out.append(flat[f"{i:05d}"])
+    return jax.tree.unflatten(treedef, out)
+
+
+def structure(tree: Any) -> list[list]:
+    """``[[path, shape, dtype], ...]`` for every leaf (what a checkpoint must match)."""
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return [[jax.tree_util.keystr(p), list(x.shape), str(x.dtype)] for p, x in leaves]
+
+
+def state_bytes(tree: Any) -> int:
+    """Bytes of the state's arrays (an estimate of one checkpoint's size)."""
+    return int(sum(np.prod(x.shape) * x.dtype.itemsize for x in jax.eval_shape(to_saveable, tree).values()))
+
+
+def _file_digests(folder: str) -> dict[str, list]:
+    out = {}
+    for root, _, files in os.walk(folder):
+        for name in sorted(files):
+            if name == CHECKSUMS:
+                continue
+            path = os.path.join(root, name)
+            digest = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            out[os.path.relpath(path, folder)] = [os.path.getsize(path), digest.hexdigest()]
+    return out
+
+
+def _write_json_atomic(path: str, data: Any) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _diff(expected: dict, found: dict) -> list[str]:
+    keys = sorted(set(expected) | set(found))
+    return [f"{k}: this run has {expected.get(k)!r}, the checkpoint {found.get(k)!r}" for k in keys if expected.get(k) != found.get(k)]
+
+
+class Checkpointer:
+    """Save and restore a run's state in ``directory`` (one orbax step per checkpoint).
+
+    Args:
+      directory: the checkpoint folder (created).
+      keep: how many of the newest checkpoints to keep.
+      identity: JSON-safe facts a checkpoint must match to be restored into this
+        run (e.g. algorithm, env, env options, static config).
+    """
+
+    def __init__(self, directory: str, keep: int = 3, identity: dict | None = None):
+        import orbax.checkpoint as ocp
+
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
+        self._ocp = ocp
+        self.directory = os.path.abspath(directory)
+        self.identity = json.loads(json.dumps(identity or {}))
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False, create=True)
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def steps(self) -> list[int]:
+        """The steps saved, oldest first."""
+        self._manager.reload()
+        return sorted(self._manager.all_steps())
+
+    def save(self, step: int, state: Any, info: dict | None = None) -> None:
+        """Write ``state`` as checkpoint ``step`` (blocking), then its checksums."""
+        ocp = self._ocp
+        meta = {"step": int(step), "identity": self.identity, "structure": structure(state), "info": info or {}}
+        try:
+            self._manager.save(
+                int(step),
+                args=ocp.args.Composite(state=ocp.args.StandardSave(to_saveable(state)), meta=ocp.args.JsonSave(meta)),
+                force=True,
+            )
+            self._manager.wait_until_finished()
+            folder = self._step_dir(step)
+            _write_json_atomic(os.path.join(folder, CHECKSUMS), _file_digests(folder))
+        except OSError as e:
+            raise CheckpointError(f"could not write checkpoint {step} to {self.directory}: {e}") from e
+
+    def _step_dir(self, step: int) -> str:
+        return os.path.join(self.directory, str(int(step)))
+
+    def verify(self, step: int) -> None:
+        """Raise :class:`CheckpointError` if a file of ``step`` is missing, truncated or altered."""
+        folder = self._step_dir(step)
+        path = os.path.join(folder, CHECKSUMS)
+        if not os.path.exists(path):
+            return  # killed between orbax's commit and the checksum write: orbax's own checks apply
+        try:
+            with open(path) as f:
+                expected = json.load(f)
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"checkpoint {step} in {self.directory} is corrupt: unreadable {CHECKSUMS} ({e})") from None
+        found = _file_digests(folder)
+        for name, (size, digest) in expected.items():
+            if name not in found:
+                raise CheckpointError(f"checkpoint {step} in {self.directory} is corrupt: {name} is missing")
+            if found[name][0] != size:
+                raise CheckpointError(
+                    f"checkpoint {step} in {self.directory} is corrupt: {name} has {found[name][0]} bytes, expected {size}"
+                )
+            if found[name][1] != digest:
+                raise CheckpointError(f"checkpoint {step} in {self.directory} is corrupt: {name} does not match its checksum")
+
+    def read_meta(self, step: int) -> dict:
+        ocp = self._ocp
+        try:
+            return self._manager.restore(int(step), args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+        except Exception as e:  # orbax raises many types for a damaged folder
+            raise CheckpointError(f"checkpoint {step} in {self.directory} is unreadable: {type(e).__name__}: {e}") from None
+
+    def check_compatible(self, meta: dict, like: Any) -> None:
+        """Refuse a checkpoint written for another algorithm/env/config or state structure."""
+        step = meta.get("step")
+        diffs = _diff(self.identity, meta.get("identity", {}))
+        if diffs:
+            raise CheckpointMismatchError(f"checkpoint {step} in {self.directory} was written by a different run setup: " + "; ".join(diffs))
+        mine, theirs = structure(like), meta.get("structure")
+        if mine != theirs:
+            detail = next((f"{a} vs {b}" for a, b in zip(mine, theirs or []) if a != b), f"{len(mine)} vs {len(theirs or [])} leaves")
+            raise CheckpointMismatchError(f"checkpoint {step} in {self.directory} holds a differently shaped state ({detail})")
+
+    def restore(self, like: Any, step: int | None = None) -> tuple[Any, dict]:
+        """Restore checkpoint ``step`` (default: the newest) into a state shaped like ``like``.
+
+        Args:
+          like: a state or its ``jax.eval_shape`` (gives the structure and key types).
+
+        Returns:
+          ``(state, info)``: the state and the host counters saved with it.
+        """
+        steps = self.steps()
+        if not steps:
+            raise CheckpointError(f"no checkpoint in {self.directory}")
+        step = steps[-1] if step is None else int(step)
+        if step not in steps:
+            raise CheckpointError(f"no checkpoint {step} in {self.directory}; saved steps: {steps}")
+        self.verify(step)
+        meta = self.read_meta(step)
+        self.check_compatible(meta, like)
+        ocp = self._ocp
+        abstract = jax.eval_shape(to_saveable, like)
+        try:
+            restored = self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))["state"]
+        except Exception as e:
+            raise CheckpointError(f"checkpoint {step} in {self.directory} is corrupt: {type(e).__name__}: {e}") from None
+        return from_saveable(restored, like), meta.get("info", {})
+
+    def restore_latest(self, like: Any, warn: Callable[[str], None] = print) -> tuple[Any, dict, int]:
+        """Restore the newest INTACT checkpoint; a corrupt newer one is reported and moved aside.
+
+        A checkpoint of a different run setup is an error, not skipped.
+        Returns ``(state, info, step)``.
+        """
+        steps = self.steps()
+        if not steps:
+            raise CheckpointError(f"no checkpoint in {self.directory}")
+        for step in reversed(steps):
+            try:
+                state, info = self.restore(like, step)
+                return state, info, step
+            except CheckpointMismatchError:
+                raise
+            except CheckpointError as e:
+                aside = os.path.join(os.path.dirname(self.directory), f"corrupt-checkpoint-{step}")
+                warn(f"jaxrl: warning: {e}; moved it to {aside}")
+                shutil.move(self._step_dir(step), aside)
+                self._manager.reload()
+        raise CheckpointError(f"no intact checkpoint in {self.directory}")
+
+    def close(self) -> None:
+        self._manager.close()

@@ -1,0 +1,206 @@
+"""Configs as data: dataclass <-> JSON, ``--set name=value`` parsing, field help.
+
+An algorithm has a STATIC config (a frozen dataclass: changing a field
+recompiles) and TRACED hyperparameters (a ``flax.struct`` dataclass: a sweep
+vmaps over them). This module treats both generically, so every algorithm's
+fields are settable from the command line and saved in a run directory:
+
+- :func:`to_dict` / :func:`from_dict`: JSON-safe round trip. Tuples stay
+  tuples; callables (the objective / optimizer slots) are saved as
+  ``"module:qualname"`` and imported back.
+- :func:`parse_sets`: ``["lr=3e-4", "hidden_sizes=64,64"]`` -> changes for the
+  config and the hparams, each value parsed by the type of the field's default;
+  unknown names and malformed values raise :class:`ConfigError` naming the
+  field and listing the fields that exist.
+- :func:`field_docs` / :func:`help_text`: one line per field (static or traced,
+  default, the docstring's description) for ``jaxrl train --help``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import inspect
+import re
+from typing import Any, Callable
+
+
+class ConfigError(ValueError):
+    """A config or hyperparameter name or value is invalid (raised before anything compiles)."""
+
+
+def _callable_name(fn: Callable) -> str:
+    module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
+    if not module or not qualname or "<" in qualname:
+        raise ConfigError(f"cannot save the callable {fn!r} in a config: it has no importable name (use a module-level function)")
+    return f"{module}:{qualname}"
+
+
+def _import_callable(text: str) -> Callable:
+    module, _, qualname = text.partition(":")
+    if not module or not qualname:
+        raise ConfigError(f"expected a callable as 'module:name', got {text!r}")
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"cannot import {text!r}: {e}") from None
+    if not callable(obj):
+        raise ConfigError(f"{text!r} is not callable")
+    return obj
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_to_json(v) for v in value]
+    if callable(value):
+        return _callable_name(value)
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        return value.item()
+    return value
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """JSON-safe dict of a config/hparams dataclass (callables as ``"module:name"``)."""
+    return {f.name: _to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+
+
+def _defaults(cls) -> dict[str, Any]:
+    return {f.name: f.default for f in dataclasses.fields(cls)}
+
+
+def _coerce(cls, name: str, value: Any) -> Any:
+    """A JSON value or a command-line string -> the type of the field's default."""
+    default = _defaults(cls)[name]
+    where = f"{cls.__name__}.{name}"
+    if callable(default):
+        if callable(value):
+            return value
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} expects a callable as 'module:name', got {value!r}")
+        return _import_callable(value)
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where} expects true/false, got {value!r}")
+    if isinstance(default, tuple):
+        items = value if isinstance(value, (list, tuple)) else [v for v in str(value).replace(" ", "").split(",") if v]
+        kind = type(default[0]) if default else str
+        try:
+            return tuple(_scalar(kind, v) for v in items)
+        except ValueError:
+            raise ConfigError(f"{where} expects a comma-separated list of {kind.__name__}, got {value!r}") from None
+    try:
+        return _scalar(type(default), value)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{where} expects {type(default).__name__}, got {value!r}") from None
+
+
+def _scalar(kind: type, value: Any) -> Any:
+    if kind is int:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        if isinstance(value, str):
+            text = value.strip().replace("_", "")
+            number = float(text) if re.fullmatch(r"[0-9.]+e[0-9]+", text.lower()) else int(text)
+        else:
+            number = value
+        if float(number) != int(number):
+            raise ValueError(value)
+        return int(number)
+    if kind is float:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        return float(value)
+    if kind is str:
+        return str(value)
+    return value
+
+
+def from_dict(cls, data: dict[str, Any], base: Any = None):
+    """Build ``cls`` from a (JSON) dict; missing fields take ``base``'s values or the defaults.
+
+    Raises :class:`ConfigError` for an unknown field or a value of the wrong type.
+    """
+    known = _defaults(cls)
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{cls.__name__} has no field {', '.join(map(repr, unknown))}; its fields are: {', '.join(known)}")
+    values = {k: getattr(base, k) for k in known} if base is not None else dict(known)
+    values.update({k: _coerce(cls, k, v) for k, v in data.items()})
+    return cls(**values)
+
+
+def parse_sets(sets: list[str], config_cls, hparams_cls) -> tuple[dict, dict]:
+    """``["name=value", ...]`` -> ``(config_changes, hparams_changes)``, each value parsed.
+
+    A name may be qualified (``config.num_envs``, ``hparams.lr``) when both have it.
+    """
+    config_fields, hparam_fields = _defaults(config_cls), _defaults(hparams_cls)
+    config_changes, hparam_changes = {}, {}
+    for item in sets:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ConfigError(f"--set expects name=value, got {item!r}")
+        scope, _, bare = name.rpartition(".")
+        if scope in ("config", "") and bare in config_fields:
+            config_changes[bare] = _coerce(config_cls, bare, value)
+        elif scope in ("hparams", "") and bare in hparam_fields:
+            hparam_changes[bare] = _coerce(hparams_cls, bare, value)
+        else:
+            every = list(config_fields) + list(hparam_fields)
+            close = difflib.get_close_matches(bare, every, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"unknown field {name!r}{hint}; static config fields: {', '.join(config_fields)}; "
+                f"traced hyperparameters: {', '.join(hparam_fields)}"
+            )
+    return config_changes, hparam_changes
+
+
+def field_docs(cls) -> dict[str, str]:
+    """``name -> description`` from the class docstring's ``Attributes:`` section."""
+    doc = inspect.getdoc(cls) or ""
+    docs, current = {}, None
+    in_attrs = False
+    for line in doc.splitlines():
+        if line.strip() == "Attributes:":
+            in_attrs = True
+            continue
+        if not in_attrs:
+            continue
+        m = re.match(r"^  (\w+): (.*)$", line)
+        if m:
+            current = m.group(1)
+            docs[current] = m.group(2).strip()
+        elif current and line.startswith("    "):
+            docs[current] += " " + line.strip()
+        elif line.strip() and not line.startswith(" "):
+            break
+    return docs
+
+
+def help_text(config_cls, hparams_cls, width: int = 100) -> str:
+    """The ``--set`` fields of an algorithm, one block per field, for ``--help``."""
+    lines = []
+    for cls, kind in ((config_cls, "static: recompiles"), (hparams_cls, "traced: sweepable, no recompile")):
+        lines.append(f"{cls.__name__} ({kind}):")
+        docs = field_docs(cls)
+        for name, default in _defaults(cls).items():
+            shown = _to_json(default)
+            if isinstance(shown, list):
+                shown = ",".join(map(str, shown))
+            text = docs.get(name, "")
+            first = text.split(". ")[0].rstrip(".")
+            lines.append(f"  {name}={shown}")
+            if first:
+                lines.append(f"      {first[: width - 6]}")
+    return "\n".join(lines)

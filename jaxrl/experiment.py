@@ -1,0 +1,412 @@
+"""A run a person can start, watch, stop, resume and inspect.
+
+A :class:`Spec` says what to train (algorithm, env, seed, static config,
+traced hparams, how often to log and checkpoint). :func:`train` turns it into a
+run directory::
+
+    runs/<name>/
+      run.json          the spec, resolved (every config and hparams field), versions, device
+      metrics.jsonl     one row per log interval (reduced inside the compiled program)
+      tb/               TensorBoard event files (tensorboardX)
+      checkpoints/<n>/  orbax checkpoints of the FULL state after n updates (the last `keep`)
+      result.json       status (complete / interrupted / failed), counters, timings
+      plots/, videos/   written by `jaxrl plot` / `jaxrl render`
+
+:func:`train` with ``resume=True`` continues from the newest intact
+checkpoint and gives bit-for-bit the numbers of an uninterrupted run.
+Everything that can be wrong with the input (unknown algorithm, env or field,
+a value out of range, an existing or unwritable run directory, too little disk
+for the checkpoints) is reported before anything compiles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import sys
+import threading
+from typing import Any, Callable
+
+import jax
+
+from jaxrl import checkpoint as ckpt
+from jaxrl import configs, runner, sinks
+
+SPEC_FILE, METRICS_FILE, RESULT_FILE = "run.json", "metrics.jsonl", "result.json"
+
+
+class RunDirError(ValueError):
+    """A run directory is missing, exists already, is unwritable, or lacks space."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """Everything that defines a run (saved as ``run.json``; replayed by ``jaxrl train --config``).
+
+    Attributes:
+      algo: algorithm name (``jaxrl.algos.names()``).
+      env: env name (``jaxrl.envs.names()``); ``env_options`` its overrides.
+      seed: PRNG seed of the run.
+      config: static config fields that differ from the algorithm's defaults (or all of them).
+      hparams: traced hyperparameters that differ from the defaults (or all of them).
+      log_every: updates per log row (``None``: about 200 rows per run).
+      checkpoint_every: updates per compiled chunk = per checkpoint (``None``: about 10 per run).
+      keep: checkpoints kept (the newest).
+    """
+
+    algo: str = "ppo"
+    env: str = "cartpole_balance"
+    env_options: dict = dataclasses.field(default_factory=dict)
+    seed: int = 0
+    config: dict = dataclasses.field(default_factory=dict)
+    hparams: dict = dataclasses.field(default_factory=dict)
+    log_every: int | None = None
+    checkpoint_every: int | None = None
+    keep: int = 3
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Spec":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known - {"versions", "device", "created", "command", "name"})
+        if unknown:
+            raise configs.ConfigError(f"unknown run spec field(s) {unknown}; the fields are: {', '.join(sorted(known))}")
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclasses.dataclass
+class Built:
+    """A spec made concrete: the algorithm module, env, config, hparams and trainer."""
+
+    spec: Spec
+    algo: Any
+    env: Any
+    env_params: Any
+    config: Any
+    hparams: Any
+    trainer: Any
+    log_every: int
+    chunk: int
+
+    def resolved_spec(self) -> Spec:
+        """The spec with every config and hparams field written out (what run.json stores)."""
+        return dataclasses.replace(
+            self.spec, config=configs.to_dict(self.config), hparams=configs.to_dict(configs.from_dict(self.algo.Hparams, self.spec.hparams)),
+            log_every=self.log_every, checkpoint_every=self.chunk,
+        )
+
+    def identity(self) -> dict:
+        """What a checkpoint must match to be restored into this run."""
+        return {"algo": self.spec.algo, "env": self.spec.env, "env_options": self.spec.env_options, "config": configs.to_dict(self.config)}
+
+    def abstract_state(self):
+        return jax.eval_shape(self.trainer.init, jax.random.key(0), self.hparams)
+
+
+def build(spec: Spec) -> Built:
+    """Validate ``spec`` and build its trainer (nothing is compiled)."""
+    from jaxrl import algos, envs
+
+    algo = algos.get(spec.algo)
+    if not isinstance(spec.seed, int) or isinstance(spec.seed, bool):
+        raise configs.ConfigError(f"seed must be an integer, got {spec.seed!r}")
+    env, env_params = envs.make(spec.env, **spec.env_options)
+    config = configs.from_dict(algo.Config, spec.config)
+    hparams = algo.validate_hparams(configs.from_dict(algo.Hparams, spec.hparams))
+    trainer = algo.make_train(config, env, env_params)
+    n = trainer.num_updates
+    log_every = spec.log_every or runner.pick_log_every(n)
+    if not isinstance(log_every, int) or log_every < 1 or n % log_every:
+        raise configs.ConfigError(f"log_every must be a positive divisor of the run's {n} updates, got {spec.log_every!r}")
+    if spec.checkpoint_every is not None and (not isinstance(spec.checkpoint_every, int) or spec.checkpoint_every < 1 or spec.checkpoint_every % log_every):
+        raise configs.ConfigError(f"checkpoint_every must be a positive multiple of log_every ({log_every}), got {spec.checkpoint_every!r}")
+    if not isinstance(spec.keep, int) or spec.keep < 1:
+        raise configs.ConfigError(f"keep must be a positive integer, got {spec.keep!r}")
+    chunk = min(spec.checkpoint_every or runner.pick_chunk(n, -(-n // 10), log_every), n)
+    return Built(spec, algo, env, env_params, config, hparams, trainer, log_every, chunk)
+
+
+# ----------------------------------------------------------------------------- run directories
+
+
+def default_name(spec: Spec) -> str:
+    return f"{spec.algo}-{spec.env}-s{spec.seed}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for dist in ("jax", "jaxlib", "flax", "optax", "mujoco", "mujoco-mjx", "brax", "orbax-checkpoint", "jaxrl"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def device_info() -> dict:
+    d = jax.devices()[0]
+    return {"platform": d.platform, "kind": d.device_kind, "count": jax.device_count(), "cpu_cores": os.cpu_count()}
+
+
+def preflight(path: str, need_bytes: int) -> None:
+    """Check the run directory is writable and its disk has room for the checkpoints."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".write-test-{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise RunDirError(f"run directory {path} is not writable: {e.strerror or e}") from None
+    free = shutil.disk_usage(path).free
+    if free < need_bytes:
+        raise RunDirError(f"not enough disk space for {path}: {free / 2**20:.0f} MiB free, the checkpoints need about {need_bytes / 2**20:.0f} MiB")
+
+
+def write_json_atomic(path: str, data: Any) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read_spec(run_dir: str) -> Spec:
+    """The spec saved in ``run_dir/run.json``; a clear error if there is none."""
+    path = os.path.join(run_dir, SPEC_FILE) if os.path.isdir(run_dir) else run_dir
+    if not os.path.exists(path):
+        what = "run directory" if not run_dir.endswith(".json") else "config file"
+        raise RunDirError(f"{what} {run_dir} does not exist" if not os.path.exists(run_dir) else f"{run_dir} has no {SPEC_FILE} (not a jaxrl run directory)")
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except ValueError as e:
+        raise RunDirError(f"{path} is not valid JSON: {e}") from None
+    return Spec.from_json(data)
+
+
+def checkpointer(run_dir: str, built: Built) -> ckpt.Checkpointer:
+    return ckpt.Checkpointer(os.path.join(run_dir, "checkpoints"), keep=built.spec.keep, identity=built.identity())
+
+
+def load_state(run_dir: str, step: int | None = None, warn: Callable[[str], None] = print):
+    """``(built, state, info)`` of a run's checkpoint (default: the newest intact one)."""
+    built = build(read_spec(run_dir))
+    ck = checkpointer(run_dir, built)
+    like = built.abstract_state()
+    if step is None:
+        state, info, _ = ck.restore_latest(like, warn=warn)
+    else:
+        state, info = ck.restore(like, step)
+    return built, state, info
+
+
+# ----------------------------------------------------------------------------- training
+
+
+class _Interrupt:
+    """First Ctrl-C: finish the current chunk, checkpoint, stop. Second: stop now."""
+
+    def __init__(self, stream):
+        self.requested = False
+        self.stream = stream
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\njaxrl: Ctrl-C: stopping after this chunk and saving a checkpoint (Ctrl-C again to quit now)", file=self.stream, flush=True)
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+@dataclasses.dataclass
+class Outcome:
+    run_dir: str
+    status: str  # complete | interrupted | stopped
+    updates_done: int
+    num_updates: int
+    result: runner.RunResult
+    last_return: float | None
+
+
+def train(
+    spec: Spec | None = None,
+    *,
+    run_dir: str | None = None,
+    runs_root: str = "runs",
+    resume: bool = False,
+    progress: bool = True,
+    tensorboard: bool = True,
+    wandb_project: str | None = None,
+    live_log: bool = True,
+    stream=None,
+    on_chunk: Callable[[runner.Progress], bool | None] | None = None,
+    command: list[str] | None = None,
+) -> Outcome:
+    """Train ``spec`` into a run directory, or resume the run in ``run_dir``.
+
+    Args:
+      spec: what to train (ignored when resuming: the run's own ``run.json`` is used).
+      run_dir: the run directory; default ``<runs_root>/<generated name>``. A new run
+        refuses an existing non-empty directory (nothing is overwritten).
+      resume: continue the run in ``run_dir`` from its newest intact checkpoint.
+      progress / tensorboard / wandb_project: which sinks receive the log rows
+        (the JSONL file always does).
+      live_log: rows leave the running program through a host callback (default);
+        False: at each chunk's end, which lets the persistent compilation cache
+        store the chunk program (see :func:`jaxrl.runner.run`).
+      on_chunk: called after each chunk's checkpoint; returning True stops the run.
+
+    Returns:
+      An :class:`Outcome` (status, counters, the runner's result with the final state).
+    """
+    stream = stream or sys.stdout
+    if resume:
+        if run_dir is None:
+            raise RunDirError("resume needs the run directory")
+        spec = read_spec(run_dir)
+    spec = spec or Spec()
+    built = build(spec)
+    if wandb_project:
+        sinks.require_wandb()
+    trainer = built.trainer
+    n = trainer.num_updates
+    if run_dir is None:
+        run_dir = os.path.join(runs_root, default_name(spec))
+        for i in range(2, 1000):
+            if not os.path.exists(run_dir):
+                break
+            run_dir = os.path.join(runs_root, f"{default_name(spec)}-{i}")
+    if not resume and os.path.isdir(run_dir) and os.listdir(run_dir):
+        raise RunDirError(f"run directory {run_dir} exists and is not empty; resume it with --resume {run_dir} or choose another name")
+    need = (spec.keep + 1) * ckpt.state_bytes(built.abstract_state()) + (64 << 20)
+    preflight(run_dir, need)
+
+    ck = checkpointer(run_dir, built)
+    metrics_path = os.path.join(run_dir, METRICS_FILE)
+    state, start, elapsed0 = None, 0, 0.0
+    if resume:
+        if ck.steps():
+            state, info, start = ck.restore_latest(built.abstract_state(), warn=lambda m: print(m, file=stream, flush=True))
+            elapsed0 = float(info.get("time_s", 0.0))
+        sinks.truncate_jsonl(metrics_path, start)
+    else:
+        resolved = built.resolved_spec()
+        record = {"name": os.path.basename(os.path.normpath(run_dir)), **resolved.to_json(), "versions": versions(),
+                  "device": device_info(), "created": datetime.datetime.now().isoformat(timespec="seconds"), "command": command}
+        write_json_atomic(os.path.join(run_dir, SPEC_FILE), record)
+
+    out = [sinks.JsonlSink(metrics_path)]
+    if tensorboard:
+        out.append(sinks.TensorBoardSink(os.path.join(run_dir, "tb")))
+    if wandb_project:
+        out.append(sinks.WandbSink(wandb_project, os.path.basename(os.path.normpath(run_dir)), built.resolved_spec().to_json(), run_dir, resume))
+    if progress:
+        out.append(sinks.ProgressBar(n, trainer.steps_per_update, stream=stream))
+    fan = sinks.Sinks(out)
+    last = {"return": None, "status": "complete", "done": start}
+
+    def on_log(row):
+        row = dict(row, time_s=row["time_s"] + elapsed0)
+        if row.get("episode_return") == row.get("episode_return") and row.get("episode_return") is not None:
+            last["return"] = row["episode_return"]
+        fan.write(row)
+
+    def write_result(status: str, done: int, result=None, error: str | None = None):
+        write_json_atomic(os.path.join(run_dir, RESULT_FILE), {
+            "status": status, "updates_done": done, "num_updates": n, "env_steps": done * trainer.steps_per_update,
+            "last_return": last["return"], "compile_s": getattr(result, "compile_s", None), "run_s": getattr(result, "run_s", None),
+            "checkpoints": ck.steps(), "error": error,
+        })
+
+    print(f"run directory: {run_dir}", file=stream, flush=True)
+    if resume:
+        print(f"resuming at update {start} of {n}", file=stream, flush=True)
+    if start >= n:
+        print("the run is already complete", file=stream, flush=True)
+        fan.close()
+        return Outcome(run_dir, "complete", start, n, runner.RunResult(state, {}, 0.0, 0.0, start), last["return"])
+
+    with _Interrupt(stream) as interrupt:
+        def on_progress(p: runner.Progress):
+            last["done"] = p.updates_done
+            ck.save(p.updates_done, p.state, {"update": p.updates_done, "env_steps": p.env_steps, "time_s": elapsed0 + p.elapsed_s})
+            stop = bool(on_chunk(p)) if on_chunk is not None else False
+            if interrupt.requested:
+                last["status"] = "interrupted"
+            elif stop:
+                last["status"] = "stopped"
+            return interrupt.requested or stop
+
+        if progress:
+            print(f"compiling {built.spec.algo} on {built.spec.env} ({n} updates of {trainer.steps_per_update:,} env steps, "
+                  f"chunks of {built.chunk}, log every {built.log_every}) ...", file=stream, flush=True)
+        try:
+            result = runner.run(trainer, jax.random.key(spec.seed), built.hparams, chunk_updates=built.chunk,
+                                on_progress=on_progress, log_every=built.log_every, on_log=on_log, live=live_log,
+                                state=state, start_update=start)
+        except runner.NonFiniteError as e:
+            fan.close()
+            good = ck.steps()
+            where = f"the last good checkpoint is update {good[-1]} in {ck.directory}" if good else "no checkpoint was written"
+            write_result("failed", last["done"], error=str(e))
+            raise _with_hint(e, where) from None
+        except BaseException:
+            fan.close()
+            write_result("killed", last["done"], error="stopped without a final checkpoint (the earlier ones are intact)")
+            raise
+    fan.close()
+    write_result(last["status"], result.updates_done, result)
+    return Outcome(run_dir, last["status"], result.updates_done, n, result, last["return"])
+
+
+def _with_hint(error: runner.NonFiniteError, where: str) -> runner.NonFiniteError:
+    new = runner.NonFiniteError(error.update, error.quantity)
+    new.args = (f"{error}; training stopped ({where})",)
+    return new
+
+
+def is_run_dir(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, SPEC_FILE))
+
+
+def sanitize_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._@+=-]+", name or ""):
+        raise RunDirError(f"run name {name!r} may use only letters, digits and . _ - @ + =")
+    return name
+
+
+def evaluate_state(built: Built, state: Any, episodes: int, seed: int = 0):
+    """Returns ``[episodes]`` of the deterministic policy of ``state`` (one compiled call)."""
+    import numpy as np
+
+    from jaxrl import evaluate
+
+    if episodes < 1:
+        raise configs.ConfigError(f"episodes must be a positive integer, got {episodes}")
+    env, env_params = built.env, built.env_params
+    horizon = getattr(env, "max_steps", 1000)  # envs that end by themselves: cap at 1000 steps
+
+    def returns(key, state):  # the state is an argument, not a constant baked into the program
+        return evaluate.episode_returns(key, env, env_params, built.trainer.policy(state), episodes, horizon)
+
+    return np.asarray(jax.jit(returns)(jax.random.key(seed), state))

@@ -1,0 +1,86 @@
+"""Plots of run directories: a metric (default the training return) against env steps.
+
+Runs that differ only in their seed are one group: drawn as the mean over
+seeds with a shaded band (one standard deviation; min-max for 2 seeds is the
+same band). Groups are labelled by what distinguishes them (env, algorithm,
+config or hyperparameter values), so ``jaxrl plot runs/*`` of a small sweep
+needs no manual legend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Sequence
+
+import numpy as np
+
+from jaxrl.experiment import METRICS_FILE, RunDirError, read_spec
+from jaxrl.sinks import read_jsonl
+
+
+def load_curve(run_dir: str, metric: str = "episode_return") -> tuple[np.ndarray, np.ndarray]:
+    """``(env_steps[n], values[n])`` of one run; rows where the metric is missing are dropped."""
+    path = os.path.join(run_dir, METRICS_FILE)
+    if not os.path.exists(path):
+        raise RunDirError(f"{run_dir} has no {METRICS_FILE} (not a jaxrl run directory, or it never logged)")
+    rows = read_jsonl(path)
+    if not rows:
+        raise RunDirError(f"{path} has no rows yet")
+    if metric not in rows[0]:
+        raise RunDirError(f"{path} has no metric {metric!r}; it has: {', '.join(sorted(rows[0]))}")
+    rows = [r for r in rows if r.get(metric) is not None]
+    return np.array([r["env_steps"] for r in rows], np.float64), np.array([r[metric] for r in rows], np.float64)
+
+
+def _group_key(run_dir: str) -> str:
+    spec = read_spec(run_dir).to_json()
+    spec.pop("seed")
+    return json.dumps(spec, sort_keys=True)
+
+
+def _labels(keys: list[str]) -> list[str]:
+    """Short labels: the spec fields whose values differ between groups."""
+    specs = [json.loads(k) for k in keys]
+    flat = [{**{f: s[f] for f in ("algo", "env")}, **s["config"], **s["hparams"], **s["env_options"]} for s in specs]
+    differ = [f for f in flat[0] if any(d.get(f) != flat[0].get(f) for d in flat)]
+    base = f"{specs[0]['algo']} on {specs[0]['env']}"
+    if len(specs) == 1 or not differ:
+        return [base] * len(specs)
+    return [", ".join(f"{f}={d.get(f)}" for f in differ) for d in flat]
+
+
+def plot_runs(run_dirs: Sequence[str], out: str, metric: str = "episode_return", title: str | None = None) -> str:
+    """Write a PNG of ``metric`` vs env steps for ``run_dirs`` (grouped over seeds); returns ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not run_dirs:
+        raise RunDirError("no run directories to plot")
+    groups: dict[str, list] = {}
+    for d in run_dirs:
+        groups.setdefault(_group_key(d), []).append((d, *load_curve(d, metric)))
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    for label, (key, runs) in zip(_labels(list(groups)), groups.items()):
+        n = min(len(r[1]) for r in runs)
+        if n == 0:
+            continue
+        steps = runs[0][1][:n]
+        values = np.stack([r[2][:n] for r in runs])
+        mean = values.mean(0)
+        (line,) = ax.plot(steps, mean, label=f"{label} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
+        if len(runs) > 1:
+            std = values.std(0)
+            ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title(title or f"{metric.replace('_', ' ')} (mean and std over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

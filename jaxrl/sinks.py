@@ -1,0 +1,179 @@
+"""Host-side metric sinks: the receivers of the runner's in-graph log rows.
+
+A row is a dict ``{"update": int, "env_steps": int, "time_s": float,
+"steps_per_s": float, <metric>: float, ...}`` (see :func:`jaxrl.runner.run`).
+Every sink has ``write(row)`` and ``close()``; :class:`Sinks` fans a row out.
+
+- :class:`JsonlSink`: one JSON object per line, flushed per row (NaN -> null).
+- :class:`TensorBoardSink`: tensorboardX event files, x axis = env steps.
+- :class:`WandbSink`: Weights & Biases (the ``wandb`` extra).
+- :class:`ProgressBar`: a terminal line with env steps, %, steps/s, return, ETA.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from typing import Any, Iterable
+
+_SKIP_SCALARS = ("update", "env_steps")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class JsonlSink:
+    """Append rows to ``path`` as JSON lines (flushed, so a kill loses at most the row being written)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._file = open(path, "a", buffering=1)
+
+    def write(self, row: dict) -> None:
+        self._file.write(json.dumps({k: _clean(v) for k, v in row.items()}) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_jsonl(path: str) -> list[dict]:
+    """Rows of a metrics file; a torn last line (a kill mid-write) is ignored."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                break
+    return rows
+
+
+def truncate_jsonl(path: str, last_update: int) -> int:
+    """Keep only rows with ``update <= last_update`` (a resume replays the rest); atomic. Returns rows kept."""
+    if not os.path.exists(path):
+        return 0
+    rows = [r for r in read_jsonl(path) if r.get("update", 0) <= last_update]
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    os.replace(tmp, path)
+    return len(rows)
+
+
+class TensorBoardSink:
+    """Scalars under ``train/<metric>`` against env steps (tensorboardX)."""
+
+    def __init__(self, logdir: str, flush_s: float = 10.0):
+        from tensorboardX import SummaryWriter
+
+        self._writer = SummaryWriter(logdir=logdir, flush_secs=flush_s)
+
+    def write(self, row: dict) -> None:
+        step = int(row["env_steps"])
+        for name, value in row.items():
+            if name not in _SKIP_SCALARS and isinstance(value, (int, float)) and math.isfinite(value):
+                self._writer.add_scalar(f"train/{name}", value, step)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def require_wandb() -> None:
+    """Raise a one-line error now (before a run starts) if wandb is not installed."""
+    try:
+        import wandb  # noqa: F401
+    except ImportError:
+        raise RuntimeError("Weights & Biases logging needs the wandb package: pip install 'jaxrl[wandb]'") from None
+
+
+class WandbSink:
+    """Log rows to Weights & Biases; needs ``pip install 'jaxrl[wandb]'``."""
+
+    def __init__(self, project: str, name: str, config: dict, directory: str, resume: bool = False):
+        require_wandb()
+        import wandb
+
+        self._run = wandb.init(project=project, name=name, id=name, config=config, dir=directory,
+                               resume="allow" if resume else None)
+
+    def write(self, row: dict) -> None:
+        self._run.log({k: v for k, v in row.items() if k not in _SKIP_SCALARS and v == v}, step=int(row["env_steps"]))
+
+    def close(self) -> None:
+        self._run.finish()
+
+
+def _fmt_duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "-"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class ProgressBar:
+    """Progress while the compiled program runs: redrawn in place on a terminal, else one line
+    at most every ``interval_s`` seconds (and always the last row)."""
+
+    def __init__(self, total_updates: int, steps_per_update: int, stream=None, interval_s: float = 2.0, tty: bool | None = None):
+        self.total = total_updates
+        self.steps_per_update = steps_per_update
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.interval_s = interval_s
+        self._last_print = -math.inf
+        self._return = None
+        self._header = False
+
+    def header(self) -> str:
+        return f"{'env steps':>14} {'%':>5} {'steps/s':>10} {'return':>8} {'ETA':>8}"
+
+    def line(self, row: dict) -> str:
+        if row.get("episode_return") is not None and row["episode_return"] == row["episode_return"]:
+            self._return = row["episode_return"]
+        pct = 100.0 * row["update"] / self.total
+        rate = row.get("steps_per_s") or float("nan")
+        eta = (self.total - row["update"]) * self.steps_per_update / rate if rate == rate and rate > 0 else float("nan")
+        ret = f"{self._return:8.1f}" if self._return is not None else f"{'-':>8}"
+        return f"{row['env_steps']:>14,} {pct:>4.0f}% {rate:>10,.0f} {ret} {_fmt_duration(eta):>8}"
+
+    def write(self, row: dict) -> None:
+        if not self._header:
+            print(self.header(), file=self.stream, flush=True)
+            self._header = True
+        text = self.line(row)
+        now = time.monotonic()
+        last = row["update"] >= self.total
+        if self.tty:
+            self.stream.write("\r" + text + ("\n" if last else ""))
+            self.stream.flush()
+        elif last or now - self._last_print >= self.interval_s:
+            print(text, file=self.stream, flush=True)
+            self._last_print = now
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class Sinks:
+    """Fan one row out to several sinks."""
+
+    def __init__(self, sinks: Iterable[Any] = ()):
+        self.sinks = list(sinks)
+
+    def write(self, row: dict) -> None:
+        for sink in self.sinks:
+            sink.write(row)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
