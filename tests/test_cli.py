@@ -17,11 +17,23 @@ def run_cli(*args, timeout=240, cache="off"):
 
 
 def test_no_arguments_means_train_ppo_on_cartpole_balance(monkeypatch):
+    from jaxrl import experiment
+
     seen = {}
-    monkeypatch.setattr(cli, "train_command", lambda args: seen.update(vars(args)) or 0)
-    assert cli.main([]) == 0
-    assert seen["command"] == "train" and seen["algo"] == "ppo" and seen["env"] == "cartpole_balance"
-    assert seen["seed"] == 0 and seen["steps"] is None
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(spec, **kw):
+        seen.update(spec=spec, **kw)
+        raise Stop
+
+    monkeypatch.setattr(experiment, "train", fake_train)
+    with pytest.raises(Stop):
+        cli.main([])
+    spec = seen["spec"]
+    assert (spec.algo, spec.env, spec.seed, spec.config, spec.hparams) == ("ppo", "cartpole_balance", 0, {}, {})
+    assert seen["run_dir"] is None and seen["runs_root"] == "runs" and not seen["resume"]
 
 
 def test_train_prints_progress_and_summary(tmp_path):
@@ -35,7 +47,7 @@ def test_train_prints_progress_and_summary(tmp_path):
     assert "run directory: " in text and "steps/s" in text and "return" in text and "ETA" in text
     progress = [line for line in text.splitlines() if "%" in line and line.strip()[0].isdigit()]
     assert progress and progress[-1].split()[:2] == ["4,096", "100%"], text
-    assert "complete: update 16 of 16" in text and "eval: deterministic policy over 8 episodes" in text
+    assert "complete: update 4 of 4" in text and "eval: deterministic policy over 8 episodes" in text
     assert sorted(os.listdir(tmp_path / "runs" / "cli")) == ["checkpoints", "metrics.jsonl", "result.json", "run.json", "tb"]
     assert any(cache.iterdir()), "compiled programs were not persisted to JAXRL_COMPILATION_CACHE"
 
