@@ -24,20 +24,17 @@ noisy, hence the medians and the same-run ratio.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
-from importlib import metadata
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from common import machine_info  # benchmarks/common.py (the script's folder is on sys.path)
 from jaxrl import envs, evaluate, runner, wrappers
 from jaxrl.algos import ppo
 from jaxrl.envs.mjx_env import MjxState, mjx
@@ -46,62 +43,6 @@ TARGET_RATIO = 0.9
 TARGET_COMPILE_S = 20.0
 TARGET_RETURN = 800.0
 EVAL_EPISODES = 16
-
-
-# ----------------------------------------------------------------------------- environment facts
-
-
-def _lscpu_field(name: str) -> str | None:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    for line in out.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == name:
-            return value.strip()
-    return None
-
-
-def _mem_total_gib() -> float | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    return None
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def machine_info() -> dict:
-    try:
-        load = os.getloadavg()
-    except OSError:
-        load = None
-    return {
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-        "cpu_model": _lscpu_field("Model name"),
-        "cpu_count": os.cpu_count(),
-        "mem_total_gib": _mem_total_gib(),
-        "loadavg_at_start": load,
-        "platform": platform.platform(),
-        "jax_backend": jax.default_backend(),
-        "jax_compilation_cache_dir": jax.config.jax_compilation_cache_dir,  # None: every compile is real
-        "jax_devices": [str(d) for d in jax.devices()],
-        "versions": {
-            "python": platform.python_version(),
-            **{d: _version(d) for d in ("jax", "jaxlib", "mujoco", "mujoco-mjx", "flax", "optax", "numpy")},
-        },
-    }
 
 
 def _timed(fn, *args):

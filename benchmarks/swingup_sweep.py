@@ -16,7 +16,6 @@ steps/s is NOT a throughput figure; use foundation.py for that.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -26,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import foundation as fb  # noqa: E402
+from common import write_json  # noqa: E402
 from jaxrl import envs, evaluate  # noqa: E402
 from jaxrl.algos import ppo  # noqa: E402
 
@@ -95,9 +95,7 @@ def main(argv=None) -> int:
     doc = {"machine": fb.machine_info(), "config": {kk: v for kk, v in vars(cfg).items() if kk not in ("objective", "optimizer")},
            "settings": settings, "seed": args.seed, "chunk_updates": chunk, "compile_s": compile_s, "run_s": run_s,
            "curve": curve, "summary": summary}
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(doc, f, indent=1)
+    write_json(args.json, doc)
     return 0
 
 

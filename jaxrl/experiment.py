@@ -385,10 +385,6 @@ def _with_hint(error: runner.NonFiniteError, where: str) -> runner.NonFiniteErro
     return new
 
 
-def is_run_dir(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, SPEC_FILE))
-
-
 def sanitize_name(name: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9._@+=-]+", name or ""):
         raise RunDirError(f"run name {name!r} may use only letters, digits and . _ - @ + =")

@@ -131,6 +131,7 @@ class ProgressBar:
         self._last_print = -math.inf
         self._return = None
         self._header = False
+        self._open_line = False  # a tty line drawn without its newline yet
 
     def header(self) -> str:
         return f"{'env steps':>14} {'%':>5} {'steps/s':>10} {'return':>8} {'ETA':>8}"
@@ -154,14 +155,16 @@ class ProgressBar:
         if self.tty:
             self.stream.write("\r" + text + ("\n" if last else ""))
             self.stream.flush()
+            self._open_line = not last
         elif last or now - self._last_print >= self.interval_s:
             print(text, file=self.stream, flush=True)
             self._last_print = now
 
     def close(self) -> None:
-        if self.tty:
+        if self._open_line:
             self.stream.write("\n")
             self.stream.flush()
+            self._open_line = False
 
 
 class Sinks:

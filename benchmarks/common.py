@@ -1,0 +1,87 @@
+"""Shared by the benchmark scripts: the facts recorded beside every figure.
+
+The scripts run as ``python benchmarks/<name>.py``, so this folder is on
+``sys.path`` and they ``from common import machine_info``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+
+import jax
+
+
+def _lscpu_field(name: str) -> str | None:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    for line in out.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
+def _mem_total_gib() -> float | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info() -> dict:
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "cpu_model": _lscpu_field("Model name"),
+        "cpu_count": os.cpu_count(),
+        "mem_total_gib": _mem_total_gib(),
+        "loadavg_at_start": load,
+        "platform": platform.platform(),
+        "jax_backend": jax.default_backend(),
+        "jax_compilation_cache_dir": jax.config.jax_compilation_cache_dir,  # None: every compile is real
+        "jax_devices": [str(d) for d in jax.devices()],
+        "versions": {
+            "python": platform.python_version(),
+            **{d: _version(d) for d in ("jax", "jaxlib", "mujoco", "mujoco-mjx", "flax", "optax", "numpy")},
+        },
+    }
+
+
+
+
+def loadavg() -> tuple | None:
+    try:
+        return os.getloadavg()
+    except OSError:
+        return None
+
+
+def write_json(path: str | None, doc: dict) -> None:
+    """Write the script's JSON document to ``path`` (nothing when ``path`` is None)."""
+    if path:
+        import json
+
+        with open(path, "w") as f:
+            json.dump(doc, f, indent=1)
