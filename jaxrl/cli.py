@@ -72,6 +72,8 @@ def _parser(with_fields: bool = False) -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=None, help="PRNG seed (default 0)")
     t.add_argument("--steps", type=_positive_int, default=None, help="total env steps (same as --set total_timesteps=N)")
     t.add_argument("--num-envs", type=_positive_int, default=None, help="parallel envs (same as --set num_envs=N)")
+    t.add_argument("--env-opt", dest="env_opts", action="append", default=[], metavar="NAME=VALUE",
+                   help="an env option (repeatable; `jaxrl envs` lists them), e.g. episode_length=500")
     t.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="set a config or hyperparameter field (repeatable; fields listed below)")
     t.add_argument("--config", default=None, metavar="FILE", help="replay a saved run: its run.json (or a run directory)")
@@ -129,6 +131,11 @@ def _spec_from_args(args):
     if args.num_envs is not None:
         config_changes["num_envs"] = args.num_envs
     changes = {"config": {**spec.config, **config_changes}, "hparams": {**spec.hparams, **hparam_changes}}
+    if args.env_opts:
+        from jaxrl import envs
+
+        env = args.env or spec.env
+        changes["env_options"] = {**spec.env_options, **configs.parse_options(args.env_opts, envs.options(env), f"env {env!r}")}
     for field, value in (("env", args.env), ("seed", args.seed), ("log_every", args.log_every),
                          ("checkpoint_every", args.checkpoint_every), ("keep", args.keep)):
         if value is not None:
@@ -141,7 +148,7 @@ def train_command(args) -> int:
 
     if args.resume:
         given = [f for f in ("algo", "env", "seed", "steps", "num_envs", "config", "log_every", "checkpoint_every", "keep", "name")
-                 if getattr(args, f) is not None] + (["set"] if args.sets else [])
+                 if getattr(args, f) is not None] + (["set"] if args.sets else []) + (["env_opt"] if args.env_opts else [])
         if given:
             raise CliError(f"--resume continues a run with its saved config; do not also pass {', '.join('--' + g.replace('_', '-') for g in given)}")
         spec, run_dir = None, args.resume

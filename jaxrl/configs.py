@@ -204,3 +204,22 @@ def help_text(config_cls, hparams_cls, width: int = 100) -> str:
             if first:
                 lines.append(f"      {first[: width - 6]}")
     return "\n".join(lines)
+
+
+def parse_options(items: list[str], defaults: dict[str, Any], what: str) -> dict[str, Any]:
+    """``["name=value", ...]`` -> ``{name: value}`` typed like ``defaults[name]`` (e.g. env options)."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ConfigError(f"expected name=value, got {item!r}")
+        if name not in defaults:
+            raise ConfigError(f"{what} has no option {name!r}; its options are: {', '.join(f'{k}={v!r}' for k, v in defaults.items()) or 'none'}")
+        default = defaults[name]
+        try:
+            out[name] = _scalar(type(default), value) if isinstance(default, (int, float, str)) and not isinstance(default, bool) else (
+                value.strip().lower() in ("1", "true", "yes", "on") if isinstance(default, bool) else value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{what} option {name} expects {type(default).__name__}, got {value!r}") from None
+    return out

@@ -272,6 +272,14 @@ def test_eval_and_plot_write_outputs(finished_run, tmp_path, xla_cache):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
+def test_render_of_an_env_without_a_model_is_one_line(finished_run, xla_cache):
+    """The render command's plumbing (GL check, checkpoint load) up to the renderer; the
+    rendering itself is tested in test_video.py."""
+    code, out, err = run_cli(["render", str(finished_run)], xla_cache)
+    assert code == 2 and "env probe_obs_reward has no MuJoCo model to render" in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     "args,match",
     [
@@ -280,6 +288,7 @@ def test_eval_and_plot_write_outputs(finished_run, tmp_path, xla_cache):
         (["train", "--set", "learning_rate=1e-3"], "unknown field 'learning_rate'"),
         (["train", "--set", "num_envs=many"], "PPOConfig.num_envs expects int, got 'many'"),
         (["train", "--set", "lr"], "--set expects name=value"),
+        (["train", "--env-opt", "episode_lenght=5"], "env 'cartpole_balance' has no option 'episode_lenght'; its options are: episode_length=1000"),
         (["train", "--set", "gamma=2"], r"gamma=2 is out of range"),
         (["train", "--set", "normalize_obs=maybe"], "expects true/false"),
         (["train", "--resume", ".", "--env", "probe_action"], "do not also pass --env"),
@@ -336,3 +345,26 @@ def test_train_help_documents_every_field(xla_cache):
     assert "PPOConfig (static: recompiles)" in out and "PPOHparams (traced: sweepable, no recompile)" in out
     for name in [*configs.to_dict(ppo.PPOConfig()), *configs.to_dict(ppo.PPOHparams())]:
         assert f"  {name}=" in out, name
+
+
+def test_wandb_sink_logs_rows_against_env_steps(monkeypatch, tmp_path):
+    """With wandb installed (a stand-in module here), rows go to wandb.log at step = env steps."""
+    import types
+
+    calls = {"log": []}
+
+    class FakeRun:
+        def log(self, data, step):
+            calls["log"].append((step, data))
+
+        def finish(self):
+            calls["finished"] = True
+
+    fake = types.ModuleType("wandb")
+    fake.init = lambda **kw: calls.update(init=kw) or FakeRun()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    sink = sinks.WandbSink("proj", "run-1", {"algo": "ppo"}, str(tmp_path), resume=True)
+    sink.write({"update": 2, "env_steps": 64, "loss": 0.5, "episode_return": float("nan")})
+    sink.close()
+    assert calls["init"]["project"] == "proj" and calls["init"]["id"] == "run-1" and calls["init"]["resume"] == "allow"
+    assert calls["log"] == [(64, {"loss": 0.5})] and calls["finished"]
