@@ -191,19 +191,11 @@ def render_command(args) -> int:
     from jaxrl import video  # chooses the GL backend before mujoco is imported
 
     video.check_gl()  # a missing GL library is a one-line error before anything compiles
-    import jax
-
     from jaxrl import experiment
 
-    built, state, info = experiment.load_state(args.run_dir, args.step, warn=lambda m: print(m, file=sys.stderr))
-    out = args.out or os.path.join(args.run_dir, "videos", f"episode-{info.get('update', 0)}.gif")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    horizon = args.steps or getattr(built.env, "max_steps", 1000)
-    model = getattr(built.env, "mj_model", None)
-    camera = args.camera if args.camera is not None else (0 if model is not None and model.ncam else None)
-    done = video.render_policy(built.env, built.env_params, built.trainer.policy(state), jax.random.key(args.seed), out,
-                               horizon=horizon, width=args.width, height=args.height, camera=camera)
-    print(f"wrote {done['path']}: {done['frames']} frames, episode return {done['return']:.1f}", flush=True)
+    done = experiment.render_run(args.run_dir, args.out, args.steps, args.width, args.height, args.camera, args.step,
+                                 args.seed, warn=lambda m: print(m, file=sys.stderr))
+    print(f"wrote {done['path']}: an episode of {done['frames']} states, return {done['return']:.1f}", flush=True)
     return 0
 
 

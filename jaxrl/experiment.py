@@ -9,7 +9,10 @@ run directory::
       metrics.jsonl     one row per log interval (reduced inside the compiled program)
       tb/               TensorBoard event files (tensorboardX)
       checkpoints/<n>/  orbax checkpoints of the FULL state after n updates (the last `keep`)
-      result.json       status (complete / interrupted / failed), counters, timings
+      result.json       status, counters, timings; status is complete, stopped (on_chunk
+                        asked), interrupted (Ctrl-C, checkpoint saved), failed (non-finite
+                        values; the earlier checkpoints are intact) or killed (an exception
+                        or a second Ctrl-C; the earlier checkpoints are intact)
       plots/, videos/   written by `jaxrl plot` / `jaxrl render`
 
 :func:`train` with ``resume=True`` continues from the newest intact
@@ -200,7 +203,12 @@ def checkpointer(run_dir: str, built: Built) -> ckpt.Checkpointer:
 
 
 def load_state(run_dir: str, step: int | None = None, warn: Callable[[str], None] = print):
-    """``(built, state, info)`` of a run's checkpoint (default: the newest intact one)."""
+    """``(built, state, info)`` of a run's checkpoint (default: the newest intact one).
+
+    ``built`` is the run's :class:`Built` (env, trainer...), ``state`` the full training
+    state, ``info`` the host counters saved with it: ``update``, ``env_steps``, ``time_s``
+    (run seconds, compile excluded).
+    """
     built = build(read_spec(run_dir))
     ck = checkpointer(run_dir, built)
     like = built.abstract_state()
@@ -241,7 +249,7 @@ class _Interrupt:
 @dataclasses.dataclass
 class Outcome:
     run_dir: str
-    status: str  # complete | interrupted | stopped
+    status: str  # complete | stopped | interrupted (failed / killed raise instead)
     updates_done: int
     num_updates: int
     result: runner.RunResult
@@ -406,3 +414,25 @@ def evaluate_state(built: Built, state: Any, episodes: int, seed: int = 0):
         return evaluate.episode_returns(key, env, env_params, built.trainer.policy(state), episodes, horizon)
 
     return np.asarray(jax.jit(returns)(jax.random.key(seed), state))
+
+
+def render_run(run_dir: str, out: str | None = None, steps: int | None = None, width: int = 320, height: int = 240,
+               camera=None, step: int | None = None, seed: int = 1, warn: Callable[[str], None] = print) -> dict:
+    """Render one episode of a run's deterministic policy to ``out`` (.gif or .mp4).
+
+    Default ``out``: ``run_dir/videos/episode-<update>.gif``; default camera: the
+    model's first camera if it has one, else MuJoCo's free camera. Call
+    ``jaxrl.video.ensure_gl()`` before jaxrl.envs is first imported (the CLI does).
+    Returns :func:`jaxrl.video.render_policy`'s dict (``path``, ``frames``, ``return``).
+    """
+    from jaxrl import video
+
+    video.check_gl()
+    built, state, info = load_state(run_dir, step, warn=warn)
+    out = out or os.path.join(run_dir, "videos", f"episode-{info.get('update', 0)}.gif")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    model = getattr(built.env, "mj_model", None)
+    if camera is None and model is not None and model.ncam:
+        camera = 0
+    return video.render_policy(built.env, built.env_params, built.trainer.policy(state), jax.random.key(seed), out,
+                               horizon=steps or getattr(built.env, "max_steps", 1000), width=width, height=height, camera=camera)

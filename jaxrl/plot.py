@@ -42,7 +42,7 @@ def _group_key(run_dir: str) -> str:
 def _labels(keys: list[str]) -> list[str]:
     """Short labels: the spec fields whose values differ between groups."""
     specs = [json.loads(k) for k in keys]
-    flat = [{**{f: s[f] for f in ("algo", "env")}, **s["config"], **s["hparams"], **s["env_options"]} for s in specs]
+    flat = [{**{f: s[f] for f in ("algo", "env")}, **s["config"], **s["hparams"], **s["env_options"], "run": s.get("run")} for s in specs]
     differ = [f for f in flat[0] if any(d.get(f) != flat[0].get(f) for d in flat)]
     base = f"{specs[0]['algo']} on {specs[0]['env']}"
     if len(specs) == 1 or not differ:
@@ -60,8 +60,13 @@ def plot_runs(run_dirs: Sequence[str], out: str, metric: str = "episode_return",
     if not run_dirs:
         raise RunDirError("no run directories to plot")
     groups: dict[str, list] = {}
+    seeds: dict[str, set] = {}
     for d in run_dirs:
-        groups.setdefault(_group_key(d), []).append((d, *load_curve(d, metric)))
+        key, seed = _group_key(d), read_spec(d).seed
+        if seed in seeds.setdefault(key, set()):  # the same seed twice (e.g. a copy or a resumed twin): its own line
+            key = json.dumps({**json.loads(key), "run": os.path.basename(os.path.normpath(d))})
+        seeds.setdefault(key, set()).add(seed)
+        groups.setdefault(key, []).append((d, *load_curve(d, metric)))
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     for label, (key, runs) in zip(_labels(list(groups)), groups.items()):
         n = min(len(r[1]) for r in runs)

@@ -132,6 +132,7 @@ class ProgressBar:
         self._return = None
         self._header = False
         self._open_line = False  # a tty line drawn without its newline yet
+        self._unprinted = None  # the newest row's line when it was throttled (printed on close)
 
     def header(self) -> str:
         return f"{'env steps':>14} {'%':>5} {'steps/s':>10} {'return':>8} {'ETA':>8}"
@@ -159,8 +160,14 @@ class ProgressBar:
         elif last or now - self._last_print >= self.interval_s:
             print(text, file=self.stream, flush=True)
             self._last_print = now
+            self._unprinted = None
+        else:
+            self._unprinted = text
 
     def close(self) -> None:
+        if self._unprinted is not None:  # a stopped run: show where it ended
+            print(self._unprinted, file=self.stream, flush=True)
+            self._unprinted = None
         if self._open_line:
             self.stream.write("\n")
             self.stream.flush()
