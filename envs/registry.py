@@ -39,11 +39,19 @@ def options(name: str) -> dict[str, Any]:
     }
 
 
+GYMNAX_PREFIX = "gymnax/"
+
+
 def _lookup(name: str) -> Factory:
+    if isinstance(name, str) and name.startswith(GYMNAX_PREFIX):  # any gymnax env, gymnax imported on demand
+        from jaxrl.envs.gymnax_env import registry_factory
+
+        return registry_factory(name[len(GYMNAX_PREFIX):])
     if name not in _REGISTRY:
         close = difflib.get_close_matches(str(name), names(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UnknownEnvError(f"unknown env {name!r}{hint}; known envs: {', '.join(names())}")
+        raise UnknownEnvError(f"unknown env {name!r}{hint}; known envs: {', '.join(names())} "
+                              f"(and {GYMNAX_PREFIX}<id> for any gymnax env)")
     return _REGISTRY[name]
 
 
@@ -51,7 +59,7 @@ def make(name: str, **overrides) -> tuple[Env, Any]:
     """Build a registered env and its nominal params.
 
     Args:
-      name: one of :func:`names`.
+      name: one of :func:`names`, or ``"gymnax/<gymnax id>"`` (e.g. ``"gymnax/CartPole-v1"``).
       **overrides: task options (see :func:`options`), e.g. ``episode_length=200``.
 
     Returns:

@@ -65,8 +65,10 @@ class Progress:
 
         Needs the ``episodes`` and ``episode_return`` metrics (every jaxrl algorithm has them).
         """
-        value = reduce_metrics(self.metrics, np)["episode_return"]
-        return None if np.isnan(value) else float(value)
+        done = np.asarray(self.metrics["episodes"], np.float64)
+        if done.sum() == 0:
+            return None
+        return float(np.sum(np.asarray(self.metrics["episode_return"], np.float64) * done) / done.sum())
 
 
 @dataclasses.dataclass
@@ -79,26 +81,46 @@ class RunResult:
 
 
 def reduce_metrics(metrics: dict, xp=jnp) -> dict:
-    """Reduce per-update metrics ``{name: [n]}`` to one row ``{name: scalar}``.
+    """Reduce per-update metrics ``{name: [n, *batch]}`` over the update axis to ``{name: [*batch]}``.
 
     ``episodes`` is summed; ``episode_return`` / ``episode_length`` are averaged
     over the episodes that ended (NaN when none did); ``nonfinite`` is the max;
-    everything else is the mean. ``xp`` is ``jnp`` (in the graph) or ``np``.
+    everything else is the mean. ``batch`` is empty for one run, ``[runs]`` for
+    a vmapped sweep. ``xp`` is ``jnp`` (in the graph) or ``np``.
     """
     out = {}
     done = xp.asarray(metrics["episodes"], xp.float32) if "episodes" in metrics else None
     for name, value in metrics.items():
         value = xp.asarray(value)
         if name == "episodes":
-            out[name] = xp.sum(value)
+            out[name] = xp.sum(value, axis=0)
         elif name == NONFINITE:
-            out[name] = xp.max(value)
+            out[name] = xp.max(value, axis=0)
         elif name in _WEIGHTED and done is not None:
-            n = xp.sum(done)
-            out[name] = xp.where(n > 0, xp.sum(value * done) / xp.maximum(n, 1), xp.nan)
+            n = xp.sum(done, axis=0)
+            out[name] = xp.where(n > 0, xp.sum(value * done, axis=0) / xp.maximum(n, 1), xp.nan)
         else:
-            out[name] = xp.mean(value.astype(xp.float32))
+            out[name] = xp.mean(value.astype(xp.float32), axis=0)
     return out
+
+
+def to_host(tree: Any) -> Any:
+    """``jax.device_get``, also for arrays sharded over several hosts (gathered to every host)."""
+    def get(x):
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            from jax.experimental import multihost_utils
+
+            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+        return jax.device_get(x)
+
+    return jax.tree.map(get, tree)
+
+
+def _host_value(name: str, value) -> Any:
+    value = np.asarray(value)
+    if value.ndim:
+        return value  # one entry per run of a sweep
+    return int(value) if name == NONFINITE else float(value)
 
 
 def pick_chunk(num_updates: int, target: int, multiple_of: int = 1) -> int:
@@ -169,6 +191,96 @@ def _make_chunk(trainer: Trainer, log_every: int | None, emit: Callable | None, 
     return chunk, names
 
 
+class Runner:
+    """A trainer's compiled programs, reusable across runs with new keys and hparams VALUES.
+
+    Construction fixes what is static (trainer, chunk size, logging); each
+    :meth:`run` call reuses the compiled init and chunk programs as long as the
+    input shapes are the same, so a second run with other values never recompiles.
+    See :func:`run` for the arguments.
+    """
+
+    def __init__(self, trainer: Trainer, chunk_updates: int | None = None, *, log_every: int | None = None,
+                 on_log: Callable[[dict], None] | None = None, live: bool = True, check_finite: bool = True):
+        n = trainer.num_updates
+        self.trainer, self.on_log, self.check_finite = trainer, on_log, check_finite
+        self.log_every = log_every if on_log else None
+        self.chunk = max(1, min(n, chunk_updates)) if chunk_updates else pick_chunk(n, -(-n // 20), self.log_every or 1)
+        if self.log_every and (self.chunk % self.log_every or n % self.log_every):
+            raise ValueError(f"log_every ({log_every}) must divide the chunk ({self.chunk}) and the run ({n})")
+        self._clock = {"run_s": 0.0, "t0": 0.0, "last_t": 0.0, "last_update": 0}
+        chunk_fn, self._checked_names = _make_chunk(trainer, self.log_every, self._emit if on_log and live else None, check_finite)
+        self._init = jax.jit(trainer.init)
+        self._chunk_fn = chunk_fn
+        self._chunk = None  # jitted on the first run, when the state's shardings are known
+        self._compiled: dict[int, Any] = {}
+
+    def _emit(self, update, row):
+        clock, steps = self._clock, self.trainer.steps_per_update
+        now = time.perf_counter()
+        update = int(update)
+        out = {"update": update, "env_steps": update * steps, "time_s": clock["run_s"] + now - clock["t0"]}
+        out["steps_per_s"] = (update - clock["last_update"]) * steps / max(now - clock["last_t"], 1e-9)
+        clock["last_t"], clock["last_update"] = now, update
+        out.update({k: _host_value(k, v) for k, v in row.items()})
+        self.on_log(out)
+
+    def _compiled_chunk(self, state, size: int):
+        if self._chunk is None:
+            # The state leaves a chunk with the shardings it came in with (a sharded sweep's
+            # state stays split over the devices), so one executable serves every chunk.
+            shardings = jax.tree.map(lambda x: x.sharding, state)
+            self._chunk = jax.jit(self._chunk_fn, static_argnums=2, out_shardings=(shardings, None, None))
+        if size not in self._compiled:
+            self._compiled[size] = self._chunk.lower(state, jnp.zeros((), jnp.int32), size).compile()
+        return self._compiled[size]
+
+    def run(self, key: jax.Array, hparams: Any, meta_params: Any = None, on_progress=None, *,
+            state: Any = None, start_update: int = 0) -> RunResult:
+        trainer, n, chunk, log_every = self.trainer, self.trainer.num_updates, self.chunk, self.log_every
+        if not 0 <= start_update <= n or (log_every and start_update % log_every):
+            raise ValueError(f"cannot resume at update {start_update} of {n} (log rows every {log_every})")
+        steps = trainer.steps_per_update
+        clock = self._clock
+        clock.update(run_s=0.0, last_update=start_update)
+        t0 = time.perf_counter()
+        if state is None:
+            state = self._init(key, hparams, meta_params)
+        if start_update < n:
+            self._compiled_chunk(state, min(chunk, n - start_update))
+        jax.block_until_ready(state)
+        compile_s = time.perf_counter() - t0
+
+        chunks, done = [], start_update
+        while done < n:
+            size = min(chunk, n - done)
+            t = time.perf_counter()
+            program = self._compiled_chunk(state, size)
+            compile_s += time.perf_counter() - t
+            clock["t0"] = clock["last_t"] = time.perf_counter()
+            clock["last_update"] = done
+            new_state, metrics, rows = program(state, jnp.asarray(done, jnp.int32))
+            metrics, rows = to_host((metrics, rows))
+            if rows is not None:
+                for i in range(size // log_every):
+                    self._emit(done + (i + 1) * log_every, {k: v[i] for k, v in rows.items()})
+            clock["run_s"] += time.perf_counter() - clock["t0"]
+            if self.check_finite:
+                bad = np.flatnonzero(metrics[NONFINITE])
+                if bad.size:
+                    raise NonFiniteError(done + int(bad[0]) + 1, self._checked_names()[int(metrics[NONFINITE][bad[0]]) - 1])
+            state = new_state
+            done += size
+            chunks.append(metrics)
+            if on_progress is not None:
+                p = Progress(done, n, done * steps, n * steps, clock["run_s"], compile_s, metrics, state,
+                             env_steps_run=(done - start_update) * steps)
+                if on_progress(p):
+                    break
+        all_metrics = {k: np.concatenate([np.asarray(c[k]) for c in chunks]) for k in chunks[0]} if chunks else {}
+        return RunResult(state, all_metrics, compile_s, clock["run_s"], done)
+
+
 def run(
     trainer: Trainer,
     key: jax.Array,
@@ -198,7 +310,8 @@ def run(
       on_log: ``on_log(row)`` on the host, called from inside the running
         program every ``log_every`` updates; ``row`` has ``update``, ``env_steps``,
         ``time_s`` (run seconds so far), ``steps_per_s`` (since the last row) and
-        the reduced metrics as Python floats (:func:`reduce_metrics`).
+        the reduced metrics as Python floats (:func:`reduce_metrics`; ``[runs]``
+        arrays for a vmapped sweep).
       live: rows leave through an ordered host callback while the chunk runs
         (default). ``False``: the same rows come back with the chunk's outputs
         and ``on_log`` sees them after it; jax's persistent compilation cache
@@ -212,64 +325,7 @@ def run(
     Returns:
       The final state, the metrics of the updates run in this call (``[n]``),
       compile seconds (init + AOT compile of the chunk programs) and run seconds.
+      To run again with new values without recompiling, keep a :class:`Runner`.
     """
-    n = trainer.num_updates
-    remaining = n - start_update
-    if remaining < 0:
-        raise ValueError(f"start_update {start_update} is past the run's {n} updates")
-    chunk = max(1, min(n, chunk_updates)) if chunk_updates else pick_chunk(n, -(-n // 20), log_every or 1)
-    if log_every and (chunk % log_every or start_update % log_every or n % log_every):
-        raise ValueError(f"log_every ({log_every}) must divide the chunk ({chunk}), the run ({n}) and the resume point ({start_update})")
-    steps = trainer.steps_per_update
-    clock = {"run_s": 0.0, "t0": 0.0, "last_t": 0.0, "last_update": start_update}
-
-    def emit(update, row):
-        now = time.perf_counter()
-        update = int(update)
-        out = {"update": update, "env_steps": update * steps, "time_s": clock["run_s"] + now - clock["t0"]}
-        out["steps_per_s"] = (update - clock["last_update"]) * steps / max(now - clock["last_t"], 1e-9)
-        clock["last_t"], clock["last_update"] = now, update
-        out.update({k: float(v) if k != NONFINITE else int(v) for k, v in row.items()})
-        on_log(out)
-
-    chunk_fn, checked_names = _make_chunk(trainer, log_every if on_log else None, emit if on_log and live else None, check_finite)
-    t0 = time.perf_counter()
-    if state is None:
-        state = jax.jit(trainer.init)(key, hparams, meta_params)
-    run_chunk = jax.jit(chunk_fn, static_argnums=2)
-    update0 = jnp.asarray(start_update, jnp.int32)
-    compiled = {}
-    if remaining:
-        compiled[min(chunk, remaining)] = run_chunk.lower(state, update0, min(chunk, remaining)).compile()
-    jax.block_until_ready(state)
-    compile_s = time.perf_counter() - t0
-
-    chunks, done = [], start_update
-    while done < n:
-        size = min(chunk, n - done)
-        if size not in compiled:
-            t = time.perf_counter()
-            compiled[size] = run_chunk.lower(state, update0, size).compile()
-            compile_s += time.perf_counter() - t
-        clock["t0"] = clock["last_t"] = time.perf_counter()
-        clock["last_update"] = done
-        new_state, metrics, rows = compiled[size](state, jnp.asarray(done, jnp.int32))
-        metrics, rows = jax.device_get((metrics, rows))
-        if rows is not None:
-            for i in range(size // log_every):
-                emit(done + (i + 1) * log_every, {k: v[i] for k, v in rows.items()})
-        clock["run_s"] += time.perf_counter() - clock["t0"]
-        if check_finite:
-            bad = np.flatnonzero(metrics[NONFINITE])
-            if bad.size:
-                raise NonFiniteError(done + int(bad[0]) + 1, checked_names()[int(metrics[NONFINITE][bad[0]]) - 1])
-        state = new_state
-        done += size
-        chunks.append(metrics)
-        if on_progress is not None:
-            p = Progress(done, n, done * steps, n * steps, clock["run_s"], compile_s, metrics, state,
-                         env_steps_run=(done - start_update) * steps)
-            if on_progress(p):
-                break
-    all_metrics = {k: np.concatenate([np.asarray(c[k]) for c in chunks]) for k in chunks[0]} if chunks else {}
-    return RunResult(state, all_metrics, compile_s, clock["run_s"], done)
+    r = Runner(trainer, chunk_updates, log_every=log_every, on_log=on_log, live=live, check_finite=check_finite)
+    return r.run(key, hparams, meta_params, on_progress, state=state, start_update=start_update)

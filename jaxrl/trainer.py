@@ -49,3 +49,22 @@ class Trainer:
     def run_updates(self, state: PyTree, num: int) -> tuple[PyTree, PyTree]:
         """``num`` (static) updates as one ``lax.scan``; metrics stacked ``[num, ...]``."""
         return jax.lax.scan(lambda s, _: self.update(s), state, None, length=num)
+
+
+def vmapped(trainer: Trainer, num_runs: int, meta_axis: int | None = None) -> Trainer:
+    """``num_runs`` independent runs of ``trainer`` as one :class:`Trainer` (a sweep's unit).
+
+    ``init(keys[R], hparams with leaves [R], meta_params)`` and ``update`` are
+    ``jax.vmap``-ed over the leading run axis (``meta_params`` too when
+    ``meta_axis=0``); metrics come out ``[R]`` per update, so the runner's chunks,
+    log rows (``[R]`` per metric) and checkpoints work unchanged.
+    ``steps_per_update`` counts the env steps of all runs.
+    """
+    def init(keys, hparams, meta_params=None):
+        return jax.vmap(trainer.init, in_axes=(0, 0, meta_axis))(keys, hparams, meta_params)
+
+    def policy(state):
+        raise NotImplementedError("take one run's state out of a vmapped trainer's state to get its policy")
+
+    return Trainer(init=init, update=jax.vmap(trainer.update), num_updates=trainer.num_updates,
+                   steps_per_update=trainer.steps_per_update * num_runs, policy=policy, config=trainer.config)
