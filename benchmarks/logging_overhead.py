@@ -10,7 +10,8 @@ steps), same chunk size, run by :func:`jaxrl.runner.run` in three variants:
 - ``live``: a reduced row every ``log_every`` updates through the ordered host
   callback, into the real sinks of ``jaxrl train`` (JSONL file, TensorBoard
   events, progress bar to /dev/null);
-- ``chunk_end``: the same rows returned with each chunk (``live=False``).
+- ``chunk_end``: ``live=False``: the program has no callback (it is the ``off``
+  program); the host reduces each chunk's metrics into the same rows.
 
 Each variant compiles once per repeat (compile time reported apart); run time
 is the runner's ``run_s`` (compile excluded); variants are interleaved within a
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
     p.add_argument("--env", default="cartpole_balance")
     p.add_argument("--steps", type=int, default=262_144, help="env steps per run (default 262144 = 128 updates)")
     p.add_argument("--num-envs", type=int, default=None)
-    p.add_argument("--log-every", type=int, default=None, help="updates per row (default: jaxrl train's, ~200 rows per run)")
+    p.add_argument("--log-every", type=int, default=None, help="updates per row (default: jaxrl train's, ~100 rows per run)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)

@@ -80,7 +80,7 @@ def _parser(with_fields: bool = False) -> argparse.ArgumentParser:
     t.add_argument("--name", default=None, help="run name (default <algo>-<env>-s<seed>-<time>)")
     t.add_argument("--runs-dir", default="runs", help="where run directories go (default ./runs)")
     t.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a run from its newest intact checkpoint")
-    t.add_argument("--log-every", type=_positive_int, default=None, help="updates per log row (default: ~200 rows per run)")
+    t.add_argument("--log-every", type=_positive_int, default=None, help="updates per log row (default: ~100 rows per run)")
     t.add_argument("--checkpoint-every", type=_positive_int, default=None, help="updates per checkpoint (default: ~10 per run)")
     t.add_argument("--keep", type=_positive_int, default=None, help="checkpoints kept (default 3)")
     t.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard event files")
@@ -88,6 +88,36 @@ def _parser(with_fields: bool = False) -> argparse.ArgumentParser:
     t.add_argument("--no-live-log", action="store_true", help="write log rows at each checkpoint instead of through a host "
                    "callback while the program runs; such programs can be kept in the persistent compilation cache")
     t.add_argument("--eval-episodes", type=int, default=16, help="episodes of the deterministic policy after training (0: skip)")
+
+    w = sub.add_parser(
+        "sweep", help="train seeds x hyperparameter settings in one compiled program",
+        description="Train every (setting, seed) pair as one compiled program (jit of vmap), the runs split over all "
+        "devices. --set NAME=v1,v2 makes a grid axis of a traced hyperparameter; with --random N, --set NAME=lo:hi[:log] "
+        "samples it. Writes runs/<name>/: sweep.json, metrics.jsonl, curves.npz, summary.json, plots/episode_return.png.",
+        epilog="Multi-host (a TPU pod slice, several GPU machines): start the same command on every host with "
+        "--coordinator HOST:PORT --num-processes N --process-id I (or --distributed to auto-detect on TPU/SLURM); "
+        "the runs are split over every device of every host.",
+    )
+    w.add_argument("algo", nargs="?", default=DEFAULT_ALGO, help=f"algorithm (default {DEFAULT_ALGO})")
+    w.add_argument("--env", default=DEFAULT_ENV, help=f"env name (default {DEFAULT_ENV})")
+    w.add_argument("--env-opt", dest="env_opts", action="append", default=[], metavar="NAME=VALUE")
+    w.add_argument("--seeds", type=_positive_int, default=4, help="seeds per setting (default 4)")
+    w.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=V1,V2",
+                   help="values of a traced hyperparameter (a grid axis), or one value of a static config field")
+    w.add_argument("--random", type=_positive_int, default=None, metavar="N", help="N random settings from --set ranges lo:hi[:log]")
+    w.add_argument("--random-seed", type=int, default=0)
+    w.add_argument("--steps", type=_positive_int, default=None, help="env steps per run")
+    w.add_argument("--num-envs", type=_positive_int, default=None, help="parallel envs per run")
+    w.add_argument("--name", default=None)
+    w.add_argument("--runs-dir", default="runs")
+    w.add_argument("--log-every", type=_positive_int, default=None)
+    w.add_argument("--devices", type=_positive_int, default=None, help="use the first N devices (default: all)")
+    w.add_argument("--last", type=float, default=0.1, help="fraction of the final updates that ranks settings (default 0.1)")
+    w.add_argument("--no-live-log", action="store_true")
+    w.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="jax.distributed coordinator address")
+    w.add_argument("--num-processes", type=_positive_int, default=None)
+    w.add_argument("--process-id", type=int, default=None)
+    w.add_argument("--distributed", action="store_true", help="jax.distributed.initialize() with auto-detection")
 
     e = sub.add_parser("eval", help="evaluate a run's policy", description="Run the deterministic policy of a run's checkpoint.")
     e.add_argument("run_dir")
@@ -177,6 +207,51 @@ def train_command(args) -> int:
     return 0
 
 
+def sweep_command(args) -> int:
+    from jaxrl import algos, configs, envs, sweep, sweep_dir
+
+    multi = [args.coordinator, args.num_processes, args.process_id]
+    if any(v is not None for v in multi) or args.distributed:
+        if not args.distributed and any(v is None for v in multi):
+            raise CliError("multi-host needs --coordinator, --num-processes and --process-id together (or --distributed)")
+        sweep.init_distributed(*multi)
+    import jax
+
+    algo = algos.get(args.algo)
+    config_changes, swept = sweep.parse_sets(args.sets, algo.Config, algo.Hparams, random=bool(args.random))
+    if args.steps is not None:
+        config_changes["total_timesteps"] = args.steps
+    if args.num_envs is not None:
+        config_changes["num_envs"] = args.num_envs
+    env_options = configs.parse_options(args.env_opts, envs.options(args.env), f"env {args.env!r}") if args.env_opts else {}
+    devices = jax.devices()
+    if args.devices is not None:
+        if args.devices > len(devices):
+            raise CliError(f"--devices {args.devices}: only {len(devices)} device(s) here")
+        devices = devices[: args.devices]
+    run_dir = os.path.join(args.runs_dir, experiment_name(args.name)) if args.name else None
+    out = sweep_dir.sweep_to_dir(
+        args.algo, args.env, env_options=env_options, config_changes=config_changes, swept=swept, seeds=args.seeds,
+        random=args.random, random_seed=args.random_seed, run_dir=run_dir, runs_root=args.runs_dir,
+        log_every=args.log_every, devices=devices, live=not args.no_live_log, last=args.last, command=["jaxrl", *sys.argv[1:]],
+    )
+    r = out.result
+    runs = len(r.settings) * len(r.seeds)
+    steps = runs * int(r.env_steps[-1]) if len(r.env_steps) else 0
+    print(f"done: {runs} runs, {steps:,} env steps in {r.run_s:.1f} s ({steps / max(r.run_s, 1e-9):,.0f} steps/s), "
+          f"compile {r.compile_s:.1f} s, {r.num_devices} device(s)", flush=True)
+    print(f"final training return over the last {args.last:.0%} of updates, ranked:", flush=True)
+    print(sweep_dir.format_table(out.summary), flush=True)
+    print(f"curves: {os.path.join(out.run_dir, 'curves.npz')}, plot: {os.path.join(out.run_dir, 'plots', 'episode_return.png')}", flush=True)
+    return 0
+
+
+def experiment_name(name: str) -> str:
+    from jaxrl import experiment
+
+    return experiment.sanitize_name(name)
+
+
 def eval_command(args) -> int:
     from jaxrl import experiment
 
@@ -248,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     from jaxrl.checkpoint import CheckpointError
 
     try:
-        if args.command in ("train", "eval", "render"):
+        if args.command in ("train", "sweep", "eval", "render"):
             _setup_compilation_cache()
         return globals()[f"{args.command}_command"](args)
     except (ValueError, TypeError, LookupError, CliError, CheckpointError, RuntimeError, OSError) as e:

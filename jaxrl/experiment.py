@@ -58,7 +58,7 @@ class Spec:
       seed: PRNG seed of the run.
       config: static config fields that differ from the algorithm's defaults (or all of them).
       hparams: traced hyperparameters that differ from the defaults (or all of them).
-      log_every: updates per log row (``None``: about 200 rows per run).
+      log_every: updates per log row (``None``: about 100 rows per run).
       checkpoint_every: updates per compiled chunk = per checkpoint (``None``: about 10 per run).
       keep: checkpoints kept (the newest).
     """

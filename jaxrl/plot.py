@@ -50,36 +50,31 @@ def _labels(keys: list[str]) -> list[str]:
     return [", ".join(f"{f}={d.get(f)}" for f in differ) for d in flat]
 
 
-def plot_runs(run_dirs: Sequence[str], out: str, metric: str = "episode_return", title: str | None = None) -> str:
-    """Write a PNG of ``metric`` vs env steps for ``run_dirs`` (grouped over seeds); returns ``out``."""
+def _figure():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if not run_dirs:
-        raise RunDirError("no run directories to plot")
-    groups: dict[str, list] = {}
-    seeds: dict[str, set] = {}
-    for d in run_dirs:
-        key, seed = _group_key(d), read_spec(d).seed
-        if seed in seeds.setdefault(key, set()):  # the same seed twice (e.g. a copy or a resumed twin): its own line
-            key = json.dumps({**json.loads(key), "run": os.path.basename(os.path.normpath(d))})
-        seeds.setdefault(key, set()).add(seed)
-        groups.setdefault(key, []).append((d, *load_curve(d, metric)))
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
-    for label, (key, runs) in zip(_labels(list(groups)), groups.items()):
-        n = min(len(r[1]) for r in runs)
-        if n == 0:
-            continue
-        steps = runs[0][1][:n]
-        values = np.stack([r[2][:n] for r in runs])
-        mean = values.mean(0)
-        (line,) = ax.plot(steps, mean, label=f"{label} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
-        if len(runs) > 1:
-            std = values.std(0)
-            ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
-    ax.set_xlabel("env steps")
+    return plt, fig, ax
+
+
+def draw(ax, steps: np.ndarray, values: np.ndarray, label: str) -> None:
+    """One curve: the mean over the first axis of ``values[S, T]`` and, for S > 1, a +/- std band.
+    Non-finite points (no episode ended, or a diverged run) are left out of the mean."""
+    values = np.asarray(values, np.float64)
+    with np.errstate(invalid="ignore"):
+        mean = np.nanmean(np.where(np.isfinite(values), values, np.nan), 0)
+        std = np.nanstd(np.where(np.isfinite(values), values, np.nan), 0)
+    n = len(values)
+    (line,) = ax.plot(steps, mean, label=f"{label} ({n} seed{'s' if n > 1 else ''})")
+    if n > 1:
+        ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2, linewidth=0)
+
+
+def _finish(plt, fig, ax, out: str, metric: str, title: str | None) -> str:
+    ax.set_xlabel("env steps (per run)")
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title(title or f"{metric.replace('_', ' ')} (mean and std over seeds)")
     ax.grid(alpha=0.3)
@@ -89,3 +84,32 @@ def plot_runs(run_dirs: Sequence[str], out: str, metric: str = "episode_return",
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def plot_runs(run_dirs: Sequence[str], out: str, metric: str = "episode_return", title: str | None = None) -> str:
+    """Write a PNG of ``metric`` vs env steps for ``run_dirs`` (grouped over seeds); returns ``out``."""
+    if not run_dirs:
+        raise RunDirError("no run directories to plot")
+    groups: dict[str, list] = {}
+    seeds: dict[str, set] = {}
+    for d in run_dirs:
+        key, seed = _group_key(d), read_spec(d).seed
+        if seed in seeds.setdefault(key, set()):  # the same seed twice (e.g. a copy or a resumed twin): its own line
+            key = json.dumps({**json.loads(key), "run": os.path.basename(os.path.normpath(d))})
+        seeds.setdefault(key, set()).add(seed)
+        groups.setdefault(key, []).append(load_curve(d, metric))
+    plt, fig, ax = _figure()
+    for label, runs in zip(_labels(list(groups)), groups.values()):
+        n = min(len(steps) for steps, _ in runs)
+        if n:
+            draw(ax, runs[0][0][:n], np.stack([values[:n] for _, values in runs]), label)
+    return _finish(plt, fig, ax, out, metric, title)
+
+
+def plot_sweep(env_steps: np.ndarray, values: np.ndarray, labels: Sequence[str], out: str,
+               metric: str = "episode_return", title: str | None = None) -> str:
+    """A sweep's curves, ``values[C, S, T]`` against ``env_steps[T]``: one line per setting."""
+    plt, fig, ax = _figure()
+    for c, label in enumerate(labels):
+        draw(ax, env_steps, values[c], label)
+    return _finish(plt, fig, ax, out, metric, title)

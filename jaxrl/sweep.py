@@ -199,7 +199,9 @@ def _global(values: np.ndarray, sharding: NamedSharding) -> jax.Array:
     return jax.make_array_from_callback(values.shape, sharding, lambda index: values[index])
 
 
-def _hparams_batch(base_hparams: Any, settings: Sequence[dict], seeds: Sequence[int], padded: int) -> tuple[Any, list[dict]]:
+def hparams_batch(base_hparams: Any, settings: Sequence[dict], seeds: Sequence[int], padded: int) -> tuple[Any, list[dict]]:
+    """Hyperparameters of every run (``[padded]`` leaves; run ``c * S + s``, the padding repeats
+    the last run) and every setting's full hyperparameters as dicts."""
     full = [{**{f.name: getattr(base_hparams, f.name) for f in dataclasses.fields(base_hparams)}, **s} for s in settings]
     per_run = [h for h in full for _ in seeds]
     per_run += [per_run[-1]] * (padded - len(per_run))
@@ -248,7 +250,7 @@ class Sweeper:
         if (len(settings), len(seeds)) != (self.num_settings, self.num_seeds):
             raise SweepError(f"this sweep was compiled for {self.num_settings} settings x {self.num_seeds} seeds, "
                              f"got {len(settings)} x {len(seeds)}")
-        hparams, full = _hparams_batch(self.base_hparams, settings, seeds, self.padded)
+        hparams, full = hparams_batch(self.base_hparams, settings, seeds, self.padded)
         if self.validate is not None:
             self.validate(hparams, batch_shape=(self.padded,))
         pad = self.padded - self.num_runs
@@ -278,3 +280,58 @@ def run_sweep(trainer: Trainer, base_hparams: Any, settings: Sequence[dict], see
     if n_seeds < 1:
         raise SweepError("a sweep needs at least one seed")
     return Sweeper(trainer, base_hparams, len(settings), n_seeds, **kw).run(settings, seeds, on_progress, keep_state)
+
+
+def parse_sets(items: Sequence[str], config_cls, hparams_cls, random: bool = False) -> tuple[dict, dict]:
+    """Command-line ``--set`` items of a sweep -> ``(config_changes, swept)``.
+
+    A traced hyperparameter takes a comma-separated list (``lr=1e-4,3e-4``: a grid
+    axis) or, with ``random``, a range ``lo:hi`` / ``lo:hi:log`` (or a list to choose
+    from); a static config field takes ONE value (``hidden_sizes=64,64`` is one tuple).
+    ``swept`` maps names to lists (grid) or range tuples (:func:`random_search`).
+    """
+    from jaxrl import configs
+
+    static = {f.name for f in dataclasses.fields(config_cls)}
+    traced = [f.name for f in dataclasses.fields(hparams_cls)]
+    config_changes, swept = {}, {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not text.strip():
+            raise SweepError(f"--set expects name=value[,value...], got {item!r}")
+        if name in traced:
+            swept[name] = _parse_values(name, text.strip(), random)
+        elif name in static:
+            default = next(f.default for f in dataclasses.fields(config_cls) if f.name == name)
+            if "," in text and not isinstance(default, tuple):
+                raise SweepError(f"{name} is a static config field (it changes shapes or code and recompiles): a sweep takes "
+                                 f"one value for it; the sweepable (traced) fields are: {', '.join(traced)}")
+            config_changes.update(configs.parse_sets([item], config_cls, hparams_cls)[0])
+        else:
+            close = difflib.get_close_matches(name, traced + sorted(static), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SweepError(f"unknown field {name!r}{hint}; the sweepable (traced) fields are: {', '.join(traced)}")
+    return config_changes, swept
+
+
+def _parse_values(name: str, text: str, random: bool):
+    def number(v: str) -> float:
+        try:
+            return float(v)
+        except ValueError:
+            raise SweepError(f"{name}: {v!r} is not a number") from None
+
+    if ":" in text:
+        if not random:
+            raise SweepError(f"{name}={text}: a range needs --random N (a grid takes a list: {name}=a,b,c)")
+        parts = text.split(":")
+        if len(parts) == 3 and parts[2] == "log":
+            return ("log", number(parts[0]), number(parts[1]))
+        if len(parts) == 2:
+            return (number(parts[0]), number(parts[1]))
+        raise SweepError(f"{name}={text}: a range is lo:hi or lo:hi:log")
+    values = [number(v) for v in text.split(",") if v.strip()]
+    if not values:
+        raise SweepError(f"empty grid: {name} has no values")
+    return values

@@ -166,13 +166,18 @@ def test_metrics_file_one_finite_row_per_interval_and_sinks(trained_run, referen
 
 
 def test_rows_at_chunk_ends_equal_live_rows(reference):
-    """``live=False`` (rows returned with the chunk; cacheable program) logs the same rows."""
+    """``live=False`` (no callback in the program, so it can be cached): the host reduces each
+    chunk's metrics into the same rows (float32 summation order aside) and the state is identical."""
     built, ref, ref_rows = reference
     rows = []
     res = runner.run(built.trainer, jax.random.key(SPEC.seed), built.hparams, chunk_updates=built.chunk,
                      log_every=built.log_every, on_log=rows.append, live=False)
     assert_trees_equal(res.state, ref.state)
-    assert_rows_equal(rows, ref_rows)
+    assert [r["update"] for r in rows] == [r["update"] for r in ref_rows]
+    for r, q in zip(rows, ref_rows):
+        for k, v in q.items():
+            if k not in TIMING:
+                np.testing.assert_allclose(r[k], v, rtol=1e-6, err_msg=k)
 
 
 def test_chunked_logged_run_equals_single_jit(reference):

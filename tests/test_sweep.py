@@ -134,3 +134,52 @@ def test_eight_devices_equal_one_device_run_by_run_with_padding():
     assert result["devices"] == [8, 1] and result["padded"] == [2, 0] and result["shape"] == [3, 2, 4]
     assert result["shards"] == 8  # the runs really were spread over the 8 devices
     assert result["max_abs_diff"] <= 2e-5 and result["params_diff"] <= 2e-5, result
+
+
+def _cli(args, cwd):
+    env = {**os.environ, "JAXRL_COMPILATION_CACHE": "off"}
+    return subprocess.run([sys.executable, "-m", "jaxrl.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=280)
+
+
+def test_sweep_cli_ranks_settings_and_writes_curves_and_plot(tmp_path):
+    out = _cli(["sweep", "ppo", "--env", "probe_action", "--seeds", "2", "--set", "lr=1e-4,1e-2", "--steps", "2048",
+                "--num-envs", "8", "--set", "num_steps=8", "--set", "hidden_sizes=16", "--name", "s"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "2 settings x 2 seeds = 4 runs" in text and "steps/s" in text
+    table = text.split("ranked:", 1)[1].strip().splitlines()
+    assert table[0].split()[:2] == ["rank", "mean"], text
+    assert table[1].split()[0] == "1" and table[1].endswith("lr=0.01") and table[2].endswith("lr=0.0001"), text
+    run = tmp_path / "runs" / "s"
+    curves = np.load(run / "curves.npz")
+    assert curves["episode_return"].shape == (2, 2, 32) and curves["env_steps"][-1] == 2048
+    summary = json.loads((run / "summary.json").read_text())["ranked"]
+    assert summary[0]["setting"] == {"lr": 0.01} and summary[0]["mean"] > summary[1]["mean"] + 0.2
+    assert (run / "plots" / "episode_return.png").read_bytes()[:4] == b"\x89PNG"
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows and len(rows[-1]["episode_return_by_setting"]) == 2
+    spec = json.loads((run / "sweep.json").read_text())
+    assert spec["settings"] == [{"lr": 1e-4}, {"lr": 1e-2}] and spec["seeds"] == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["--set", "num_envs=8,16"], "num_envs is a static config field"),
+        (["--set", "learning_rate=1e-3"], "unknown field 'learning_rate'.*sweepable"),
+        (["--set", "lr=fast"], "'fast' is not a number"),
+        (["--set", "lr=1e-4:1e-2"], "a range needs --random N"),
+        (["--set", "gamma=0.9,2"], r"gamma=2 is out of range"),
+        (["--devices", "64"], "only 1 device"),
+        (["--coordinator", "localhost:1234"], "needs --coordinator, --num-processes and --process-id together"),
+    ],
+)
+def test_sweep_cli_bad_input_is_one_line_and_writes_nothing(args, match, tmp_path):
+    out = _cli(["sweep", *args], tmp_path)
+    assert out.returncode == 2, out
+    err = out.stderr.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    import re
+
+    assert re.search(match, err), err
+    assert not (tmp_path / "runs").exists()

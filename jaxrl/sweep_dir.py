@@ -1,0 +1,152 @@
+"""A sweep into a run directory (what ``jaxrl sweep`` does)::
+
+    runs/<name>/
+      sweep.json      algo, env, static config, base hparams, the settings, seeds, devices, versions
+      metrics.jsonl   one row per log interval: means over all runs, and the return of each setting
+      curves.npz      every metric of every run: [config, seed, update], plus env_steps [update]
+      summary.json    settings ranked by final return: mean / std / IQM / min / max over seeds
+      plots/episode_return.png   mean and spread of the return of each setting over env steps
+      result.json     counters and timings
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import sys
+from typing import Any, Sequence
+
+import numpy as np
+
+from jaxrl import configs, experiment, plot, sinks, sweep
+
+
+@dataclasses.dataclass
+class SweepOutcome:
+    run_dir: str
+    result: sweep.SweepResult
+    summary: list[dict]
+
+
+def _label(setting: dict) -> str:
+    return ", ".join(f"{k}={v:.3g}" for k, v in setting.items()) or "defaults"
+
+
+def _row_summary(row: dict, num_runs: int, num_settings: int, num_seeds: int) -> dict:
+    """A log row of ``[runs]`` arrays -> means over the real runs (+ the return of each setting)."""
+    out = {k: row[k] for k in ("update", "env_steps", "time_s", "steps_per_s")}
+    for name, value in row.items():
+        if name in out:
+            continue
+        value = np.asarray(value, np.float64)[:num_runs]
+        with np.errstate(invalid="ignore"):
+            out[name] = float(np.nanmean(value)) if np.isfinite(value).any() else float("nan")
+        if name == "episode_return":
+            by_setting = value.reshape(num_settings, num_seeds)
+            with np.errstate(invalid="ignore"):
+                out["episode_return_by_setting"] = [None if not np.isfinite(r).any() else float(np.nanmean(r)) for r in by_setting]
+    return out
+
+
+def format_table(summary: list[dict]) -> str:
+    lines = [f"{'rank':>4} {'mean':>9} {'std':>8} {'IQM':>9} {'min':>9} {'max':>9} {'div':>4}  setting"]
+    for i, r in enumerate(summary, 1):
+        lines.append(f"{i:>4} {r['mean']:>9.1f} {r['std']:>8.1f} {r['iqm']:>9.1f} {r['min']:>9.1f} {r['max']:>9.1f} "
+                     f"{r['diverged']:>4}  {_label(r['setting'])}")
+    return "\n".join(lines)
+
+
+def sweep_to_dir(
+    algo_name: str,
+    env_name: str,
+    *,
+    env_options: dict | None = None,
+    config_changes: dict | None = None,
+    swept: dict | None = None,
+    seeds: int = 4,
+    random: int | None = None,
+    random_seed: int = 0,
+    run_dir: str | None = None,
+    runs_root: str = "runs",
+    log_every: int | None = None,
+    devices: Sequence[Any] | None = None,
+    live: bool = True,
+    last: float = 0.1,
+    stream=None,
+    command: list[str] | None = None,
+) -> SweepOutcome:
+    """Validate, run and record a sweep. Every input error is raised before anything compiles.
+
+    Args:
+      swept: ``{name: [values]}`` (a grid) or, with ``random=N``, ``{name: (lo, hi) |
+        ("log", lo, hi) | [choices]}`` (:func:`jaxrl.sweep.random_search`, seeded by ``random_seed``).
+      seeds: seeds per setting (``0 .. seeds-1``).
+      last: the fraction of the final updates whose training return ranks the settings.
+    """
+    import jax
+
+    from jaxrl import algos, envs, runner
+
+    stream = stream or sys.stdout
+    algo = algos.get(algo_name)
+    env, env_params = envs.make(env_name, **(env_options or {}))
+    config = configs.from_dict(algo.Config, config_changes or {})
+    if not isinstance(seeds, int) or seeds < 1:
+        raise sweep.SweepError(f"--seeds must be a positive integer, got {seeds!r}")
+    if not 0 < last <= 1:
+        raise sweep.SweepError(f"last must be in (0, 1], got {last}")
+    settings = sweep.random_search(random, random_seed, **(swept or {})) if random else sweep.grid(**(swept or {}))
+    base = algo.default_hparams()
+    sweep.check_settings(settings, base, config)
+    trainer = algo.make_train(config, env, env_params)
+    n = trainer.num_updates
+    log_every = log_every or runner.pick_log_every(n)
+    if n % log_every:
+        raise sweep.SweepError(f"log_every must divide the run's {n} updates, got {log_every}")
+    devices = list(devices) if devices is not None else jax.devices()
+    num_runs = len(settings) * seeds
+    algo.validate_hparams(sweep.hparams_batch(base, settings, range(seeds), num_runs)[0], batch_shape=(num_runs,))
+
+    name = f"sweep-{algo_name}-{env_name.replace('/', '_')}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    run_dir = run_dir or os.path.join(runs_root, name)
+    if os.path.isdir(run_dir) and os.listdir(run_dir):
+        raise experiment.RunDirError(f"run directory {run_dir} exists and is not empty; choose another name")
+    experiment.preflight(run_dir, 64 << 20)
+    record = {
+        "name": os.path.basename(os.path.normpath(run_dir)), "kind": "sweep", "algo": algo_name, "env": env_name,
+        "env_options": env_options or {}, "config": configs.to_dict(config), "base_hparams": configs.to_dict(base),
+        "swept": {k: list(v) if isinstance(v, tuple) else v for k, v in (swept or {}).items()},
+        "random": random, "random_seed": random_seed, "settings": settings, "seeds": list(range(seeds)),
+        "log_every": log_every, "devices": [str(d) for d in devices], "versions": experiment.versions(),
+        "device": experiment.device_info(), "created": datetime.datetime.now().isoformat(timespec="seconds"), "command": command,
+    }
+    experiment.write_json_atomic(os.path.join(run_dir, "sweep.json"), record)
+
+    progress = sinks.ProgressBar(n, trainer.steps_per_update * (-(-num_runs // len(devices)) * len(devices)), stream=stream)
+    fan = sinks.Sinks([sinks.JsonlSink(os.path.join(run_dir, experiment.METRICS_FILE)), progress])
+    print(f"run directory: {run_dir}\nsweep: {len(settings)} settings x {seeds} seeds = {num_runs} runs of {n} updates "
+          f"x {trainer.steps_per_update:,} env steps, on {len(devices)} device(s); compiling ...", file=stream, flush=True)
+    sweeper = sweep.Sweeper(trainer, base, len(settings), seeds, validate=algo.validate_hparams, devices=devices,
+                            log_every=log_every, on_log=lambda row: fan.write(_row_summary(row, num_runs, len(settings), seeds)),
+                            live=live)
+    try:
+        result = sweeper.run(settings, seeds)
+    finally:
+        fan.close()
+    summary = result.summary(last)
+    np.savez_compressed(os.path.join(run_dir, "curves.npz"), env_steps=result.env_steps,
+                        settings=json.dumps(settings), **{k: v for k, v in result.metrics.items()})
+    experiment.write_json_atomic(os.path.join(run_dir, "summary.json"), {"last_fraction": last, "ranked": summary})
+    plot.plot_sweep(result.env_steps, result.metrics["episode_return"], [_label(s) for s in settings],
+                    os.path.join(run_dir, "plots", "episode_return.png"),
+                    title=f"{algo_name} on {env_name}: return per setting (mean and std over {seeds} seeds)")
+    total = num_runs * n * trainer.steps_per_update
+    experiment.write_json_atomic(os.path.join(run_dir, experiment.RESULT_FILE), {
+        "status": "complete", "runs": num_runs, "padded_runs": result.num_padded, "devices": result.num_devices,
+        "env_steps_per_run": n * trainer.steps_per_update, "env_steps_total": total,
+        "compile_s": result.compile_s, "run_s": result.run_s, "steps_per_s": total / max(result.run_s, 1e-9),
+        "best": summary[0],
+    })
+    return SweepOutcome(run_dir, result, summary)
