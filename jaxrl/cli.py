@@ -229,7 +229,9 @@ def sweep_command(args) -> int:
         if args.devices > len(devices):
             raise CliError(f"--devices {args.devices}: only {len(devices)} device(s) here")
         devices = devices[: args.devices]
-    run_dir = os.path.join(args.runs_dir, experiment_name(args.name)) if args.name else None
+    from jaxrl import experiment
+
+    run_dir = os.path.join(args.runs_dir, experiment.sanitize_name(args.name)) if args.name else None
     out = sweep_dir.sweep_to_dir(
         args.algo, args.env, env_options=env_options, config_changes=config_changes, swept=swept, seeds=args.seeds,
         random=args.random, random_seed=args.random_seed, run_dir=run_dir, runs_root=args.runs_dir,
@@ -244,12 +246,6 @@ def sweep_command(args) -> int:
     print(sweep_dir.format_table(out.summary), flush=True)
     print(f"curves: {os.path.join(out.run_dir, 'curves.npz')}, plot: {os.path.join(out.run_dir, 'plots', 'episode_return.png')}", flush=True)
     return 0
-
-
-def experiment_name(name: str) -> str:
-    from jaxrl import experiment
-
-    return experiment.sanitize_name(name)
 
 
 def eval_command(args) -> int:
