@@ -36,13 +36,15 @@ import platform
 import statistics
 import sys
 import time
-from importlib import metadata
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import rejax
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import _lscpu_field, _version, loadavg  # noqa: E402  (benchmarks/common.py)
 
 # Rejax's shipped CartPole-v1 PPO config: keraJLi/rejax, configs/gymnax/cartpole.yaml, key `ppo`
 # (same values in the older configs/cartpole.yaml). Everything not listed takes PPO's defaults:
@@ -65,31 +67,6 @@ SHIPPED_CONFIG = {
     "vf_coef": 0.5,
 }
 SOLVED_RETURN = 475.0
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
-def _loadavg():
-    try:
-        return list(os.getloadavg())
-    except OSError:
-        return None
 
 
 def _json_safe(x):
@@ -199,7 +176,7 @@ def main(argv=None) -> dict:
     if args.seeds < 1 or args.repeats < 1 or args.eval_episodes < 1:
         p.error("--seeds, --repeats and --eval-episodes must be >= 1")
 
-    load_start = _loadavg()
+    load_start = loadavg()
     cfg, algo = build_algo(args.total_timesteps, args.rejax_eval)
     batch = algo.num_envs * algo.num_steps
     if algo.total_timesteps % batch:
@@ -257,12 +234,12 @@ def main(argv=None) -> dict:
         "device": {
             "jax_backend": jax.default_backend(),
             "jax_devices": [str(d) for d in jax.devices()],
-            "cpu_model": _cpu_model(),
+            "cpu_model": _lscpu_field("Model name"),
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
             "xla_flags": os.environ.get("XLA_FLAGS"),
             "loadavg_at_start": load_start,
-            "loadavg_at_end": _loadavg(),
+            "loadavg_at_end": loadavg(),
         },
         "config_source": "keraJLi/rejax configs/gymnax/cartpole.yaml (ppo), total_timesteps overridable",
         "config_input": _json_safe(cfg),
