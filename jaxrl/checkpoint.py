@@ -102,10 +102,12 @@ def _file_digests(folder: str) -> dict[str, list]:
     return out
 
 
-def _write_json_atomic(path: str, data: Any) -> None:
+def write_json_atomic(path: str, data: Any) -> None:
+    """Write JSON to a temporary file, fsync it, then rename it over ``path`` (never half-written)."""
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
+        json.dump(data, f, indent=2)
+        f.write("\n")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -154,7 +156,7 @@ class Checkpointer:
             )
             self._manager.wait_until_finished()
             folder = self._step_dir(step)
-            _write_json_atomic(os.path.join(folder, CHECKSUMS), _file_digests(folder))
+            write_json_atomic(os.path.join(folder, CHECKSUMS), _file_digests(folder))
         except OSError as e:
             raise CheckpointError(f"could not write checkpoint {step} to {self.directory}: {e}") from e
 

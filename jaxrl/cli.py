@@ -161,6 +161,8 @@ def _spec_from_args(args):
     if args.num_envs is not None:
         config_changes["num_envs"] = args.num_envs
     changes = {"config": {**spec.config, **config_changes}, "hparams": {**spec.hparams, **hparam_changes}}
+    if args.config and config_changes:  # the saved intervals were derived from the saved run length
+        changes.update(log_every=None, checkpoint_every=None)
     if args.env_opts:
         from jaxrl import envs
 
@@ -317,17 +319,18 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     from jaxrl.checkpoint import CheckpointError
+    from jaxrl.video import RenderError
 
     try:
         if args.command in ("train", "sweep", "eval", "render"):
             _setup_compilation_cache()
         return globals()[f"{args.command}_command"](args)
-    except (ValueError, TypeError, LookupError, CliError, CheckpointError, RuntimeError, OSError) as e:
-        # Config and input errors are reported in one line, before anything compiles.
-        # JAXRL_DEBUG=1 shows the full traceback instead.
+    except (ValueError, TypeError, LookupError, ImportError, CliError, CheckpointError, RenderError) as e:
+        # Input errors (config, names, run directories, checkpoints, a missing extra or GL
+        # library) are one line, before anything compiles. JAXRL_DEBUG=1 shows the traceback.
         if os.environ.get("JAXRL_DEBUG"):
             raise
-        print(f"jaxrl: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        print(f"jaxrl: error: {_first_line(e)}", file=sys.stderr)
         return 2
     except FloatingPointError as e:  # a non-finite loss/gradient/parameter stopped the run
         print(f"jaxrl: error: {e}", file=sys.stderr)
@@ -335,6 +338,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("jaxrl: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - anything else is a failure, not an input error
+        if os.environ.get("JAXRL_DEBUG"):
+            raise
+        print(f"jaxrl: failed: {type(e).__name__}: {_first_line(e)} (JAXRL_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 if __name__ == "__main__":

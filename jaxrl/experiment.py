@@ -176,12 +176,7 @@ def preflight(path: str, need_bytes: int) -> None:
         raise RunDirError(f"not enough disk space for {path}: {free / 2**20:.0f} MiB free, the checkpoints need about {need_bytes / 2**20:.0f} MiB")
 
 
-def write_json_atomic(path: str, data: Any) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
+write_json_atomic = ckpt.write_json_atomic
 
 
 def read_spec(run_dir: str) -> Spec:
@@ -323,21 +318,7 @@ def train(
                   "device": device_info(), "created": datetime.datetime.now().isoformat(timespec="seconds"), "command": command}
         write_json_atomic(os.path.join(run_dir, SPEC_FILE), record)
 
-    out = [sinks.JsonlSink(metrics_path)]
-    if tensorboard:
-        out.append(sinks.TensorBoardSink(os.path.join(run_dir, "tb")))
-    if wandb_project:
-        out.append(sinks.WandbSink(wandb_project, os.path.basename(os.path.normpath(run_dir)), built.resolved_spec().to_json(), run_dir, resume))
-    if progress:
-        out.append(sinks.ProgressBar(n, trainer.steps_per_update, stream=stream))
-    fan = sinks.Sinks(out)
     last = {"return": None, "status": "complete", "done": start}
-
-    def on_log(row):
-        row = dict(row, time_s=row["time_s"] + elapsed0)
-        if row.get("episode_return") == row.get("episode_return") and row.get("episode_return") is not None:
-            last["return"] = row["episode_return"]
-        fan.write(row)
 
     def write_result(status: str, done: int, result=None, error: str | None = None):
         write_json_atomic(os.path.join(run_dir, RESULT_FILE), {
@@ -345,6 +326,25 @@ def train(
             "last_return": last["return"], "compile_s": getattr(result, "compile_s", None), "run_s": getattr(result, "run_s", None),
             "checkpoints": ck.steps(), "error": error,
         })
+
+    try:
+        out = [sinks.JsonlSink(metrics_path)]
+        if tensorboard:
+            out.append(sinks.TensorBoardSink(os.path.join(run_dir, "tb"), purge_step=start * trainer.steps_per_update if resume else None))
+        if wandb_project:
+            out.append(sinks.WandbSink(wandb_project, os.path.basename(os.path.normpath(run_dir)), built.resolved_spec().to_json(), run_dir, resume))
+        if progress:
+            out.append(sinks.ProgressBar(n, trainer.steps_per_update, stream=stream))
+    except BaseException as e:
+        write_result("failed", start, error=f"{type(e).__name__}: {e}")
+        raise
+    fan = sinks.Sinks(out)
+
+    def on_log(row):
+        row = dict(row, time_s=row["time_s"] + elapsed0)
+        if row.get("episode_return") == row.get("episode_return") and row.get("episode_return") is not None:
+            last["return"] = row["episode_return"]
+        fan.write(row)
 
     print(f"run directory: {run_dir}", file=stream, flush=True)
     if resume:
@@ -378,9 +378,9 @@ def train(
             where = f"the last good checkpoint is update {good[-1]} in {ck.directory}" if good else "no checkpoint was written"
             write_result("failed", last["done"], error=str(e))
             raise _with_hint(e, where) from None
-        except BaseException:
+        except BaseException as e:
             fan.close()
-            write_result("killed", last["done"], error="stopped without a final checkpoint (the earlier ones are intact)")
+            write_result("killed", last["done"], error=f"{type(e).__name__}: {e} (the checkpoints written before are intact)")
             raise
     fan.close()
     write_result(last["status"], result.updates_done, result)

@@ -20,7 +20,7 @@ from jaxrl.sinks import read_jsonl
 
 
 def load_curve(run_dir: str, metric: str = "episode_return") -> tuple[np.ndarray, np.ndarray]:
-    """``(env_steps[n], values[n])`` of one run; rows where the metric is missing are dropped."""
+    """``(env_steps[n], values[n])`` of one run; NaN where the metric is missing (no episode ended)."""
     path = os.path.join(run_dir, METRICS_FILE)
     if not os.path.exists(path):
         raise RunDirError(f"{run_dir} has no {METRICS_FILE} (not a jaxrl run directory, or it never logged)")
@@ -29,8 +29,8 @@ def load_curve(run_dir: str, metric: str = "episode_return") -> tuple[np.ndarray
         raise RunDirError(f"{path} has no rows yet")
     if metric not in rows[0]:
         raise RunDirError(f"{path} has no metric {metric!r}; it has: {', '.join(sorted(rows[0]))}")
-    rows = [r for r in rows if r.get(metric) is not None]
-    return np.array([r["env_steps"] for r in rows], np.float64), np.array([r[metric] for r in rows], np.float64)
+    values = [np.nan if r.get(metric) is None else r[metric] for r in rows]
+    return np.array([r["env_steps"] for r in rows], np.float64), np.array(values, np.float64)
 
 
 def _group_key(run_dir: str) -> str:

@@ -118,6 +118,14 @@ def to_host(tree: Any) -> Any:
     return jax.tree.map(get, tree)
 
 
+def _wait_ready(tree: Any, poll_s: float = 0.01) -> None:
+    """Wait for a dispatched computation in short sleeps, so Python signal handlers (Ctrl-C) run
+    while it executes instead of after it."""
+    leaves = [x for x in jax.tree.leaves(tree) if isinstance(x, jax.Array)]
+    while leaves and not all(x.is_ready() for x in leaves):
+        time.sleep(poll_s)
+
+
 def _host_value(name: str, value) -> Any:
     value = np.asarray(value)
     if value.ndim:
@@ -237,7 +245,8 @@ class Runner:
     """
 
     def __init__(self, trainer: Trainer, chunk_updates: int | None = None, *, log_every: int | None = None,
-                 on_log: Callable[[dict], None] | None = None, live: bool = True, check_finite: bool = True):
+                 on_log: Callable[[dict], None] | None = None, live: bool = True, check_finite: bool = True,
+                 state_sharding: Any = None):
         n = trainer.num_updates
         self.trainer, self.on_log, self.check_finite, self.live = trainer, on_log, check_finite, live
         self.log_every = log_every if on_log else None
@@ -248,14 +257,16 @@ class Runner:
         self._rows: queue.Queue = queue.Queue()
         self._sink_error: BaseException | None = None
         chunk_fn, self._checked_names = _make_chunk(trainer, self.log_every, self._emit if on_log and live else None, check_finite)
-        self._init = jax.jit(trainer.init)
+        # ``state_sharding`` (e.g. a sweep's runs split over devices) pins where init puts every
+        # state leaf; the chunk program then keeps it, so no leaf is replicated or all-gathered.
+        self._init = jax.jit(trainer.init, out_shardings=state_sharding) if state_sharding is not None else jax.jit(trainer.init)
         self._chunk_fn = chunk_fn
         self._chunk = None  # jitted on the first run, when the state's shardings are known
         self._compiled: dict[int, Any] = {}
 
-    def _emit(self, update, row):
+    def _emit(self, update, row, now: float | None = None):
         clock, steps = self._clock, self.trainer.steps_per_update
-        now = time.perf_counter()
+        now = time.perf_counter() if now is None else now
         update = int(update)
         out = {"update": update, "env_steps": update * steps, "time_s": clock["run_s"] + now - clock["t0"]}
         out["steps_per_s"] = (update - clock["last_update"]) * steps / max(now - clock["last_t"], 1e-9)
@@ -333,11 +344,13 @@ class Runner:
             clock["t0"] = clock["last_t"] = time.perf_counter()
             clock["last_update"] = done
             new_state, metrics = program(state, jnp.asarray(done, jnp.int32))
+            _wait_ready(metrics)
             metrics = to_host(metrics)
             if log_every and not self.live:  # rows after the chunk, reduced from its metrics on the host
-                for i in range(size // log_every):
+                rows, elapsed = size // log_every, time.perf_counter() - clock["t0"]
+                for i in range(rows):  # each row gets its share of the chunk's time
                     block = {k: v[i * log_every:(i + 1) * log_every] for k, v in metrics.items()}
-                    self._emit(done + (i + 1) * log_every, reduce_metrics(block, np))
+                    self._emit(done + (i + 1) * log_every, reduce_metrics(block, np), now=clock["t0"] + elapsed * (i + 1) / rows)
             self._wait_for_rows()
             clock["run_s"] += time.perf_counter() - clock["t0"]
             if self.check_finite:

@@ -69,12 +69,14 @@ def truncate_jsonl(path: str, last_update: int) -> int:
 class TensorBoardSink:
     """Scalars under ``train/<metric>`` against env steps (tensorboardX)."""
 
-    def __init__(self, logdir: str, flush_s: float = 10.0):
+    def __init__(self, logdir: str, flush_s: float = 10.0, purge_step: int | None = None):
+        """``purge_step``: on resume, the env step of the checkpoint; TensorBoard hides points
+        logged after it by the interrupted process (they are logged again)."""
         from tensorboardX import SummaryWriter
 
         # A deep queue: the writer thread takes ~2 ms of CPU per row of ~14 scalars; the
         # runner's sink thread should never block on it.
-        self._writer = SummaryWriter(logdir=logdir, flush_secs=flush_s, max_queue=1000)
+        self._writer = SummaryWriter(logdir=logdir, flush_secs=flush_s, max_queue=1000, purge_step=purge_step)
 
     def write(self, row: dict) -> None:
         step = int(row["env_steps"])
@@ -91,7 +93,7 @@ def require_wandb() -> None:
     try:
         import wandb  # noqa: F401
     except ImportError:
-        raise RuntimeError("Weights & Biases logging needs the wandb package: pip install 'jaxrl[wandb]'") from None
+        raise ImportError("Weights & Biases logging needs the wandb package: pip install 'jaxrl[wandb]'") from None
 
 
 class WandbSink:

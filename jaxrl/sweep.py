@@ -136,6 +136,8 @@ class SweepResult:
       metrics: ``{name: [C, S, num_updates]}`` (axes :data:`AXES`).
       env_steps: ``[num_updates]`` env steps of ONE run after each update.
       state: the final training states, leaves ``[C, S, ...]`` (only if kept).
+      run_state: the runner's final state as it lies on the devices: leaves ``[runs + padding, ...]``,
+        split over the devices (e.g. to checkpoint a multi-host sweep).
     """
 
     settings: list[dict]
@@ -148,6 +150,7 @@ class SweepResult:
     num_devices: int
     num_padded: int
     state: Any = None
+    run_state: Any = None
 
     axes = AXES
 
@@ -242,7 +245,7 @@ class Sweeper:
         # One compiled call for the whole sweep unless asked otherwise: progress leaves through the
         # logging callback, and each extra call costs ~20-40 ms of dispatch and thread wake-up on a CPU.
         self.runner = runner.Runner(batched, chunk_updates or trainer.num_updates, log_every=log_every if on_log else None,
-                                    on_log=on_log, live=live, check_finite=False)
+                                    on_log=on_log, live=live, check_finite=False, state_sharding=self.sharding)
 
     def run(self, settings: Sequence[dict], seeds: Sequence[int] | int, on_progress=None, keep_state: bool = False) -> SweepResult:
         """Train every (setting, seed) pair; ``keep_state`` also returns the final states (leaves ``[C, S, ...]``)."""
@@ -270,7 +273,7 @@ class Sweeper:
             state = jax.tree.map(lambda x: x[:R].reshape((C, S) + x.shape[1:]), res.state)
         done = len(next(iter(res.metrics.values())))
         steps = self.trainer.steps_per_update * np.arange(1, done + 1)
-        return SweepResult(settings, seeds, full, metrics, steps, res.compile_s, res.run_s, len(self.devices), pad, state)
+        return SweepResult(settings, seeds, full, metrics, steps, res.compile_s, res.run_s, len(self.devices), pad, state, res.state)
 
 
 def run_sweep(trainer: Trainer, base_hparams: Any, settings: Sequence[dict], seeds: Sequence[int] | int, *,

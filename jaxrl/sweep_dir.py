@@ -34,9 +34,12 @@ def _label(setting: dict) -> str:
     return ", ".join(f"{k}={v:.3g}" for k, v in setting.items()) or "defaults"
 
 
-def _row_summary(row: dict, num_runs: int, num_settings: int, num_seeds: int) -> dict:
-    """A log row of ``[runs]`` arrays -> means over the real runs (+ the return of each setting)."""
+def _row_summary(row: dict, num_runs: int, num_settings: int, num_seeds: int, padded: int) -> dict:
+    """A log row of ``[runs]`` arrays -> means over the real runs (+ the return of each setting);
+    env steps and steps/s count the real runs only (not the padding)."""
     out = {k: row[k] for k in ("update", "env_steps", "time_s", "steps_per_s")}
+    out["env_steps"] = row["env_steps"] * num_runs // padded
+    out["steps_per_s"] = row["steps_per_s"] * num_runs / padded
     for name, value in row.items():
         if name in out:
             continue
@@ -124,12 +127,13 @@ def sweep_to_dir(
     }
     experiment.write_json_atomic(os.path.join(run_dir, "sweep.json"), record)
 
-    progress = sinks.ProgressBar(n, trainer.steps_per_update * (-(-num_runs // len(devices)) * len(devices)), stream=stream)
+    padded = -(-num_runs // len(devices)) * len(devices)
+    progress = sinks.ProgressBar(n, trainer.steps_per_update * num_runs, stream=stream)
     fan = sinks.Sinks([sinks.JsonlSink(os.path.join(run_dir, experiment.METRICS_FILE)), progress])
     print(f"run directory: {run_dir}\nsweep: {len(settings)} settings x {seeds} seeds = {num_runs} runs of {n} updates "
           f"x {trainer.steps_per_update:,} env steps, on {len(devices)} device(s); compiling ...", file=stream, flush=True)
     sweeper = sweep.Sweeper(trainer, base, len(settings), seeds, validate=algo.validate_hparams, devices=devices,
-                            log_every=log_every, on_log=lambda row: fan.write(_row_summary(row, num_runs, len(settings), seeds)),
+                            log_every=log_every, on_log=lambda row: fan.write(_row_summary(row, num_runs, len(settings), seeds, padded)),
                             live=live)
     try:
         result = sweeper.run(settings, seeds)

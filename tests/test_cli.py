@@ -29,6 +29,7 @@ def test_no_arguments_means_train_ppo_on_cartpole_balance(monkeypatch):
         raise Stop
 
     monkeypatch.setattr(experiment, "train", fake_train)
+    monkeypatch.setenv("JAXRL_DEBUG", "1")  # re-raise instead of the one-line failure message
     with pytest.raises(Stop):
         cli.main([])
     spec = seen["spec"]
