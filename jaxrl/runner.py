@@ -19,6 +19,7 @@ checkpoint, evaluate or stop. The numbers equal one ``jax.jit(trainer)`` call.
 from __future__ import annotations
 
 import dataclasses
+import math
 import queue
 import threading
 import time
@@ -249,6 +250,9 @@ class Runner:
                  state_sharding: Any = None):
         n = trainer.num_updates
         self.trainer, self.on_log, self.check_finite, self.live = trainer, on_log, check_finite, live
+        if on_log is not None and not log_every:  # about 100 rows, dividing the run and the chunk
+            g = math.gcd(n, chunk_updates) if chunk_updates else n
+            log_every = next((d for d in range(1, g + 1) if g % d == 0 and n // d <= 100), g)
         self.log_every = log_every if on_log else None
         self.chunk = max(1, min(n, chunk_updates)) if chunk_updates else pick_chunk(n, -(-n // 20), self.log_every or 1)
         if self.log_every and (self.chunk % self.log_every or n % self.log_every):
