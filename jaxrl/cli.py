@@ -336,8 +336,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"jaxrl: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        # A compiled chunk may still be running on XLA's threads, and a normal interpreter exit
+        # would wait for it: leave now (the run directory was already updated).
         print("jaxrl: interrupted", file=sys.stderr)
-        return 130
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     except Exception as e:  # noqa: BLE001 - anything else is a failure, not an input error
         if os.environ.get("JAXRL_DEBUG"):
             raise

@@ -373,3 +373,4 @@ def test_wandb_sink_logs_rows_against_env_steps(monkeypatch, tmp_path):
     sink.close()
     assert calls["init"]["project"] == "proj" and calls["init"]["id"] == "run-1" and calls["init"]["resume"] == "allow"
     assert calls["log"] == [(64, {"loss": 0.5})] and calls["finished"]
+
