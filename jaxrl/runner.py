@@ -119,12 +119,25 @@ def to_host(tree: Any) -> Any:
     return jax.tree.map(get, tree)
 
 
-def _wait_ready(tree: Any, poll_s: float = 0.01) -> None:
-    """Wait for a dispatched computation in short sleeps, so Python signal handlers (Ctrl-C) run
-    while it executes instead of after it."""
-    leaves = [x for x in jax.tree.leaves(tree) if isinstance(x, jax.Array)]
-    while leaves and not all(x.is_ready() for x in leaves):
-        time.sleep(poll_s)
+def _call_interruptibly(program: Callable, *args) -> Any:
+    """Run ``program(*args)`` to completion on a worker thread while the main thread waits in
+    short joins, so Python signal handlers (Ctrl-C) run during a long chunk. (On the CPU, a
+    program with host callbacks executes synchronously inside the call.)"""
+    box: dict = {}
+
+    def work():
+        try:
+            box["out"] = jax.block_until_ready(program(*args))
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = e
+
+    worker = threading.Thread(target=work, name="jaxrl-chunk", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.05)
+    if "error" in box:
+        raise box["error"]
+    return box["out"]
 
 
 def _host_value(name: str, value) -> Any:
@@ -347,8 +360,7 @@ class Runner:
             compile_s += time.perf_counter() - t
             clock["t0"] = clock["last_t"] = time.perf_counter()
             clock["last_update"] = done
-            new_state, metrics = program(state, jnp.asarray(done, jnp.int32))
-            _wait_ready(metrics)
+            new_state, metrics = _call_interruptibly(program, state, jnp.asarray(done, jnp.int32))
             metrics = to_host(metrics)
             if log_every and not self.live:  # rows after the chunk, reduced from its metrics on the host
                 rows, elapsed = size // log_every, time.perf_counter() - clock["t0"]

@@ -374,3 +374,25 @@ def test_wandb_sink_logs_rows_against_env_steps(monkeypatch, tmp_path):
     assert calls["init"]["project"] == "proj" and calls["init"]["id"] == "run-1" and calls["init"]["resume"] == "allow"
     assert calls["log"] == [(64, {"loss": 0.5})] and calls["finished"]
 
+
+
+def test_second_ctrl_c_quits_during_a_chunk(tmp_path, xla_cache):
+    """One long chunk (no checkpoint until its end): the first Ctrl-C asks for a stop after the chunk,
+    the second quits at once; the run ends long before the chunk would have."""
+    run_dir = tmp_path / "runs" / "long"
+    args = ["train", "ppo", "--env", "probe_obs_reward", "--set", "total_timesteps=3072000", "--set", "num_envs=64",
+            "--set", "num_steps=16", "--set", "num_minibatches=2", "--set", "update_epochs=2", "--set", "hidden_sizes=16",
+            "--log-every", "10", "--checkpoint-every", "3000", "--eval-episodes", "0", "--no-tensorboard",
+            "--runs-dir", str(tmp_path / "runs"), "--name", "long"]
+    p = cli(args, xla_cache)
+    _wait_for_rows(run_dir / "metrics.jsonl", 10, p)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, (out, err)
+    assert "stopping after this chunk" in out and "jaxrl: interrupted" in err
+    rows = sinks.read_jsonl(run_dir / "metrics.jsonl")
+    assert rows[-1]["update"] < 3000  # it did not wait for the chunk to end
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["status"] == "killed" and result["checkpoints"] == []
