@@ -201,8 +201,7 @@ def train_command(args) -> int:
         print(f"checkpoint saved; resume with: jaxrl train --resume {outcome.run_dir}", flush=True)
         return 130
     if args.eval_episodes > 0 and res.state is not None:
-        built = experiment.build(experiment.read_spec(outcome.run_dir))
-        rets = experiment.evaluate_state(built, res.state, args.eval_episodes, seed=1)
+        rets = experiment.evaluate_state(outcome.built, res.state, args.eval_episodes, seed=1)
         print(f"eval: deterministic policy over {args.eval_episodes} episodes: return {rets.mean():.1f} +/- {rets.std():.1f} "
               f"(min {rets.min():.1f}, max {rets.max():.1f})", flush=True)
     print(f"next: jaxrl eval {outcome.run_dir} | jaxrl render {outcome.run_dir} | jaxrl plot {outcome.run_dir}", flush=True)

@@ -249,6 +249,7 @@ class Outcome:
     num_updates: int
     result: runner.RunResult
     last_return: float | None
+    built: Built | None = None  # the run's env, trainer and config (e.g. to evaluate the final state)
 
 
 def train(
@@ -352,7 +353,7 @@ def train(
     if start >= n:
         print("the run is already complete", file=stream, flush=True)
         fan.close()
-        return Outcome(run_dir, "complete", start, n, runner.RunResult(state, {}, 0.0, 0.0, start), last["return"])
+        return Outcome(run_dir, "complete", start, n, runner.RunResult(state, {}, 0.0, 0.0, start), last["return"], built)
 
     with _Interrupt(stream) as interrupt:
         def on_progress(p: runner.Progress):
@@ -384,7 +385,7 @@ def train(
             raise
     fan.close()
     write_result(last["status"], result.updates_done, result)
-    return Outcome(run_dir, last["status"], result.updates_done, n, result, last["return"])
+    return Outcome(run_dir, last["status"], result.updates_done, n, result, last["return"], built)
 
 
 def _with_hint(error: runner.NonFiniteError, where: str) -> runner.NonFiniteError:
