@@ -38,7 +38,9 @@ class MLP(nn.Module):
 class ActorCritic(nn.Module):
     """Separate policy and value MLPs.
 
-    ``__call__(obs[..., obs_dim]) -> (distribution over [...], value[...])``.
+    ``__call__(obs[..., obs_dim]) -> (distribution over [...], value[...])``;
+    :meth:`value` runs the value MLP alone (``[..., obs_dim] -> [...]``), e.g. to
+    bootstrap from next observations without paying for the policy head.
     The action head follows ``action_spec``: logits for ``Discrete``, a mean
     and a state-independent learned ``log_std`` for ``Box``.
     """
@@ -48,15 +50,19 @@ class ActorCritic(nn.Module):
     activation: str = "tanh"
     init_log_std: float = 0.0
 
-    @nn.compact
-    def __call__(self, obs):
+    def setup(self):
         n_out = distributions.num_outputs(self.action_spec)
-        outputs = MLP(self.hidden_sizes, n_out, self.activation, out_gain=0.01, name="actor")(obs)
-        value = MLP(self.hidden_sizes, 1, self.activation, out_gain=1.0, name="critic")(obs)[..., 0]
-        log_std = None
+        self.actor = MLP(self.hidden_sizes, n_out, self.activation, out_gain=0.01)
+        self.critic = MLP(self.hidden_sizes, 1, self.activation, out_gain=1.0)
         if not isinstance(self.action_spec, Discrete):
-            log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (n_out,))
-        return distributions.for_spec(self.action_spec, outputs, log_std), value
+            self.log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (n_out,))
+
+    def __call__(self, obs):
+        log_std = None if isinstance(self.action_spec, Discrete) else self.log_std
+        return distributions.for_spec(self.action_spec, self.actor(obs), log_std), self.value(obs)
+
+    def value(self, obs):
+        return self.critic(obs)[..., 0]
 
 
 __all__ = ["MLP", "ActorCritic", "activation"]

@@ -212,6 +212,23 @@ def hparams_batch(base_hparams: Any, settings: Sequence[dict], seeds: Sequence[i
     return base_hparams.replace(**columns), [{k: float(v) for k, v in h.items()} for h in full]
 
 
+def keep_metrics(trainer: Trainer, base_hparams: Any, names: Sequence[str]) -> Trainer:
+    """``trainer`` whose ``update`` returns only the metrics ``names`` (plus ``episode_return`` and
+    ``episodes`` when it reports them); an unknown name is a :class:`SweepError` listing the metrics."""
+    state = jax.eval_shape(trainer.init, jax.random.key(0), base_hparams)
+    reported = list(jax.eval_shape(trainer.update, state)[1])
+    unknown = [n for n in names if n not in reported]
+    if unknown:
+        raise SweepError(f"unknown metric(s) {', '.join(map(repr, unknown))}; this trainer reports: {', '.join(reported)}")
+    keep = [n for n in reported if n in set(names) | {"episode_return", "episodes"}]
+
+    def update(state):
+        state, metrics = trainer.update(state)
+        return state, {k: metrics[k] for k in keep}
+
+    return dataclasses.replace(trainer, update=update)
+
+
 class Sweeper:
     """A compiled sweep of ``num_settings`` settings x ``num_seeds`` seeds, reusable with new VALUES.
 
@@ -226,14 +243,21 @@ class Sweeper:
       devices: the devices to shard the runs over (default: all, on every host).
       chunk_updates, log_every, on_log, live: as :func:`jaxrl.runner.run` (default chunk:
         the whole run); a log row holds ``[runs]`` arrays (padding included) for each metric.
+      metrics: names of the per-update metrics to keep (default: all the trainer reports).
+        The others are never computed: XLA drops what the program does not return, so a
+        sweep that only needs return curves skips the per-minibatch loss diagnostics.
+        ``episode_return`` (and ``episodes``, which weights it in log rows) are always kept.
     """
 
     def __init__(self, trainer: Trainer, base_hparams: Any, num_settings: int, num_seeds: int, *,
                  validate: Callable | None = None, devices: Sequence[jax.Device] | None = None,
                  chunk_updates: int | None = None, log_every: int | None = None,
-                 on_log: Callable[[dict], None] | None = None, live: bool = True):
+                 on_log: Callable[[dict], None] | None = None, live: bool = True,
+                 metrics: Sequence[str] | None = None):
         if num_settings < 1 or num_seeds < 1:
             raise SweepError(f"a sweep needs at least one setting and one seed, got {num_settings} x {num_seeds}")
+        if metrics is not None:
+            trainer = keep_metrics(trainer, base_hparams, metrics)
         self.trainer, self.base_hparams, self.validate = trainer, base_hparams, validate
         self.num_settings, self.num_seeds = num_settings, num_seeds
         self.devices = list(devices) if devices is not None else jax.devices()

@@ -56,6 +56,17 @@ def test_sweep_equals_separate_runs_and_new_values_do_not_retrace(trainer):
     chex.clear_trace_counter()
 
 
+def test_kept_metrics_equal_the_full_sweep_and_unknown_names_are_refused(trainer):
+    """``metrics=`` keeps only the named curves (plus the return) with the same numbers."""
+    full = sweep.run_sweep(trainer, ppo.default_hparams(), [{}], seeds=[3])
+    kept = sweep.run_sweep(trainer, ppo.default_hparams(), [{}], seeds=[3], metrics=["value_loss"])
+    assert set(kept.metrics) == {"value_loss", "episode_return", "episodes"}
+    for k in kept.metrics:
+        np.testing.assert_array_equal(kept.metrics[k], full.metrics[k], err_msg=k)
+    with pytest.raises(sweep.SweepError, match=r"unknown metric\(s\) 'vaule_loss'; this trainer reports: .*value_loss"):
+        sweep.Sweeper(trainer, ppo.default_hparams(), 1, 1, metrics=["vaule_loss"])
+
+
 def test_summary_statistics_match_numpy():
     x = np.array([5.0, 1.0, 9.0, 3.0, 7.0, 2.0, 8.0, 100.0])
     assert sweep.iqm(x) == pytest.approx(np.mean([3.0, 5.0, 7.0, 8.0]))

@@ -121,7 +121,8 @@ def make_train(config: PPOConfig, env: Env, env_params: Any) -> Trainer:
 
         rollout_state, traj = rollout_lib.rollout(rollout_key, venv, env_params, policy, state.rollout, config.num_steps)
         obs = normalize(state.obs_stats, traj.obs)
-        _, next_values = network.apply(state.params, normalize(state.obs_stats, traj.next_obs))
+        # Values of the true next observations (final ones on episode ends): the critic alone.
+        next_values = network.apply(state.params, normalize(state.obs_stats, traj.next_obs), method=ActorCritic.value)
         advantages, targets = gae(
             traj.reward * hp.reward_scale, traj.extras["value"], next_values,
             traj.terminated, traj.truncated, hp.gamma, hp.gae_lambda,
