@@ -33,11 +33,9 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.envs._options import positive_int
-from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx
+from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx, task_factory
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
-from jaxrl.wrappers import TimeLimit
 
 
 @struct.dataclass
@@ -127,18 +125,7 @@ class Cartpole(MjxTask):
         return upright * centered * small_control * small_velocity
 
 
-def _factory(swingup: bool, sparse: bool):
-    def make(episode_length: int = 1000, n_substeps: int = 1):
-        episode_length = positive_int("episode_length", episode_length)
-        n_substeps = positive_int("n_substeps", n_substeps)
-        env = Cartpole(n_substeps=n_substeps, swingup=swingup, sparse=sparse)
-        return TimeLimit(env, max_steps=episode_length), env.default_params()
-
-    make.__doc__ = f"Cartpole(swingup={swingup}, sparse={sparse}) under a TimeLimit of episode_length env steps."
-    return make
-
-
-register("cartpole_balance", _factory(swingup=False, sparse=False))
-register("cartpole_swingup", _factory(swingup=True, sparse=False))
-register("cartpole_balance_sparse", _factory(swingup=False, sparse=True))
-register("cartpole_swingup_sparse", _factory(swingup=True, sparse=True))
+register("cartpole_balance", task_factory(Cartpole, swingup=False, sparse=False))
+register("cartpole_swingup", task_factory(Cartpole, swingup=True, sparse=False))
+register("cartpole_balance_sparse", task_factory(Cartpole, swingup=False, sparse=True))
+register("cartpole_swingup_sparse", task_factory(Cartpole, swingup=True, sparse=True))

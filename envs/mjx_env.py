@@ -26,7 +26,9 @@ import numpy as np
 from flax import struct
 
 from jaxrl.env import Env, timestep
+from jaxrl.envs._options import positive_int
 from jaxrl.spaces import Box
+from jaxrl.wrappers import TimeLimit
 
 # mujoco.mjx tries to import the optional NVIDIA Warp backend at import time and
 # prints "Failed to import warp" when it is absent; jaxrl uses the portable
@@ -61,12 +63,22 @@ def load_mj_model(filename: str) -> mujoco.MjModel:
 class MjxTask(Env):
     """An MJX task; ``n_substeps`` physics steps per env step (static).
 
-    Class attributes of a subclass: ``xml`` (asset file name) and
-    ``obs_size`` (length of the flat observation vector).
+    Class attributes of a subclass: ``xml`` (asset file name),
+    ``obs_size`` (length of the flat observation vector) and
+    ``default_camera`` (name or index of the camera that pixel observations,
+    :class:`jaxrl.envs.pixels.PixelObs`, use when none is asked for).
     """
 
     xml: ClassVar[str]
     obs_size: ClassVar[int]
+    default_camera: ClassVar[str | int] = 0
+    # Indices of observation entries that read constraint forces of the last physics step (touch
+    # sensors), which a recomputation from the post-step qpos/qvel cannot reproduce.
+    force_obs_indices: ClassVar[tuple[int, ...]] = ()
+    # mjx.step leaves body/geom/site poses at the pre-step configuration (kinematics run before
+    # integration). A task whose observe/reward read poses sets this to recompute them from the
+    # post-step qpos after each env step, as DM Control does (mj_step1 after every step).
+    refresh_poses: ClassVar[bool] = False
     n_substeps: int = 1
 
     @property
@@ -110,7 +122,8 @@ class MjxTask(Env):
     def reset(self, key, params):
         """Initial state from ``initial_qpos_qvel``.
 
-        Only kinematics (body, geom, site and camera poses) are computed here:
+        Only kinematics (body, geom and site poses; NOT camera poses, which
+        ``mjx.camlight`` computes: see ``jaxrl.envs.pixels.update_poses``) are computed here:
         that is what observations of a reset state read, and ``mjx.step``
         recomputes the full forward dynamics anyway. A task whose first
         observation needs velocity- or force-dependent quantities (sensors,
@@ -123,13 +136,16 @@ class MjxTask(Env):
         return MjxState(data), timestep(self.observe(data, params))
 
     def physics_step(self, params, data: mjx.Data, action: jax.Array) -> mjx.Data:
-        """Apply ``action`` as ``ctrl`` (clipped to the control range) for ``n_substeps`` steps."""
+        """Apply ``action`` as ``ctrl`` (clipped to the control range) for ``n_substeps`` steps
+        (then recompute poses if ``refresh_poses``)."""
         spec = self.action_spec
         ctrl = jnp.clip(action.astype(jnp.float32), spec.low_array(), spec.high_array())
         data = data.replace(ctrl=ctrl)
         if self.n_substeps == 1:  # no loop at all: a 1-trip loop still costs compile time
-            return mjx.step(params.model, data)
-        return jax.lax.fori_loop(0, self.n_substeps, lambda _, d: mjx.step(params.model, d), data)
+            data = mjx.step(params.model, data)
+        else:
+            data = jax.lax.fori_loop(0, self.n_substeps, lambda _, d: mjx.step(params.model, d), data)
+        return mjx.kinematics(params.model, data) if self.refresh_poses else data
 
     def step_env(self, key, state, action, params):
         data = self.physics_step(params, state.data, action)
@@ -139,3 +155,22 @@ class MjxTask(Env):
             terminated=self.terminated(data, params),
         )
         return MjxState(data), ts
+
+
+def task_factory(cls: type[MjxTask], default_substeps: int = 1, **fields):
+    """A registry factory: ``make(episode_length=1000, n_substeps=default_substeps) -> (env, params)``.
+
+    ``env`` is ``TimeLimit(cls(n_substeps=n_substeps, **fields), max_steps=episode_length)``;
+    both options are validated (integers >= 1) before anything is built.
+    """
+
+    def make(episode_length: int = 1000, n_substeps: int = default_substeps):
+        episode_length = positive_int("episode_length", episode_length)
+        n_substeps = positive_int("n_substeps", n_substeps)
+        env = cls(n_substeps=n_substeps, **fields)
+        return TimeLimit(env, max_steps=episode_length), env.default_params()
+
+    args = "".join(f", {k}={v!r}" for k, v in fields.items())
+    make.__doc__ = (f"{cls.__name__}(n_substeps{args}) under a TimeLimit of episode_length env steps "
+                    f"(n_substeps physics steps each, default {default_substeps}).")
+    return make

@@ -25,11 +25,9 @@ import jax.numpy as jnp
 import mujoco
 from flax import struct
 
-from jaxrl.envs._options import positive_int
-from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx
+from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx, task_factory
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
-from jaxrl.wrappers import TimeLimit
 
 
 @struct.dataclass
@@ -90,12 +88,4 @@ class Pendulum(MjxTask):
         return tolerance(cos, (params.upright_cos, jnp.inf))
 
 
-def make_pendulum_swingup(episode_length: int = 1000, n_substeps: int = 1):
-    """Pendulum under a TimeLimit of ``episode_length`` env steps."""
-    episode_length = positive_int("episode_length", episode_length)
-    n_substeps = positive_int("n_substeps", n_substeps)
-    env = Pendulum(n_substeps=n_substeps)
-    return TimeLimit(env, max_steps=episode_length), env.default_params()
-
-
-register("pendulum_swingup", make_pendulum_swingup)
+register("pendulum_swingup", task_factory(Pendulum))

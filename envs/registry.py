@@ -30,16 +30,26 @@ def names() -> list[str]:
 
 
 def options(name: str) -> dict[str, Any]:
-    """The overrides ``make(name, ...)`` accepts, with their defaults."""
+    """The overrides ``make(name, ...)`` accepts, with their defaults.
+
+    The task's own options, then the observation options every env takes
+    (``obs``, ``image_size``, ``camera``, ``depth``, ``frame_stack``; see :func:`make`).
+    """
+    from jaxrl.envs.pixels import OBS_OPTIONS
+
     factory = _lookup(name)
     return {
-        p.name: p.default
-        for p in inspect.signature(factory).parameters.values()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        **{
+            p.name: p.default
+            for p in inspect.signature(factory).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        },
+        **OBS_OPTIONS,
     }
 
 
 GYMNAX_PREFIX = "gymnax/"
+BRAX_PREFIX = "brax/"
 
 
 def _lookup(name: str) -> Factory:
@@ -47,11 +57,15 @@ def _lookup(name: str) -> Factory:
         from jaxrl.envs.gymnax_env import registry_factory
 
         return registry_factory(name[len(GYMNAX_PREFIX):])
+    if isinstance(name, str) and name.startswith(BRAX_PREFIX):  # any brax.envs env, brax imported on demand
+        from jaxrl.envs.brax_env import registry_factory
+
+        return registry_factory(name[len(BRAX_PREFIX):])
     if name not in _REGISTRY:
         close = difflib.get_close_matches(str(name), names(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UnknownEnvError(f"unknown env {name!r}{hint}; known envs: {', '.join(names())} "
-                              f"(and {GYMNAX_PREFIX}<id> for any gymnax env)")
+                              f"(and {GYMNAX_PREFIX}<id> for any gymnax env, {BRAX_PREFIX}<name> for any brax env)")
     return _REGISTRY[name]
 
 
@@ -59,8 +73,17 @@ def make(name: str, **overrides) -> tuple[Env, Any]:
     """Build a registered env and its nominal params.
 
     Args:
-      name: one of :func:`names`, or ``"gymnax/<gymnax id>"`` (e.g. ``"gymnax/CartPole-v1"``).
-      **overrides: task options (see :func:`options`), e.g. ``episode_length=200``.
+      name: one of :func:`names`, or ``"gymnax/<gymnax id>"`` (e.g. ``"gymnax/CartPole-v1"``), or
+        ``"brax/<brax env name>"`` (e.g. ``"brax/inverted_pendulum"``, option ``backend``).
+      **overrides: task options (see :func:`options`), e.g. ``episode_length=200``,
+        and observation options, applied around the task's env by
+        :func:`jaxrl.envs.pixels.apply_obs_options`: ``obs="state"`` (the task's
+        own vector) or ``"pixels"`` (MJX tasks only: uint8 ``[H, W, 3]`` images
+        rendered in the graph, :class:`jaxrl.envs.pixels.PixelObs`);
+        ``image_size`` (``64``, or a ``(height, width)`` pair), ``camera`` (name
+        or index; ``None``: the task's default camera), ``depth`` (a 4th, depth
+        channel) for pixels; ``frame_stack=k`` stacks the last ``k``
+        observations along their last axis (:class:`jaxrl.wrappers.FrameStack`).
 
     Returns:
       ``(env, params)``: the env (with its time limit applied) and its params pytree.
@@ -73,4 +96,8 @@ def make(name: str, **overrides) -> tuple[Env, Any]:
             f"env {name!r} has no option {', '.join(map(repr, unknown))}; "
             f"its options are: {', '.join(f'{k}={v!r}' for k, v in allowed.items()) or 'none'}"
         )
-    return factory(**overrides)
+    from jaxrl.envs.pixels import OBS_OPTIONS, apply_obs_options, check_obs_options
+
+    obs_options = check_obs_options(**{k: overrides.pop(k) for k in OBS_OPTIONS if k in overrides})
+    env, params = factory(**overrides)
+    return apply_obs_options(env, **obs_options), params

@@ -1,7 +1,8 @@
 """The ``jaxrl`` command line.
 
     jaxrl train [ALGO] [--env NAME] [--seed N] [--steps N] [--set name=value ...]
-                [--config run.json] [--name NAME] [--resume RUN_DIR] ...
+                [--config run.json] [--name NAME] [--resume RUN_DIR] [--objective X] [--optimizer X] ...
+    jaxrl meta es|grad --rule lpo|dpo|lifetime_lr|open [--env NAME] [--generations N] ...
     jaxrl eval RUN_DIR [--episodes N]
     jaxrl render RUN_DIR [--out episode.gif]
     jaxrl plot RUN_DIR [RUN_DIR ...] [--out plot.png] [--metric NAME]
@@ -88,6 +89,10 @@ def _parser(with_fields: bool = False) -> argparse.ArgumentParser:
     t.add_argument("--no-live-log", action="store_true", help="write log rows at each checkpoint instead of through a host "
                    "callback while the program runs; such programs can be kept in the persistent compilation cache")
     t.add_argument("--eval-episodes", type=int, default=16, help="episodes of the deterministic policy after training (0: skip)")
+    t.add_argument("--objective", default=None, metavar="NAME|RULE_DIR", help="PPO's policy objective: ppo (clip, default), "
+                   "dpo, or a learned rule saved by `jaxrl meta` (runs/<meta>/rule)")
+    t.add_argument("--optimizer", default=None, metavar="NAME|RULE_DIR", help="PPO's update rule: adam (default) or a "
+                   "learned rule saved by `jaxrl meta` (runs/<meta>/rule)")
 
     w = sub.add_parser(
         "sweep", help="train seeds x hyperparameter settings in one compiled program",
@@ -118,6 +123,41 @@ def _parser(with_fields: bool = False) -> argparse.ArgumentParser:
     w.add_argument("--num-processes", type=_positive_int, default=None)
     w.add_argument("--process-id", type=int, default=None)
     w.add_argument("--distributed", action="store_true", help="jax.distributed.initialize() with auto-detection")
+
+    m = sub.add_parser(
+        "meta", help="meta-learn PPO's update rule (evolution strategies or meta-gradients)",
+        description="Meta-train a learned update rule of PPO in one compiled program: every generation trains a "
+        "population of PPO agents (x seeds) with perturbed meta-parameters (es), or differentiates through K PPO "
+        "updates (grad). Writes runs/<name>/: meta.json, metrics.jsonl, checkpoints/, rule/, result.json; train "
+        "with the result: jaxrl train ppo --objective|--optimizer runs/<name>/rule.",
+    )
+    m.add_argument("method", nargs="?", default=None, choices=["es", "grad"], help="es (default) or grad")
+    m.add_argument("--rule", default=None, help="lpo, dpo, lifetime_lr (default) or open")
+    m.add_argument("--rule-opt", dest="rule_opts", action="append", default=[], metavar="NAME=VALUE",
+                   help="a size of the rule, e.g. hidden=16 (lpo, open) or knots=8 (lifetime_lr)")
+    m.add_argument("--env", default=None, help="the task the inner PPO agents train on (default probe_action)")
+    m.add_argument("--env-opt", dest="env_opts", action="append", default=[], metavar="NAME=VALUE")
+    m.add_argument("--seed", type=int, default=None)
+    m.add_argument("--steps", type=_positive_int, default=None, help="env steps of each inner PPO run")
+    m.add_argument("--num-envs", type=_positive_int, default=None, help="parallel envs of each inner PPO run")
+    m.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help="a PPO config or hyperparameter field")
+    m.add_argument("--generations", type=_positive_int, default=None, help="es: generations (default 32)")
+    m.add_argument("--population", type=_positive_int, default=None, help="es: members per generation (default 16, even)")
+    m.add_argument("--chunk", type=_positive_int, default=None, help="es: members evaluated at once (divides the population)")
+    m.add_argument("--seeds", type=_positive_int, default=None, help="inner PPO runs per member (es, default 2) or agents (grad)")
+    m.add_argument("--sigma", type=float, default=None, help="es: search noise std (default 0.1)")
+    m.add_argument("--meta-lr", type=float, default=None, help="learning rate of the meta-parameters (es default 0.05, grad 0.01)")
+    m.add_argument("--strategy", default=None, help="es: openes (default) or evosax:<Name> (needs jaxrl[meta])")
+    m.add_argument("--fitness", default=None, choices=["final", "auc"], help="es: final return (default) or area under the curve")
+    m.add_argument("--last", type=float, default=None, help="es: fraction of the final updates that counts for --fitness final (0.25)")
+    m.add_argument("--baseline", type=float, default=None, help="es: divide the fitness by this (e.g. default PPO's return)")
+    m.add_argument("--meta-steps", type=_positive_int, default=None, help="grad: meta-gradient steps (default 100)")
+    m.add_argument("--unroll", type=_positive_int, default=None, help="grad: inner updates per meta-gradient (default 4)")
+    m.add_argument("--name", default=None)
+    m.add_argument("--runs-dir", default="runs")
+    m.add_argument("--checkpoint-every", type=_positive_int, default=None, help="generations per checkpoint (default ~10 per run)")
+    m.add_argument("--keep", type=_positive_int, default=None)
+    m.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a meta run from its newest intact checkpoint")
 
     e = sub.add_parser("eval", help="evaluate a run's policy", description="Run the deterministic policy of a run's checkpoint.")
     e.add_argument("run_dir")
@@ -160,6 +200,14 @@ def _spec_from_args(args):
         config_changes["total_timesteps"] = args.steps
     if args.num_envs is not None:
         config_changes["num_envs"] = args.num_envs
+    for slot in ("objective", "optimizer"):
+        value = getattr(args, slot, None)
+        if value is not None:
+            if slot not in {f.name for f in dataclasses.fields(algo.Config)}:
+                raise CliError(f"--{slot}: the algorithm {args.algo or spec.algo!r} has no {slot} slot")
+            from jaxrl.algos.meta import rules
+
+            config_changes[slot] = rules.resolve_slot(slot, value)
     changes = {"config": {**spec.config, **config_changes}, "hparams": {**spec.hparams, **hparam_changes}}
     if args.config and config_changes:  # the saved intervals were derived from the saved run length
         changes.update(log_every=None, checkpoint_every=None)
@@ -179,7 +227,8 @@ def train_command(args) -> int:
     from jaxrl import experiment
 
     if args.resume:
-        given = [f for f in ("algo", "env", "seed", "steps", "num_envs", "config", "log_every", "checkpoint_every", "keep", "name")
+        given = [f for f in ("algo", "env", "seed", "steps", "num_envs", "config", "log_every", "checkpoint_every", "keep", "name",
+                             "objective", "optimizer")
                  if getattr(args, f) is not None] + (["set"] if args.sets else []) + (["env_opt"] if args.env_opts else [])
         if given:
             raise CliError(f"--resume continues a run with its saved config; do not also pass {', '.join('--' + g.replace('_', '-') for g in given)}")
@@ -246,6 +295,74 @@ def sweep_command(args) -> int:
     print(f"final training return over the last {args.last:.0%} of updates, ranked:", flush=True)
     print(sweep_dir.format_table(out.summary), flush=True)
     print(f"curves: {os.path.join(out.run_dir, 'curves.npz')}, plot: {os.path.join(out.run_dir, 'plots', 'episode_return.png')}", flush=True)
+    return 0
+
+
+def meta_command(args) -> int:
+    from jaxrl import configs, experiment
+    from jaxrl.algos import ppo
+    from jaxrl.algos.meta import run as meta_run
+
+    if args.resume:
+        given = [f for f in ("rule", "env", "seed", "steps", "num_envs", "generations", "population", "chunk", "seeds",
+                             "sigma", "meta_lr", "strategy", "fitness", "last", "baseline", "meta_steps", "unroll", "name",
+                             "checkpoint_every", "keep") if getattr(args, f) is not None]
+        flags = ["--" + g.replace("_", "-") for g in given]
+        flags += [flag for f, flag in (("sets", "--set"), ("env_opts", "--env-opt"), ("rule_opts", "--rule-opt")) if getattr(args, f)]
+        if flags:
+            raise CliError(f"--resume continues a meta run with its saved spec; do not also pass {', '.join(flags)}")
+        if not os.path.isdir(args.resume):
+            raise CliError(f"meta run directory {args.resume} does not exist")
+        saved = meta_run.read_spec(args.resume).method
+        if args.method not in (None, saved):
+            raise CliError(f"{args.resume} is a `jaxrl meta {saved}` run, not `jaxrl meta {args.method}`")
+        meta_run.meta_to_dir(run_dir=args.resume, resume=True, command=["jaxrl", *sys.argv[1:]])
+        return 0
+    method = args.method or "es"
+    es_only = [f for f in ("generations", "population", "chunk", "sigma", "strategy", "fitness", "last", "baseline") if getattr(args, f) is not None]
+    grad_only = [f for f in ("meta_steps", "unroll") if getattr(args, f) is not None]
+    wrong = es_only if method == "grad" else grad_only
+    if wrong:
+        raise CliError(f"{', '.join('--' + w.replace('_', '-') for w in wrong)} {'is' if len(wrong) == 1 else 'are'} not an option of `jaxrl meta {method}`")
+    config_changes, hparam_changes = configs.parse_sets(args.sets, ppo.PPOConfig, ppo.PPOHparams)
+    if args.steps is not None:
+        config_changes["total_timesteps"] = args.steps
+    if args.num_envs is not None:
+        config_changes["num_envs"] = args.num_envs
+    env = args.env or "probe_action"
+    env_options = {}
+    if args.env_opts:
+        from jaxrl import envs
+
+        env_options = configs.parse_options(args.env_opts, envs.options(env), f"env {env!r}")
+    from jaxrl.algos.meta import rules
+
+    rule = rules.get_rule(args.rule or "lifetime_lr")
+    rule_options = configs.parse_options(args.rule_opts, rule.options, f"rule {rule.name!r}") if args.rule_opts else {}
+    meta_config, meta_hparams = {}, {}
+    if method == "es":
+        for field, value in (("generations", args.generations), ("population", args.population), ("chunk", args.chunk),
+                             ("strategy", args.strategy)):
+            if value is not None:
+                meta_config[field] = value
+        for field, value in (("sigma", args.sigma), ("lr", args.meta_lr)):
+            if value is not None:
+                meta_hparams[field] = value
+    else:
+        for field, value in (("steps", args.meta_steps), ("unroll", args.unroll), ("seeds", args.seeds)):
+            if value is not None:
+                meta_config[field] = value
+        if args.meta_lr is not None:
+            meta_hparams["lr"] = args.meta_lr
+    spec = meta_run.MetaSpec(
+        method=method, rule=rule.name, rule_options=rule_options, env=env, env_options=env_options,
+        seed=args.seed if args.seed is not None else 0, config=config_changes, hparams=hparam_changes,
+        meta_config=meta_config, meta_hparams=meta_hparams, seeds=args.seeds if (args.seeds and method == "es") else 2,
+        fitness=args.fitness or "final", last=args.last if args.last is not None else 0.25, baseline=args.baseline,
+        checkpoint_every=args.checkpoint_every, keep=args.keep or 3,
+    )
+    run_dir = os.path.join(args.runs_dir, experiment.sanitize_name(args.name)) if args.name else None
+    meta_run.meta_to_dir(spec, run_dir=run_dir, runs_root=args.runs_dir, command=["jaxrl", *sys.argv[1:]])
     return 0
 
 
@@ -321,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     from jaxrl.video import RenderError
 
     try:
-        if args.command in ("train", "sweep", "eval", "render"):
+        if args.command in ("train", "sweep", "eval", "render", "meta"):
             _setup_compilation_cache()
         return globals()[f"{args.command}_command"](args)
     except (ValueError, TypeError, LookupError, ImportError, CliError, CheckpointError, RenderError) as e:

@@ -27,20 +27,24 @@ def _describe(x: Any) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Box:
-    """A box of real values.
+    """A box of real (or, e.g. for images, integer) values.
 
     Attributes:
       shape: shape of one (unbatched) value.
       low, high: bounds, either a float for every element or a tuple with one
         float per element of the flattened value. ``-inf``/``inf`` mean unbounded.
+      dtype: element type (a ``numpy.dtype``; default float32). An integer box
+        (e.g. ``uint8`` pixels, ``Box((64, 64, 3), 0, 255, np.uint8)``) needs finite bounds.
     """
 
     shape: tuple[int, ...]
     low: float | tuple[float, ...] = -np.inf
     high: float | tuple[float, ...] = np.inf
+    dtype: Any = np.float32
 
     def __post_init__(self):
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
+        object.__setattr__(self, "dtype", np.dtype(self.dtype))
         for name in ("low", "high"):
             v = getattr(self, name)
             if isinstance(v, (list, tuple, np.ndarray)):
@@ -50,20 +54,22 @@ class Box:
             else:
                 v = float(v)
             object.__setattr__(self, name, v)
+        if not self.floating and not self.bounded:
+            raise ValueError(f"Box of {self.dtype} needs finite low and high, got {self.low} and {self.high}")
 
     @property
-    def dtype(self):
-        return jnp.float32
+    def floating(self) -> bool:
+        return bool(jnp.issubdtype(self.dtype, jnp.floating))
 
     def _array(self, bound) -> jax.Array:
-        return jnp.broadcast_to(jnp.asarray(bound, jnp.float32), (math.prod(self.shape),)).reshape(self.shape)
+        return jnp.broadcast_to(jnp.asarray(bound, self.dtype), (math.prod(self.shape),)).reshape(self.shape)
 
     def low_array(self) -> jax.Array:
-        """``low`` as a float32 array of ``shape``."""
+        """``low`` as an array of ``shape`` and ``dtype``."""
         return self._array(self.low)
 
     def high_array(self) -> jax.Array:
-        """``high`` as a float32 array of ``shape``."""
+        """``high`` as an array of ``shape`` and ``dtype``."""
         return self._array(self.high)
 
     @property
@@ -71,18 +77,23 @@ class Box:
         return bool(np.all(np.isfinite(self.low)) and np.all(np.isfinite(self.high)))
 
     def sample(self, key: jax.Array, batch_shape: tuple[int, ...] = ()) -> jax.Array:
-        """Uniform sample for a bounded box, standard normal for an unbounded one."""
+        """Uniform sample for a bounded box (integers in ``[low, high]`` for an integer box), standard normal for an unbounded one."""
         shape = tuple(batch_shape) + self.shape
+        if not self.floating:
+            high = self.high_array().astype(jnp.int32) + 1
+            return jax.random.randint(key, shape, self.low_array().astype(jnp.int32), high).astype(self.dtype)
         if self.bounded:
             return jax.random.uniform(key, shape, minval=self.low_array(), maxval=self.high_array())
         return jax.random.normal(key, shape)
 
     def check(self, x: Any, what: str = "value", batch_shape: tuple[int, ...] = ()) -> None:
-        """Raise SpecError unless ``x`` has shape ``batch_shape + self.shape`` and a float dtype."""
+        """Raise SpecError unless ``x`` has shape ``batch_shape + self.shape`` and a float dtype (``dtype`` for an integer box)."""
         expected = tuple(batch_shape) + self.shape
-        if tuple(np.shape(x)) != expected or not jnp.issubdtype(jnp.result_type(x), jnp.floating):
+        kind_ok = jnp.issubdtype(jnp.result_type(x), jnp.floating) if self.floating else jnp.result_type(x) == self.dtype
+        if tuple(np.shape(x)) != expected or not kind_ok:
+            kind = "a float" if self.floating else f"a {self.dtype}"
             raise SpecError(
-                f"{what} must be a float array of shape {expected}, got {_describe(x)}"
+                f"{what} must be {kind} array of shape {expected}, got {_describe(x)}"
             )
 
 

@@ -18,9 +18,11 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from jaxrl.env import Env, TimeStep, Wrapper
+from jaxrl.spaces import Box
 
 
 def _where(cond, a, b):
@@ -269,3 +271,105 @@ def training_stack(env: Env, num_envs: int, normalize_obs: bool = False, batched
     """VecEnv(num_envs) -> AutoReset -> EpisodeStats [-> NormalizeObs] around ``env``."""
     venv: Env = EpisodeStats(AutoReset(VecEnv(env, num_envs=num_envs, batched_params=batched_params)))
     return NormalizeObs(venv) if normalize_obs else venv
+
+
+# ----------------------------------------------------------------------------- frame stacking
+
+
+@struct.dataclass
+class FrameStackState:
+    inner: object
+    frames: jax.Array  # [..., C * k]: the last k observations along their last axis, oldest first
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameStack(Wrapper):
+    """Observe the last ``k`` observations (static), concatenated along their last axis, oldest first.
+
+    An observation ``[..., C]`` (e.g. pixels ``[H, W, 3]``, or a vector ``[n]``)
+    becomes ``[..., C * k]``; channels ``[C * (k - 1):]`` are the newest. ``reset``
+    fills all ``k`` slots with the first observation. Put it INSIDE
+    :class:`AutoReset` (``jaxrl.envs.make(..., frame_stack=k)`` does) so that a
+    new episode starts from a refilled stack. Works on one env or a batch alike.
+    """
+
+    k: int = 4
+
+    def __post_init__(self):
+        if isinstance(self.k, bool) or int(self.k) < 1:
+            raise ValueError(f"FrameStack.k must be an integer >= 1, got {self.k!r}")
+        if not self.env.observation_spec.shape:
+            raise ValueError(f"FrameStack needs observations with at least one axis; {self.env.name}'s are scalars")
+
+    @property
+    def observation_spec(self) -> Box:
+        spec = self.env.observation_spec
+        shape = spec.shape[:-1] + (spec.shape[-1] * self.k,)
+
+        def tile(bound):
+            if isinstance(bound, tuple):
+                return tuple(np.concatenate([np.reshape(bound, spec.shape)] * self.k, -1).ravel())
+            return bound
+
+        return Box(shape, tile(spec.low), tile(spec.high), spec.dtype)
+
+    def reset(self, key, params):
+        state, ts = self.env.reset(key, params)
+        frames = jnp.concatenate([ts.obs] * self.k, -1)
+        return FrameStackState(state, frames), ts._replace(obs=frames)
+
+    def step(self, key, state, action, params):
+        inner, ts = self.env.step(key, state.inner, action, params)
+        frames = jnp.concatenate([state.frames[..., ts.obs.shape[-1]:], ts.obs], -1)
+        return FrameStackState(inner, frames), ts._replace(obs=frames)
+
+
+# ----------------------------------------------------------------------------- action repeat
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionRepeat(Wrapper):
+    """Apply each action for ``repeats`` inner steps (static) and sum their rewards.
+
+    Once an inner step ends the episode (``terminated | truncated``) the rest
+    of the repeats are skipped: the returned TimeStep is that step's (its
+    ``obs`` the true final observation, its flags and ``info``) with the
+    rewards summed up to and including it, undiscounted; the state is the one
+    after that step. Otherwise it is the last inner step's, with the sum of
+    all ``repeats`` rewards. Put it inside :class:`AutoReset`. Works on one env
+    or a batch alike (each env stops on its own). ``max_steps`` and ``dt`` (when
+    the inner env has them) count agent steps: ``ceil(max_steps / repeats)`` and
+    ``dt * repeats``. Every inner step is computed (then discarded where the
+    episode already ended), so a step costs ``repeats`` inner steps.
+    """
+
+    repeats: int = 1
+
+    def __post_init__(self):
+        if isinstance(self.repeats, bool) or not isinstance(self.repeats, (int, np.integer)) or self.repeats < 1:
+            raise ValueError(f"ActionRepeat.repeats must be an integer >= 1, got {self.repeats!r}")
+
+    @property
+    def max_steps(self) -> int | None:
+        inner = self.env.max_steps  # an AttributeError (no time limit) passes through
+        return None if inner is None else -(-inner // self.repeats)
+
+    @property
+    def dt(self):
+        return self.env.dt * self.repeats
+
+    def step(self, key, state, action, params):
+        if self.repeats == 1:
+            return self.env.step(key, state, action, params)
+        keys = jax.random.split(key, self.repeats)
+        state, ts = self.env.step(keys[0], state, action, params)
+
+        def repeat(carry, k):
+            state, ts, total = carry
+            new_state, new_ts = self.env.step(k, state, action, params)
+            ended = ts.done  # the episode ended on an earlier repeat: keep that step
+            total = total + jnp.where(ended, 0.0, new_ts.reward)
+            return (_where(ended, state, new_state), _where(ended, ts, new_ts), total), None
+
+        (state, ts, total), _ = jax.lax.scan(repeat, (state, ts, ts.reward), keys[1:])
+        return state, ts._replace(reward=total)

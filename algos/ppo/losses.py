@@ -15,13 +15,25 @@ def clipped_surrogate(ratio, advantages, hparams, meta_params=None, progress=Non
     return jnp.minimum(ratio * advantages, jnp.clip(ratio, 1.0 - eps, 1.0 + eps) * advantages)
 
 
-def default_optimizer(hparams, meta_params, config) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam; the learning rate decays linearly to 0 if ``config.anneal_lr``."""
+def learning_rate(hparams, config):
+    """PPO's step size: ``hparams.lr``, or if ``config.anneal_lr`` the schedule
+    ``count -> lr * (1 - count / config.num_optimizer_steps)`` (linear decay to 0)."""
     total = config.num_optimizer_steps
     if config.anneal_lr:
-        lr = lambda count: hparams.lr * (1.0 - jnp.minimum(count, total) / total)  # noqa: E731
-    else:
-        lr = hparams.lr
+        return lambda count: hparams.lr * (1.0 - jnp.minimum(count, total) / total)
+    return hparams.lr
+
+
+def default_optimizer(hparams, meta_params, config, lr_scale=None) -> optax.GradientTransformation:
+    """Global-norm clipping then Adam; the learning rate decays linearly to 0 if ``config.anneal_lr``.
+
+    ``lr_scale(count) -> factor`` (optional) multiplies the learning rate (a learned step-size
+    rule); a factor of exactly 1 gives the same numbers as without it.
+    """
+    lr = learning_rate(hparams, config)
+    if lr_scale is not None:
+        base = lr
+        lr = lambda count: (base(count) if callable(base) else base) * lr_scale(count)  # noqa: E731
     return optax.chain(
         optax.clip_by_global_norm(hparams.max_grad_norm),
         optax.scale_by_adam(eps=1e-5),

@@ -1,0 +1,578 @@
+"""Pixel observations rendered inside the XLA graph, for any MJX task (CPU, GPU, TPU alike).
+
+    env, params = jaxrl.envs.make("cartpole_swingup", obs="pixels")   # obs uint8 [64, 64, 3]
+    env, params = jaxrl.envs.make("cheetah_run", obs="pixels", image_size=84, depth=True, frame_stack=3)
+    # obs uint8 [84, 84, 12]: (R, G, B, depth) x 3 frames, oldest first
+
+The image is drawn by ray casting written in plain JAX: one ray through the centre
+of every pixel of a MuJoCo camera, intersected with every visible geom at once
+(arrays ``[geoms, pixels]``, no Python loop over pixels or geoms), the nearest hit
+shaded with the model's lights. It is an ordinary traced function of
+``(params.model, state)``: it jits, vmaps over envs (and over randomised params:
+geom colours, sizes, light and camera settings are read from the traced
+``mjx.Model``), and fuses with the policy into one program. No OpenGL, Warp or
+Madrona.
+
+Why not ``mujoco.mjx.ray``: it returns no surface normal (needed for shading),
+has no cylinder, transforms every geom for every ray, and in mujoco-mjx 3.17
+fails on a model without materials (it indexes the empty material table). The
+intersection tests below follow MuJoCo's C ``mj_ray`` (``engine_ray.c``); the
+tests compare them pixel by pixel with ``mujoco.mj_multiRay``.
+
+What is drawn (a deliberately simple model of MuJoCo's own renderer):
+
+* geoms of groups 0-2 (what ``mujoco.Renderer`` shows by default) of types plane,
+  sphere, capsule, ellipsoid, cylinder and box; a geom the visualiser draws with
+  alpha 0 is skipped, other alphas are drawn opaque. Meshes, height fields and
+  SDFs are refused with a clear error. Sites, tendons, decor are not drawn.
+* one ray per pixel, no anti-aliasing: a geom thinner than a pixel can fall
+  between pixel centres (cartpole's rail at 64 x 64).
+* colour: the material's rgba (times the mean colour of its RGB texture, if
+  any; textures are not mapped), overridden by the geom's own rgba where that
+  is not MuJoCo's default, exactly as MuJoCo's visualiser decides.
+* light: ``rgb * clip(emission + ambient + diffuse, 0, 1)`` summed over the
+  model's active lights (directional, spot with cutoff, exponent and
+  attenuation, point) and the headlight (``visual/headlight``, directional
+  along the camera's view). Lights follow their body (modes fixed, track,
+  trackcom, targetbody, targetbodycom). No specular, no shadows, no reflections.
+* background: a sky gradient (rays that hit nothing).
+
+Cameras: a model camera by name or index (default: the task's
+``default_camera``), perspective with MuJoCo's vertical ``fovy`` (cameras
+given by sensor size / focal length, and orthographic cameras, are refused).
+Tracking cameras follow their body: the camera and geom poses are recomputed
+from ``qpos`` before every frame (``mjx.kinematics``, ``mjx.com_pos`` when a
+camera or light tracks a centre of mass, ``mjx.camlight``), because the data
+``mjx.step`` returns holds the poses of the step's START, and a reset computes
+kinematics only. The recomputed poses are not written back into the env state.
+
+Row 0 of the image is the top, column 0 the left, as ``mujoco.Renderer`` returns it.
+
+Functions: :func:`update_poses` then :func:`render` (a :class:`Frame`: RGB, depth,
+geom id and normal per pixel) draw one camera of one ``mjx.Data``; :func:`cast`
+intersects any rays; :class:`PixelObs` is the env wrapper. ``benchmarks/render_grid.py``
+shows every task beside ``mujoco.Renderer`` and measures frames per second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+
+from jaxrl.env import Env, Wrapper
+from jaxrl.envs._options import positive_int
+from jaxrl.envs.mjx_env import MjxState, MjxTask, mjx
+from jaxrl.spaces import Box
+from jaxrl.wrappers import FrameStack, find_state
+
+_G = mujoco.mjtGeom
+PLANE, SPHERE, CAPSULE, ELLIPSOID, CYLINDER, BOX = (int(t) for t in (
+    _G.mjGEOM_PLANE, _G.mjGEOM_SPHERE, _G.mjGEOM_CAPSULE, _G.mjGEOM_ELLIPSOID, _G.mjGEOM_CYLINDER, _G.mjGEOM_BOX))
+_CL = mujoco.mjtCamLight
+TRACK, TRACKCOM, TARGETBODY, TARGETBODYCOM = (int(m) for m in (
+    _CL.mjCAMLIGHT_TRACK, _CL.mjCAMLIGHT_TRACKCOM, _CL.mjCAMLIGHT_TARGETBODY, _CL.mjCAMLIGHT_TARGETBODYCOM))
+SPOT, DIRECTIONAL = int(mujoco.mjtLightType.mjLIGHT_SPOT), int(mujoco.mjtLightType.mjLIGHT_DIRECTIONAL)
+VISIBLE_GROUPS = (1, 1, 1, 0, 0, 0)  # mujoco.Renderer's default geom groups (mjvOption.geomgroup)
+_MINVAL = mujoco.mjMINVAL
+_DEFAULT_GEOM_RGBA = np.array([0.5, 0.5, 0.5, 1.0], np.float32)  # the visualiser uses a geom's rgba unless it is this
+SKY_ZENITH = (0.32, 0.45, 0.62)
+SKY_HORIZON = (0.70, 0.78, 0.86)
+_INF = jnp.inf
+
+
+class Frame(NamedTuple):
+    """One rendered image (unbatched; under ``vmap`` every field gains the batch axes).
+
+    Attributes:
+      rgb: uint8 ``[H, W, 3]``, row 0 at the top.
+      depth: float32 ``[H, W]``, distance in metres from the camera to the hit
+        point along each pixel's ray (what ``mj_ray`` returns for a unit
+        direction), ``inf`` where the ray hits nothing.
+      geom: int32 ``[H, W]``, id of the geom seen, ``-1`` where none.
+      normal: float32 ``[H, W, 3]``, world-frame unit surface normal facing the
+        camera (meaningless where ``geom == -1``).
+    """
+
+    rgb: jax.Array
+    depth: jax.Array
+    geom: jax.Array
+    normal: jax.Array
+
+
+# ----------------------------------------------------------------------------- static checks (host)
+
+
+def camera_names(mj_model: mujoco.MjModel) -> list[str]:
+    return [mujoco.mj_id2name(mj_model, mujoco.mjtObj.mjOBJ_CAMERA, i) or f"<unnamed {i}>" for i in range(mj_model.ncam)]
+
+
+def resolve_camera(mj_model: mujoco.MjModel, camera: str | int) -> int:
+    """``camera`` (a name, an index, or an index as a string) as an index; ValueError naming the model's cameras."""
+    if isinstance(camera, str) and camera.strip().isdigit():
+        camera = int(camera)
+    if isinstance(camera, str):
+        cam_id = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+    elif isinstance(camera, (int, np.integer)) and not isinstance(camera, bool) and 0 <= camera < mj_model.ncam:
+        cam_id = int(camera)
+    else:
+        cam_id = -1
+    if cam_id < 0:
+        listed = ", ".join(f"{i} {n!r}" for i, n in enumerate(camera_names(mj_model))) or "none"
+        raise ValueError(f"unknown camera {camera!r}: this model's cameras are [{listed}]")
+    if int(mj_model.cam_projection[cam_id]) != int(mujoco.mjtProjection.mjPROJ_PERSPECTIVE):
+        raise ValueError(f"camera {camera!r} is orthographic: pixel observations need a perspective camera (fovy)")
+    if np.any(mj_model.cam_sensorsize[cam_id] > 0):
+        raise ValueError(f"camera {camera!r} is given by sensorsize/focal: pixel observations need a camera given by fovy")
+    return cam_id
+
+
+def check_renderable(mj_model: mujoco.MjModel) -> None:
+    """ValueError if a visible geom has a type the ray caster does not draw."""
+    visible = np.asarray(VISIBLE_GROUPS, bool)[np.clip(mj_model.geom_group, 0, 5)]
+    bad = [i for i in np.nonzero(visible)[0] if int(mj_model.geom_type[i]) not in _HIT]
+    if bad:
+        what = ", ".join(f"{mujoco.mj_id2name(mj_model, mujoco.mjtObj.mjOBJ_GEOM, i) or i} ({_G(int(mj_model.geom_type[i])).name})" for i in bad)
+        raise ValueError(f"pixel observations cannot draw geoms {what}: supported types are plane, sphere, capsule, "
+                         f"ellipsoid, cylinder, box (put other geoms in group 3-5 to hide them)")
+
+
+# ----------------------------------------------------------------------------- poses
+
+
+def _needs_com(mj_model) -> bool:
+    com = (TRACKCOM, TARGETBODYCOM)
+    return bool(np.isin(mj_model.cam_mode, com).any() or np.isin(mj_model.light_mode, com).any())
+
+
+def update_poses(mj_model, model: mjx.Model, data: mjx.Data) -> mjx.Data:
+    """``data`` with body, geom and camera poses computed from its ``qpos`` (traced, unbatched)."""
+    data = mjx.kinematics(model, data)
+    if _needs_com(mj_model):
+        data = mjx.com_pos(model, data)
+    return mjx.camlight(model, data)
+
+
+def _light_poses(mj_model, model, data) -> tuple[jax.Array, jax.Array]:
+    """World positions ``[nlight, 3]`` and unit directions ``[nlight, 3]`` of the lights (MuJoCo's camlight rules)."""
+    body, target, mode = mj_model.light_bodyid, mj_model.light_targetbodyid, mj_model.light_mode
+    xmat = data.xmat[body]
+    pos = data.xpos[body] + jnp.einsum("lij,lj->li", xmat, model.light_pos)
+    direction = jnp.einsum("lij,lj->li", xmat, model.light_dir)
+    track, com = (mode == TRACK)[:, None], (mode == TRACKCOM)[:, None]
+    pos = jnp.where(track, data.xpos[body] + model.light_pos0, pos)
+    pos = jnp.where(com, data.subtree_com[body] + model.light_poscom0, pos)
+    direction = jnp.where(track | com, model.light_dir0, direction)
+    aim = np.isin(mode, (TARGETBODY, TARGETBODYCOM)) & (target >= 0)
+    if aim.any():
+        tgt = np.maximum(target, 0)
+        goal = jnp.where((mode == TARGETBODYCOM)[:, None], data.subtree_com[tgt], data.xpos[tgt])
+        direction = jnp.where(aim[:, None], goal - pos, direction)
+    return pos, direction / jnp.maximum(jnp.sqrt(jnp.sum(direction * direction, -1)), _MINVAL)[:, None]
+
+
+# ----------------------------------------------------------------------------- rays
+#
+# Vectors are tuples of their three components (each an array broadcasting over
+# [geoms, pixels]), so that every step is elementwise: XLA fuses a whole ray-geom
+# test into one loop and never materialises [geoms, pixels, 3] temporaries (on CPU,
+# small 3x3 matmuls and size-3 reductions ran 4x slower than this).
+
+
+def _dot(a, b):
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+def _mat_vec(rot, x):
+    """``rot @ x`` for ``rot [..., 3, 3]`` (components broadcast against ``rot[..., i, j]``)."""
+    return tuple(rot[..., i, 0] * x[0] + rot[..., i, 1] * x[1] + rot[..., i, 2] * x[2] for i in range(3))
+
+
+def _mat_t_vec(rot, x):
+    """``rot^T @ x``."""
+    return tuple(rot[..., 0, j] * x[0] + rot[..., 1, j] * x[1] + rot[..., 2, j] * x[2] for j in range(3))
+
+
+def _unit(x):
+    inv = jax.lax.rsqrt(jnp.maximum(_dot(x, x), _MINVAL * _MINVAL))
+    return tuple(c * inv for c in x)
+
+
+def _rays(model, data, cam_id, height, width):
+    """Origin ``[3]`` and unit world directions (3 components ``[H * W]``, row-major, row 0 at the top)."""
+    half = jnp.tan(jnp.deg2rad(model.cam_fovy[cam_id]) / 2)
+    u = (2 * (np.arange(width) + 0.5) / width - 1) * (width / height)  # right
+    v = 1 - 2 * (np.arange(height) + 0.5) / height  # up
+    uu, vv = (g.ravel().astype(np.float32) for g in np.meshgrid(u, v))
+    local = (half * uu, half * vv, np.float32(-1.0))  # a MuJoCo camera looks along its -z
+    return data.cam_xpos[cam_id], _unit(_mat_vec(data.cam_xmat[cam_id][None], local))
+
+
+def camera_rays(model: mjx.Model, data: mjx.Data, cam_id: int, height: int, width: int) -> tuple[jax.Array, jax.Array]:
+    """Origin ``[3]`` and unit world directions ``[H * W, 3]`` (row-major, row 0 at the top) through pixel centres."""
+    origin, dirs = _rays(model, data, cam_id, height, width)
+    return origin, jnp.stack(jnp.broadcast_arrays(*dirs), -1)
+
+
+def _roots(a, b, c):
+    """Both roots of ``a t^2 + 2 b t + c = 0`` (``a > 0``), ``inf`` where complex or negative."""
+    det = b * b - a * c
+    ok = (det >= _MINVAL) & (a >= _MINVAL)
+    a = jnp.where(ok, a, 1.0)
+    sq = jnp.sqrt(jnp.maximum(det, 0.0))
+    x0, x1 = (-b - sq) / a, (-b + sq) / a
+    return jnp.where(ok & (x0 >= 0), x0, _INF), jnp.where(ok & (x1 >= 0), x1, _INF)
+
+
+def _z_at(p, v, t):
+    return p[2] + jnp.where(jnp.isinf(t), 0.0, t) * v[2]
+
+
+def _side(s, p, v):
+    """Nearest hit of the side of the cylinder of radius ``s[0]``, half-height ``s[1]`` around local z."""
+    t = _INF
+    for x in _roots(v[0] * v[0] + v[1] * v[1], v[0] * p[0] + v[1] * p[1], p[0] * p[0] + p[1] * p[1] - s[0] * s[0]):
+        t = jnp.minimum(t, jnp.where(jnp.abs(_z_at(p, v, x)) <= s[1], x, _INF))
+    return t
+
+
+def _hit_plane(s, p, v):
+    front = v[2] <= -_MINVAL  # rays from above only
+    t = -p[2] / jnp.where(front, v[2], -1.0)
+    inside = ((s[0] <= 0) | (jnp.abs(p[0] + t * v[0]) <= s[0])) & ((s[1] <= 0) | (jnp.abs(p[1] + t * v[1]) <= s[1]))
+    return jnp.where(front & (t >= 0) & inside, t, _INF)  # size 0: an infinite plane
+
+
+def _hit_sphere(s, p, v):
+    return jnp.minimum(*_roots(_dot(v, v), _dot(v, p), _dot(p, p) - s[0] * s[0]))
+
+
+def _hit_ellipsoid(s, p, v):
+    w = tuple(1.0 / (c * c) for c in s)
+    wv = tuple(wi * vi for wi, vi in zip(w, v))
+    return jnp.minimum(*_roots(_dot(wv, v), _dot(wv, p), _dot(tuple(wi * pi for wi, pi in zip(w, p)), p) - 1.0))
+
+
+def _hit_capsule(s, p, v):
+    t = _side(s, p, v)
+    for sign in (1.0, -1.0):  # hemispherical caps
+        cap = (p[0], p[1], p[2] - sign * s[1])
+        for x in _roots(_dot(v, v), _dot(v, cap), _dot(cap, cap) - s[0] * s[0]):
+            t = jnp.minimum(t, jnp.where(sign * _z_at(p, v, x) >= s[1], x, _INF))
+    return t
+
+
+def _hit_cylinder(s, p, v):
+    t = _side(s, p, v)
+    axial = jnp.abs(v[2]) >= _MINVAL
+    vz = jnp.where(axial, v[2], 1.0)
+    for sign in (1.0, -1.0):  # flat caps
+        x = (sign * s[1] - p[2]) / vz
+        q0, q1 = p[0] + x * v[0], p[1] + x * v[1]
+        t = jnp.minimum(t, jnp.where(axial & (x >= 0) & (q0 * q0 + q1 * q1 <= s[0] * s[0]), x, _INF))
+    return t
+
+
+def _hit_box(s, p, v):
+    t = _INF
+    for i, (j, k) in enumerate(((1, 2), (0, 2), (0, 1))):  # the two faces normal to axis i
+        ok = jnp.abs(v[i]) >= _MINVAL
+        vi = jnp.where(ok, v[i], 1.0)
+        for sign in (1.0, -1.0):
+            x = (sign * s[i] - p[i]) / vi
+            inside = (jnp.abs(p[j] + x * v[j]) <= s[j]) & (jnp.abs(p[k] + x * v[k]) <= s[k])
+            t = jnp.minimum(t, jnp.where(ok & (x >= 0) & inside, x, _INF))
+    return t
+
+
+_HIT = {PLANE: _hit_plane, SPHERE: _hit_sphere, CAPSULE: _hit_capsule, ELLIPSOID: _hit_ellipsoid,
+        CYLINDER: _hit_cylinder, BOX: _hit_box}
+
+
+def _local_normal(gtype, s, q, present):
+    """Outward unit normal at local hit points ``q`` of geoms of types ``gtype`` and sizes ``s`` (components);
+    ``present``: the geom types that can occur (static), so that only their formulas are traced."""
+    zero, one = jnp.zeros_like(q[0]), jnp.ones_like(q[0])
+    z_cap = jnp.clip(q[2], -s[1], s[1])
+    cap = jnp.abs(q[2]) * s[0] >= jnp.sqrt(q[0] * q[0] + q[1] * q[1]) * s[1]  # cylinder: on a flat cap
+    a = tuple(jnp.abs(q[i]) / s[i] for i in range(3))  # box: the face hit is the largest |q_i| / size_i
+    box_x = (a[0] >= a[1]) & (a[0] >= a[2])
+    box_face = (box_x, ~box_x & (a[1] >= a[2]), ~box_x & (a[1] < a[2]))  # elementwise: CPU argmax is slow
+    options = {
+        PLANE: (zero, zero, one),
+        CAPSULE: (q[0], q[1], q[2] - z_cap),
+        ELLIPSOID: tuple(q[i] / (s[i] * s[i]) for i in range(3)),
+        CYLINDER: (jnp.where(cap, 0.0, q[0]), jnp.where(cap, 0.0, q[1]), jnp.where(cap, jnp.sign(q[2]), 0.0)),
+        BOX: tuple(jnp.where(box_face[i], jnp.sign(q[i]), 0.0) for i in range(3)),
+    }
+    n = q  # sphere
+    for t, formula in options.items():
+        if t in present:
+            n = tuple(jnp.where(gtype == t, f, c) for f, c in zip(formula, n))
+    return _unit(n)
+
+
+def cast(mj_model, model: mjx.Model, data: mjx.Data, origin: jax.Array, dirs: jax.Array):
+    """Nearest visible geom along each ray ``origin + t * dirs[i]`` (``dirs [N, 3]`` unit, world frame).
+
+    Same rules as ``mujoco.mj_ray(..., geomgroup=VISIBLE_GROUPS, flg_static=1, bodyexclude=-1)``,
+    except which geom counts as transparent: alpha 0 as MuJoCo's visualiser
+    decides it (:func:`geom_colors`), where ``mj_ray`` reads a geom's material
+    alpha alone (they differ only for a geom whose own rgba overrides its
+    material's alpha, e.g. a marker hidden by ``geom rgba="... 0"``).
+    ``data`` must hold current geom poses (:func:`update_poses`).
+
+    Returns:
+      ``(dist [N] float32, inf where no hit; geom [N] int32, -1 where none; normal [N, 3] world unit normal)``.
+    """
+    dist, geom, normal, _, _ = _cast(mj_model, model, data, origin, tuple(dirs[:, i] for i in range(3)))
+    return dist, geom, jnp.stack(normal, -1)
+
+
+def _cast(mj_model, model, data, origin, dirs):
+    """:func:`cast` on direction components ``dirs`` (3 arrays ``[N]``), the normal as components; also
+    ``pick [K, N]`` (one-hot of the geom hit among the ``K`` visible ones) and their ids ``order`` (numpy)."""
+    visible = np.asarray(VISIBLE_GROUPS, bool)[np.clip(mj_model.geom_group, 0, 5)]
+    alpha = geom_colors(mj_model, model)[0][:, 3]
+    dists, order = [], []
+    for gtype, hit in _HIT.items():  # one batched test per geom TYPE: arrays [geoms of type, N]
+        ids = np.nonzero(visible & (mj_model.geom_type == gtype))[0]
+        if not ids.size:
+            continue
+        rot = data.geom_xmat[ids][:, None]  # [G, 1, 3, 3] local -> world
+        p = _mat_t_vec(rot, tuple((origin[i] - data.geom_xpos[ids, i])[:, None] for i in range(3)))  # [G, 1]
+        v = _mat_t_vec(rot, tuple(d[None] for d in dirs))  # [G, N]
+        size = tuple(model.geom_size[ids, i][:, None] for i in range(3))
+        dists.append(jnp.where((alpha[ids] != 0)[:, None], hit(size, p, v), _INF))
+        order.append(ids)
+    n = dirs[0].shape[0]
+    if not dists:
+        zero = jnp.zeros((n,))
+        return jnp.full((n,), _INF), jnp.full((n,), -1, jnp.int32), (zero, zero, zero), jnp.zeros((0, n)), np.zeros(0, int)
+    dists, order = jnp.concatenate(dists), np.concatenate(order)
+    dist = jnp.min(dists, axis=0)
+    hit_any = jnp.isfinite(dist)
+    # argmin as a min over indices (XLA's CPU argmin, a variadic reduce, ran far slower here), then
+    # a one-hot [K, N]: per-pixel attributes of the geom hit are read with a small matmul
+    # (:func:`_read`) because XLA's CPU gathers copy element by element (~10x slower).
+    iota = np.arange(len(order), dtype=np.int32)[:, None]
+    k = jnp.min(jnp.where(dists == dist[None], iota, len(order) - 1), axis=0)
+    pick = (k[None] == iota).astype(jnp.float32)
+    table = jnp.concatenate([data.geom_xmat[order].reshape(-1, 9), data.geom_xpos[order], model.geom_size[order],
+                             np.stack([order, mj_model.geom_type[order]], -1).astype(np.float32)], -1)
+    got = _read(pick, table)  # [N, 17]: the hit geom's rotation, position, size, id, type
+    rot = got[:, :9].reshape(-1, 3, 3)
+    geom, gtype = jnp.round(got[:, 15]).astype(jnp.int32), jnp.round(got[:, 16]).astype(jnp.int32)
+    t = jnp.where(hit_any, dist, 0.0)
+    q = _mat_t_vec(rot, tuple(origin[i] + t * dirs[i] - got[:, 9 + i] for i in range(3)))
+    normal = _mat_vec(rot, _local_normal(gtype, tuple(got[:, 12 + i] for i in range(3)), q, set(mj_model.geom_type[order].tolist())))
+    flip = jnp.where(_dot(normal, dirs) > 0, -1.0, 1.0)  # face the camera
+    return dist, jnp.where(hit_any, geom, -1), tuple(c * flip for c in normal), pick, order
+
+
+def _read(pick, table):
+    """Row ``k[n]`` of ``table [K, A]`` for every pixel ``n``, from the one-hot ``pick [K, N]``: ``[N, A]``."""
+    return jnp.einsum("kn,ka->na", pick, table, precision=jax.lax.Precision.HIGHEST)
+
+
+# ----------------------------------------------------------------------------- shading
+
+
+def _texture_tint(mj_model) -> np.ndarray:
+    """``[nmat, 3]``: mean colour of each material's RGB texture (1 where it has none); textures are not mapped."""
+    tint = np.ones((mj_model.nmat, 3), np.float32)
+    role = int(mujoco.mjtTextureRole.mjTEXROLE_RGB)
+    for mat in range(mj_model.nmat):  # host side, once per trace
+        tex = mj_model.mat_texid[mat, role]
+        if tex >= 0:
+            size = mj_model.tex_width[tex] * mj_model.tex_height[tex] * mj_model.tex_nchannel[tex]
+            texels = mj_model.tex_data[mj_model.tex_adr[tex]: mj_model.tex_adr[tex] + size]
+            tint[mat] = texels.reshape(-1, mj_model.tex_nchannel[tex])[:, :3].mean(0) / 255.0
+    return tint
+
+
+def geom_colors(mj_model, model: mjx.Model) -> tuple[jax.Array, jax.Array]:
+    """RGBA ``[ngeom, 4]`` and emission ``[ngeom]`` of every geom, as MuJoCo's visualiser picks them.
+
+    The material's rgba (RGB times its texture's mean colour), unless the geom
+    has an rgba of its own (not MuJoCo's default grey); a model without
+    materials (where ``mjx.ray`` fails) simply uses the geoms' rgba.
+    """
+    rgba = model.geom_rgba
+    if not mj_model.nmat:
+        return rgba, jnp.zeros(mj_model.ngeom)
+    matid = mj_model.geom_matid
+    mat = np.maximum(matid, 0)
+    mat_rgba = model.mat_rgba[mat] * np.concatenate([_texture_tint(mj_model), np.ones((mj_model.nmat, 1), np.float32)], -1)[mat]
+    use_mat = (matid >= 0)[:, None] & jnp.all(rgba == _DEFAULT_GEOM_RGBA, -1, keepdims=True)
+    emission = jnp.where(matid >= 0, model.mat_emission[mat], 0.0)
+    return jnp.where(use_mat, mat_rgba, rgba), emission
+
+
+def _irradiance(mj_model, model, data, point, normal, view_dir):
+    """Ambient + diffuse light (3 colour channels ``[N]``) at surface points with unit normals (components ``[N]``)."""
+    head = mj_model.vis.headlight
+    light = [jnp.float32(0.0)] * 3
+    if bool(head.active):  # directional, along the camera's view
+        lambert = jnp.maximum(-_dot(normal, view_dir), 0.0)
+        light = [float(head.ambient[c]) + float(head.diffuse[c]) * lambert for c in range(3)]
+    if mj_model.nlight:
+        pos, direction = _light_poses(mj_model, model, data)  # [L, 3]
+        to_light = tuple(pos[:, i, None] - point[i][None] for i in range(3))  # [L, N]
+        dist = jnp.sqrt(_dot(to_light, to_light))
+        directional = (mj_model.light_type == DIRECTIONAL)[:, None]
+        L = tuple(jnp.where(directional, -direction[:, i, None], to_light[i] / jnp.maximum(dist, _MINVAL)) for i in range(3))
+        cos = -_dot(L, tuple(direction[:, i, None] for i in range(3)))
+        spot = jnp.where(cos >= jnp.cos(jnp.deg2rad(model.light_cutoff))[:, None], jnp.maximum(cos, 0) ** model.light_exponent[:, None], 0.0)
+        att = model.light_attenuation[:, :, None]
+        falloff = 1.0 / jnp.maximum(att[:, 0] + att[:, 1] * dist + att[:, 2] * dist * dist, _MINVAL)
+        gain = jnp.where(directional, 1.0, falloff) * jnp.where((mj_model.light_type == SPOT)[:, None], spot, 1.0)  # [L, N]
+        active = model.light_active.astype(jnp.float32)
+        lambert = jnp.maximum(_dot(L, tuple(c[None] for c in normal)), 0.0) * gain * active[:, None]
+        # a matmul over lights: its operand is computed once (a sum per channel would recompute it)
+        diffuse = jnp.einsum("ln,lc->nc", lambert, model.light_diffuse, precision=jax.lax.Precision.HIGHEST)
+        ambient = jnp.sum(active[:, None] * model.light_ambient, 0)
+        light = [light[c] + ambient[c] + diffuse[:, c] for c in range(3)]
+    return light
+
+
+def render(mj_model, model: mjx.Model, data: mjx.Data, cam_id: int, height: int, width: int) -> Frame:
+    """Draw camera ``cam_id`` at ``height x width`` (static) from ``data`` (poses as they are).
+
+    Traced and unbatched: ``vmap`` it over envs. ``mj_model`` supplies only static
+    structure (geom types and groups, material ids, light modes); every number
+    comes from the traced ``model`` and ``data``. ``cam_id`` may be a Python int
+    or a traced int32. Call :func:`update_poses` first unless ``data`` holds the
+    current poses.
+    """
+    origin, dirs = _rays(model, data, cam_id, height, width)
+    dist, geom, normal, pick, order = _cast(mj_model, model, data, origin, dirs)
+    hit = geom >= 0
+    t = jnp.where(hit, dist, 0.0)
+    point = tuple(origin[i] + t * dirs[i] for i in range(3))
+    rgba, emission = geom_colors(mj_model, model)
+    material = _read(pick, jnp.concatenate([rgba[order, :3], emission[order, None]], -1))  # [N, 4]: colour, emission
+    view = tuple(-data.cam_xmat[cam_id][i, 2] for i in range(3))
+    light = _irradiance(mj_model, model, data, point, normal, view)
+    up = jnp.clip(dirs[2], 0.0, 1.0)
+    channels = []
+    for c in range(3):
+        lit = material[:, c] * jnp.clip(material[:, 3] + light[c], 0.0, 1.0)
+        channels.append(jnp.where(hit, lit, (1 - up) * SKY_HORIZON[c] + up * SKY_ZENITH[c]))
+    rgb = jnp.round(jnp.clip(jnp.stack(channels, -1), 0.0, 1.0) * 255).astype(jnp.uint8)
+    return Frame(rgb.reshape(height, width, 3), dist.reshape(height, width), geom.reshape(height, width),
+                 jnp.stack(normal, -1).reshape(height, width, 3))
+
+
+# ----------------------------------------------------------------------------- the wrapper
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelObs(Wrapper):
+    """Replace an MJX env's observation by a camera image rendered in the graph.
+
+    Wrap the UNBATCHED env (``VecEnv`` goes outside). All fields are static.
+
+    Attributes:
+      height, width: image size in pixels (default 64 x 64).
+      camera: camera name or index; ``None``: the task's ``default_camera``.
+      depth: add a 4th channel: depth along the ray, ``round(255 * min(d / depth_max, 1))``
+        (255 where nothing is hit).
+      depth_max: metres mapped to depth 255 (default 10).
+
+    Observation: uint8 ``[height, width, 3]`` (``[height, width, 4]`` with depth),
+    channels R, G, B (, depth), row 0 at the top, values 0..255. ``reward``,
+    ``terminated``, ``truncated`` and ``info`` are the inner env's.
+    """
+
+    height: int = 64
+    width: int = 64
+    camera: str | int | None = None
+    depth: bool = False
+    depth_max: float = 10.0
+
+    def __post_init__(self):
+        if not isinstance(self.env.unwrapped, MjxTask):
+            raise ValueError(f"pixel observations need an MJX task (a MuJoCo model to render); {self.env.name} is a "
+                             f"{type(self.env.unwrapped).__name__}")
+        positive_int("image height", self.height)
+        positive_int("image width", self.width)
+        if not isinstance(self.depth, bool):
+            raise ValueError(f"depth must be True or False, got {self.depth!r}")
+        if not float(self.depth_max) > 0:
+            raise ValueError(f"depth_max must be > 0 metres, got {self.depth_max!r}")
+        self.camera_id  # noqa: B018  (validates the camera)
+        check_renderable(self.mj_model)
+
+    @property
+    def camera_id(self) -> int:
+        camera = self.env.unwrapped.default_camera if self.camera is None else self.camera
+        return resolve_camera(self.mj_model, camera)
+
+    @property
+    def observation_spec(self) -> Box:
+        return Box((self.height, self.width, 4 if self.depth else 3), 0, 255, np.uint8)
+
+    def frame(self, state, params) -> Frame:
+        """The :class:`Frame` of an (unbatched) env state, poses recomputed from its ``qpos``."""
+        data = find_state(state, MjxState).data
+        if data.qpos.ndim != 1:
+            raise ValueError(f"PixelObs renders one env; got batched data (qpos {data.qpos.shape}): put VecEnv outside PixelObs")
+        data = update_poses(self.mj_model, params.model, data)
+        return render(self.mj_model, params.model, data, self.camera_id, self.height, self.width)
+
+    def observe(self, state, params) -> jax.Array:
+        frame = self.frame(state, params)
+        if not self.depth:
+            return frame.rgb
+        depth = jnp.round(255 * jnp.clip(frame.depth / self.depth_max, 0.0, 1.0)).astype(jnp.uint8)  # inf -> 255
+        return jnp.concatenate([frame.rgb, depth[..., None]], -1)
+
+    def reset(self, key, params):
+        state, ts = self.env.reset(key, params)
+        return state, ts._replace(obs=self.observe(state, params))
+
+    def step(self, key, state, action, params):
+        state, ts = self.env.step(key, state, action, params)
+        return state, ts._replace(obs=self.observe(state, params))
+
+
+# ----------------------------------------------------------------------------- registry options
+
+OBS_OPTIONS: dict[str, Any] = {"obs": "state", "image_size": 64, "camera": None, "depth": False, "frame_stack": 1}
+
+
+def _image_size(value) -> tuple[int, int]:
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return positive_int("image_size height", value[0]), positive_int("image_size width", value[1])
+    if isinstance(value, (tuple, list)):
+        raise ValueError(f"image_size must be an integer >= 1 or a (height, width) pair, got {value!r}")
+    size = positive_int("image_size", value)
+    return size, size
+
+
+def check_obs_options(obs="state", image_size=64, camera=None, depth=False, frame_stack=1) -> dict:
+    """Validate :data:`OBS_OPTIONS` values (before any env is built); ValueError naming the bad one."""
+    if obs not in ("state", "pixels"):
+        raise ValueError(f"obs must be 'state' or 'pixels', got {obs!r}")
+    height, width = _image_size(image_size)
+    if not isinstance(depth, bool):
+        raise ValueError(f"depth must be True or False, got {depth!r}")
+    if obs == "state":
+        given = [k for k, v in (("image_size", image_size), ("camera", camera), ("depth", depth)) if v != OBS_OPTIONS[k]]
+        if given:
+            raise ValueError(f"{', '.join(given)} only apply to pixel observations: pass obs='pixels'")
+    if camera is not None and not isinstance(camera, (str, int, np.integer)):
+        raise ValueError(f"camera must be a camera name or index, got {camera!r}")
+    return dict(obs=obs, height=height, width=width, camera=camera, depth=depth, frame_stack=positive_int("frame_stack", frame_stack))
+
+
+def apply_obs_options(env: Env, obs="state", height=64, width=64, camera=None, depth=False, frame_stack=1) -> Env:
+    """``env`` (a registry factory's) with the checked observation options applied: PixelObs, then FrameStack."""
+    if obs == "pixels":
+        env = PixelObs(env, height=height, width=width, camera=camera, depth=depth)
+    return FrameStack(env, frame_stack) if frame_stack > 1 else env
