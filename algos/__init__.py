@@ -7,9 +7,10 @@ and ``make_train(config, env, env_params) -> jaxrl.trainer.Trainer``.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from types import ModuleType
+
+from jaxrl.configs import did_you_mean
 
 _ALGORITHMS = {"ppo": "jaxrl.algos.ppo"}
 
@@ -21,7 +22,6 @@ def names() -> list[str]:
 def get(name: str) -> ModuleType:
     """The algorithm package registered as ``name``; a clear error if there is none."""
     if name not in _ALGORITHMS:
-        close = difflib.get_close_matches(str(name), names(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(str(name), names())
         raise ValueError(f"unknown algorithm {name!r}{hint}; known algorithms: {', '.join(names())}")
     return importlib.import_module(_ALGORITHMS[name])

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import functools
 import inspect
 import io
@@ -59,6 +58,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl.configs import did_you_mean
 from jaxrl.env import Env, timestep
 from jaxrl.envs._options import positive_int
 from jaxrl.spaces import Box
@@ -99,8 +99,7 @@ def _check_name(env_name: str) -> None:
 
     known = sorted(brax.envs._envs)
     if env_name not in known:
-        close = difflib.get_close_matches(str(env_name), known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(str(env_name), known)
         raise UnknownEnvError(f"unknown brax env {env_name!r}{hint}; brax's envs: {', '.join(known)}")
 
 

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx, task_factory
+from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx, task_factory, f32
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
 
@@ -64,10 +64,6 @@ class CartpoleParams(MjxParams):
     sparse_cos_limit: jax.Array
 
 
-def _f32(x) -> jax.Array:
-    return jnp.asarray(x, jnp.float32)
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Cartpole(MjxTask):
     """Cart-pole; ``swingup`` starts hanging down, ``sparse`` uses the indicator reward."""
@@ -85,14 +81,14 @@ class Cartpole(MjxTask):
         base = super().default_params()
         return CartpoleParams(
             model=base.model,
-            init_cart_range=_f32(0.1),
-            init_angle_range=_f32(0.034),
-            init_noise=_f32(0.01),
-            centered_margin=_f32(2.0),
-            control_margin=_f32(1.0),
-            velocity_margin=_f32(5.0),
-            sparse_cart_limit=_f32(0.25),
-            sparse_cos_limit=_f32(0.995),
+            init_cart_range=f32(0.1),
+            init_angle_range=f32(0.034),
+            init_noise=f32(0.01),
+            centered_margin=f32(2.0),
+            control_margin=f32(1.0),
+            velocity_margin=f32(5.0),
+            sparse_cart_limit=f32(0.25),
+            sparse_cos_limit=f32(0.995),
         )
 
     def initial_qpos_qvel(self, key, params: CartpoleParams):

@@ -44,7 +44,6 @@ transition itself is identical).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import inspect
 from typing import Any
@@ -53,6 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl.configs import did_you_mean
 from jaxrl.env import Env, timestep
 from jaxrl.spaces import Box, Discrete, Spec
 
@@ -73,8 +73,7 @@ def _check_id(env_id: str) -> None:
 
     known = list(_gymnax().registered_envs)
     if env_id not in known:
-        close = difflib.get_close_matches(str(env_id), known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(str(env_id), known)
         raise UnknownEnvError(f"unknown gymnax env {env_id!r}{hint}; gymnax's envs: {', '.join(known)}")
 
 

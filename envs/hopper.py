@@ -62,7 +62,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl.envs._locomotion import kinematics_and_com_velocity, random_joints, subtree_bodies
-from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx, task_factory
+from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx, task_factory, f32
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
 
@@ -136,10 +136,6 @@ class HopperParams(MjxParams):
     init_angle_range: jax.Array
 
 
-def _f32(x) -> jax.Array:
-    return jnp.asarray(x, jnp.float32)
-
-
 @dataclasses.dataclass(frozen=True)
 class Hopper(MjxTask):
     """Planar hopper; ``hop`` (static) picks hopping forward over standing still."""
@@ -165,12 +161,12 @@ class Hopper(MjxTask):
     def default_params(self) -> HopperParams:
         return HopperParams(
             model=super().default_params().model,
-            stand_height=_f32(0.6),
-            stand_height_max=_f32(2.0),
-            hop_speed=_f32(2.0),
-            hop_margin=_f32(1.0),
-            control_margin=_f32(1.0),
-            init_angle_range=_f32(math.pi),
+            stand_height=f32(0.6),
+            stand_height_max=f32(2.0),
+            hop_speed=f32(2.0),
+            hop_margin=f32(1.0),
+            control_margin=f32(1.0),
+            init_angle_range=f32(math.pi),
         )
 
     def initial_qpos_qvel(self, key, params: HopperParams):

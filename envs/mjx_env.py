@@ -37,6 +37,11 @@ with contextlib.redirect_stdout(io.StringIO()):
     from mujoco import mjx  # noqa: E402
 
 
+def f32(x) -> jax.Array:
+    """``x`` as a float32 array (task constants in a params dataclass are float32 leaves)."""
+    return jnp.asarray(x, jnp.float32)
+
+
 @struct.dataclass
 class MjxParams:
     """Params of an MJX task. ``model`` holds every physics constant (traced)."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import Any, Callable
 
+from jaxrl.configs import did_you_mean
 from jaxrl.env import Env
 
 Factory = Callable[..., tuple[Env, Any]]
@@ -62,8 +62,7 @@ def _lookup(name: str) -> Factory:
 
         return registry_factory(name[len(BRAX_PREFIX):])
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), names(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(str(name), names())
         raise UnknownEnvError(f"unknown env {name!r}{hint}; known envs: {', '.join(names())} "
                               f"(and {GYMNAX_PREFIX}<id> for any gymnax env, {BRAX_PREFIX}<name> for any brax env)")
     return _REGISTRY[name]

@@ -52,7 +52,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl.envs._locomotion import kinematics_and_com_velocity, random_joints, subtree_bodies
-from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx, task_factory
+from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx, task_factory, f32
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
 
@@ -77,10 +77,6 @@ class WalkerParams(MjxParams):
     move_speed: jax.Array
     move_margin: jax.Array
     init_angle_range: jax.Array
-
-
-def _f32(x) -> jax.Array:
-    return jnp.asarray(x, jnp.float32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,11 +109,11 @@ class Walker(MjxTask):
         speed = MOVE_SPEEDS[self.task]
         return WalkerParams(
             model=super().default_params().model,
-            stand_height=_f32(1.2),
-            stand_margin=_f32(0.6),
-            move_speed=_f32(speed),
-            move_margin=_f32(speed / 2),
-            init_angle_range=_f32(math.pi),
+            stand_height=f32(1.2),
+            stand_margin=f32(0.6),
+            move_speed=f32(speed),
+            move_margin=f32(speed / 2),
+            init_angle_range=f32(math.pi),
         )
 
     def initial_qpos_qvel(self, key, params: WalkerParams):

@@ -26,8 +26,33 @@ import re
 from typing import Any, Callable
 
 
+def did_you_mean(name: Any, known) -> str:
+    """``" (did you mean 'x'?)"`` for the closest of ``known`` to ``name``, or ``""``: for error messages."""
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
 class ConfigError(ValueError):
     """A config or hyperparameter name or value is invalid (raised before anything compiles)."""
+
+
+def as_traced(value: Any, cls, what: str, error: type[Exception] = None):
+    """``value`` (a ``cls`` pytree dataclass, a dict of some of its fields, or None for the defaults)
+    as ``cls`` with float32 array leaves; ``error`` (default :class:`ConfigError`) names unknown fields."""
+    import jax
+    import jax.numpy as jnp
+
+    error = error or ConfigError
+    known = [f.name for f in dataclasses.fields(cls)]
+    if value is None:
+        value = cls()
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise error(f"unknown {what}(s) {unknown}; the {what}s are: {', '.join(known)}")
+        value = cls(**value)
+    if not isinstance(value, cls):
+        raise error(f"{what}s must be a {cls.__name__} or a dict of {', '.join(known)}, got {type(value).__name__}")
+    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), value)
 
 
 def _callable_name(fn: Callable) -> str:
@@ -157,8 +182,7 @@ def parse_sets(sets: list[str], config_cls, hparams_cls) -> tuple[dict, dict]:
             hparam_changes[bare] = _coerce(hparams_cls, bare, value)
         else:
             every = list(config_fields) + list(hparam_fields)
-            close = difflib.get_close_matches(bare, every, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(bare, every)
             raise ConfigError(
                 f"unknown field {name!r}{hint}; static config fields: {', '.join(config_fields)}; "
                 f"traced hyperparameters: {', '.join(hparam_fields)}"

@@ -24,7 +24,6 @@ built as global arrays and results gathered to every host.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import itertools
 import math
 import numbers
@@ -36,7 +35,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxrl import runner
-from jaxrl.configs import ConfigError
+from jaxrl.configs import ConfigError, did_you_mean
 from jaxrl.trainer import Trainer, vmapped
 
 AXES = ("config", "seed", "update")
@@ -107,8 +106,7 @@ def check_settings(settings: Sequence[dict], base_hparams: Any, config: Any = No
                         f"{name} is a static config field (it changes shapes or code and recompiles): it cannot be swept "
                         f"in one program; the sweepable (traced) fields are: {', '.join(sweepable)}"
                     )
-                close = difflib.get_close_matches(name, sweepable, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(name, sweepable)
                 raise SweepError(f"unknown hyperparameter {name!r}{hint}; the sweepable fields are: {', '.join(sweepable)}")
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise SweepError(f"{name}={value!r} is not a number; the sweepable fields ({', '.join(sweepable)}) take numbers")
@@ -338,8 +336,7 @@ def parse_sets(items: Sequence[str], config_cls, hparams_cls, random: bool = Fal
                                  f"one value for it; the sweepable (traced) fields are: {', '.join(traced)}")
             config_changes.update(configs.parse_sets([item], config_cls, hparams_cls)[0])
         else:
-            close = difflib.get_close_matches(name, traced + sorted(static), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(name, traced + sorted(static))
             raise SweepError(f"unknown field {name!r}{hint}; the sweepable (traced) fields are: {', '.join(traced)}")
     return config_changes, swept
 

@@ -38,7 +38,7 @@ from flax import struct
 from jax.flatten_util import ravel_pytree
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxrl.configs import ConfigError
+from jaxrl.configs import ConfigError, as_traced
 from jaxrl.trainer import Trainer
 
 
@@ -107,17 +107,8 @@ class ESHparams:
 
 
 def as_es_hparams(hparams: Any) -> ESHparams:
-    if hparams is None:
-        hparams = ESHparams()
-    if isinstance(hparams, dict):
-        known = [f.name for f in dataclasses.fields(ESHparams)]
-        unknown = sorted(set(hparams) - set(known))
-        if unknown:
-            raise ESError(f"unknown ES hyperparameter(s) {unknown}; the ES hyperparameters are: {', '.join(known)}")
-        hparams = ESHparams(**hparams)
-    if not isinstance(hparams, ESHparams):
-        raise ESError(f"ES hparams must be an ESHparams or a dict, got {type(hparams).__name__}")
-    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), hparams)
+    """An :class:`ESHparams` (or dict of its fields, or None) with float32 leaves; ESError on unknown fields."""
+    return as_traced(hparams, ESHparams, "ES hyperparameter", ESError)
 
 
 @struct.dataclass

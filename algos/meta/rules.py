@@ -17,7 +17,6 @@ imports back (so ``PPOConfig(objective=...)`` round-trips through ``run.json``, 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import os
 from typing import Any, Callable
@@ -26,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.configs import ConfigError
+from jaxrl.configs import ConfigError, did_you_mean
 from jaxrl.algos.ppo.losses import clipped_surrogate, default_optimizer
 from jaxrl.algos.meta import objectives, optimizers
 
@@ -96,8 +95,7 @@ def names() -> list[str]:
 def get_rule(name: str) -> Rule:
     """The rule registered as ``name``; a one-line error listing the rules otherwise."""
     if name not in RULES:
-        close = difflib.get_close_matches(str(name), names(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(str(name), names())
         raise RuleError(f"unknown rule {name!r}{hint}; known rules: {', '.join(names())}")
     return RULES[name]
 

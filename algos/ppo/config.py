@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxrl.configs import ConfigError
+from jaxrl.configs import ConfigError, as_traced
 from jaxrl.networks import ACTIVATIONS
 from jaxrl.algos.ppo.losses import clipped_surrogate, default_optimizer
 
@@ -36,7 +36,9 @@ class PPOConfig:
       hidden_sizes: hidden layer widths of the actor and of the critic MLP.
       activation: one of ``jaxrl.networks.ACTIVATIONS``.
       normalize_obs: normalise observations by running statistics held in
-        the agent state (updated after each update, frozen within one).
+        the agent state (updated after each update, frozen within one). Image
+        observations ``[H, W, C]`` (``obs="pixels"``) are never normalised: PPO's
+        CNN torso scales them to ``[0, 1]``.
       normalize_advantages: per-minibatch advantage normalisation.
       anneal_lr: linear learning-rate decay to 0 over the run.
       clip_value_loss: PPO-style clipped value loss. Off by default: it clips
@@ -153,14 +155,9 @@ def hparam_names() -> tuple[str, ...]:
 
 def as_hparams(hparams: Any) -> PPOHparams:
     """Accept a ``PPOHparams`` or a mapping of its fields (missing ones take defaults); float32 leaves."""
-    if isinstance(hparams, dict):
-        unknown = sorted(set(hparams) - set(hparam_names()))
-        if unknown:
-            raise ConfigError(f"unknown PPO hyperparameter(s) {unknown}; the hyperparameters are: {', '.join(hparam_names())}")
-        hparams = PPOHparams(**hparams)
-    if not isinstance(hparams, PPOHparams):
-        raise ConfigError(f"PPO hparams must be a PPOHparams or a dict of {', '.join(hparam_names())}, got {type(hparams).__name__}")
-    return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), hparams)
+    if hparams is None:
+        raise ConfigError("PPO hparams must be a PPOHparams or a dict, got None")
+    return as_traced(hparams, PPOHparams, "PPO hyperparameter")
 
 
 def validate_hparams(hparams: Any, batch_shape: tuple[int, ...] | None = None) -> PPOHparams:

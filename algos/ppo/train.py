@@ -50,17 +50,24 @@ class PPOState:
     meta_params: Any = None
 
 
+def _is_image(env: Env) -> bool:
+    """Image observations ``[H, W, C]`` (e.g. ``make(name, obs="pixels")``): a CNN torso, no normaliser."""
+    return len(env.observation_spec.shape) == 3
+
+
 def _check_env(env: Env) -> None:
     spec = env.action_spec
     if not isinstance(spec, (Box, Discrete)) or (isinstance(spec, Box) and len(spec.shape) != 1):
         raise ConfigError(f"PPO needs a Discrete or flat Box action spec; {env.name} has {spec!r}")
-    if len(env.observation_spec.shape) != 1:
-        raise ConfigError(f"PPO's MLP needs flat observations; {env.name} has shape {env.observation_spec.shape}")
+    if len(env.observation_spec.shape) not in (1, 3):
+        raise ConfigError(f"PPO needs flat observations [d] or images [H, W, C]; {env.name} has shape "
+                          f"{env.observation_spec.shape}")
 
 
 def make_network(config: PPOConfig, env: Env) -> ActorCritic:
-    """The actor-critic PPO builds for ``env``: ``apply(params, obs[..., d]) -> (dist, value[...])``."""
-    return ActorCritic(env.action_spec, config.hidden_sizes, config.activation, config.init_log_std)
+    """The actor-critic PPO builds for ``env``: ``apply(params, obs[..., *obs_shape]) -> (dist, value[...])``
+    (a CNN torso for image observations)."""
+    return ActorCritic(env.action_spec, config.hidden_sizes, config.activation, config.init_log_std, pixels=_is_image(env))
 
 
 def make_train(config: PPOConfig, env: Env, env_params: Any) -> Trainer:
@@ -85,8 +92,11 @@ def make_train(config: PPOConfig, env: Env, env_params: Any) -> Trainer:
     network = make_network(config, env)
     obs_shape = env.observation_spec.shape
 
+    # Images are scaled by the CNN torso, never by running statistics.
+    normalize_obs = config.normalize_obs and not _is_image(env)
+
     def normalize(stats, obs):
-        return stats.normalize(obs) if config.normalize_obs else obs
+        return stats.normalize(obs) if normalize_obs else obs
 
     def to_env_action(action):
         if isinstance(spec, Box) and spec.bounded:
@@ -101,7 +111,7 @@ def make_train(config: PPOConfig, env: Env, env_params: Any) -> Trainer:
         return PPOState(
             params=params,
             opt_state=opt_state,
-            obs_stats=RunningMeanStd.create(obs_shape),
+            obs_stats=RunningMeanStd.create(obs_shape if normalize_obs else ()),
             rollout=rollout_lib.reset(env_key, venv, env_params),
             key=key,
             update_step=jnp.zeros((), jnp.int32),
@@ -144,7 +154,7 @@ def make_train(config: PPOConfig, env: Env, env_params: Any) -> Trainer:
         (params, opt_state), sgd_metrics = sgd_epochs(
             sgd_key, (state.params, state.opt_state), batch, sgd_step, config.update_epochs, config.num_minibatches
         )
-        obs_stats = state.obs_stats.update(traj.obs) if config.normalize_obs else state.obs_stats
+        obs_stats = state.obs_stats.update(traj.obs) if normalize_obs else state.obs_stats
         done = jnp.logical_or(traj.terminated, traj.truncated)
         n_done = jnp.sum(done)
         metrics = {k: jnp.mean(v) for k, v in sgd_metrics.items()}
