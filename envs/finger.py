@@ -64,7 +64,7 @@ import mujoco
 from flax import struct
 
 from jaxrl.env import timestep
-from jaxrl.envs.mjx_env import MjxParams, MjxState, MjxTask, asset_path, mjx, task_factory
+from jaxrl.envs.mjx_env import MjxParams, MjxState, MjxTask, asset_path, mjx, task_factory, f32
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
 
@@ -136,7 +136,6 @@ class Finger(MjxTask):
     def default_params(self) -> FingerParams:
         base = super().default_params()
         m = self.mj_model
-        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
         return FingerParams(
             model=base.model,
             finger_init_range=f32(m.joint("proximal").range[1]),

@@ -42,7 +42,7 @@ import mujoco
 from flax import struct
 
 from jaxrl.env import timestep
-from jaxrl.envs.mjx_env import MjxParams, MjxState, MjxTask, asset_path, mjx, task_factory
+from jaxrl.envs.mjx_env import MjxParams, MjxState, MjxTask, asset_path, mjx, task_factory, f32
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
 
@@ -103,7 +103,6 @@ class Reacher(MjxTask):
     def default_params(self) -> ReacherParams:
         base = super().default_params()
         m = self.mj_model
-        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
         return ReacherParams(
             model=base.model,
             target_size=f32(m.geom("target").size[0]),
