@@ -288,6 +288,9 @@ def sweep_command(args) -> int:
         log_every=args.log_every, devices=devices, live=not args.no_live_log, last=args.last, command=["jaxrl", *sys.argv[1:]],
     )
     r = out.result
+    if jax.process_index() != 0:  # process 0 wrote the run directory and prints the results
+        print(f"process {jax.process_index()} of {jax.process_count()}: done", flush=True)
+        return 0
     runs = len(r.settings) * len(r.seeds)
     steps = runs * int(r.env_steps[-1]) if len(r.env_steps) else 0
     print(f"done: {runs} runs, {steps:,} env steps in {r.run_s:.1f} s ({steps / max(r.run_s, 1e-9):,.0f} steps/s), "

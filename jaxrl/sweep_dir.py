@@ -114,9 +114,13 @@ def sweep_to_dir(
 
     name = f"sweep-{algo_name}-{env_name.replace('/', '_')}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     run_dir = run_dir or os.path.join(runs_root, name)
-    if os.path.isdir(run_dir) and os.listdir(run_dir):
+    # Multi-host (jax.distributed): every process runs its share of the program; process 0 alone
+    # writes the run directory and prints progress (the metrics are gathered to every process).
+    primary = jax.process_index() == 0
+    if primary and os.path.isdir(run_dir) and os.listdir(run_dir):
         raise experiment.RunDirError(f"run directory {run_dir} exists and is not empty; choose another name")
-    experiment.preflight(run_dir, 64 << 20)
+    if primary:
+        experiment.preflight(run_dir, 64 << 20)
     record = {
         "name": os.path.basename(os.path.normpath(run_dir)), "kind": "sweep", "algo": algo_name, "env": env_name,
         "env_options": env_options or {}, "config": configs.to_dict(config), "base_hparams": configs.to_dict(base),
@@ -125,13 +129,17 @@ def sweep_to_dir(
         "log_every": log_every, "devices": [str(d) for d in devices], "versions": experiment.versions(),
         "device": experiment.device_info(), "created": datetime.datetime.now().isoformat(timespec="seconds"), "command": command,
     }
-    experiment.write_json_atomic(os.path.join(run_dir, "sweep.json"), record)
+    if primary:
+        experiment.write_json_atomic(os.path.join(run_dir, "sweep.json"), record)
 
     padded = -(-num_runs // len(devices)) * len(devices)
-    progress = sinks.ProgressBar(n, trainer.steps_per_update * num_runs, stream=stream)
-    fan = sinks.Sinks([sinks.JsonlSink(os.path.join(run_dir, experiment.METRICS_FILE)), progress])
-    print(f"run directory: {run_dir}\nsweep: {len(settings)} settings x {seeds} seeds = {num_runs} runs of {n} updates "
-          f"x {trainer.steps_per_update:,} env steps, on {len(devices)} device(s); compiling ...", file=stream, flush=True)
+    fan = sinks.Sinks()
+    if primary:
+        progress = sinks.ProgressBar(n, trainer.steps_per_update * num_runs, stream=stream)
+        fan = sinks.Sinks([sinks.JsonlSink(os.path.join(run_dir, experiment.METRICS_FILE)), progress])
+        print(f"run directory: {run_dir}\nsweep: {len(settings)} settings x {seeds} seeds = {num_runs} runs of {n} updates "
+              f"x {trainer.steps_per_update:,} env steps, on {len(devices)} device(s) ({jax.process_count()} process(es)); "
+              f"compiling ...", file=stream, flush=True)
     sweeper = sweep.Sweeper(trainer, base, len(settings), seeds, validate=algo.validate_hparams, devices=devices,
                             log_every=log_every, on_log=lambda row: fan.write(_row_summary(row, num_runs, len(settings), seeds, padded)),
                             live=live)
@@ -140,6 +148,8 @@ def sweep_to_dir(
     finally:
         fan.close()
     summary = result.summary(last)
+    if not primary:
+        return SweepOutcome(run_dir, result, summary)
     np.savez_compressed(os.path.join(run_dir, "curves.npz"), env_steps=result.env_steps,
                         settings=json.dumps(settings), **{k: v for k, v in result.metrics.items()})
     experiment.write_json_atomic(os.path.join(run_dir, "summary.json"), {"last_fraction": last, "ranked": summary})

@@ -216,6 +216,7 @@ ROLLOUTS = {"cartpole_balance": {}, "cartpole_swingup": {}, "pendulum_swingup": 
 # The sparse variants step exactly like their smooth twins (only the reward
 # differs, checked cheaply below); their own full rollouts are slow-marked.
 SLOW_ROLLOUTS = {"cartpole_balance_sparse": {}, "cartpole_swingup_sparse": {}}
+SHARED = ("cartpole_balance", "cartpole_swingup")  # rollouts shared with tests/test_suite.py
 
 
 @functools.lru_cache(maxsize=None)
@@ -225,7 +226,16 @@ def _rollout(name: str):
     Returns (env, params, actions[T, B, 1], out) with out a dict of numpy arrays:
     reset obs [B, obs], qpos0/qvel0 [B, n], and per step [T, B, ...] obs, reward,
     terminated, truncated, qpos, qvel.
+
+    Tasks in ``SHARED`` reuse tests/test_suite.py's registry rollout (the same program: 2 envs,
+    actions overshooting the control range by 25%; tests/conftest.py puts these tests on that
+    task's worker), so they are compiled once per test session.
     """
+    if name in SHARED:
+        from test_suite import _rollout as suite_rollout
+
+        env, params, actions, out = suite_rollout(name)
+        return env, params, actions, {"reset_obs": out["obs0"], **out}
     overrides = {**ROLLOUTS, **SLOW_ROLLOUTS}[name]
     env, params = make(name, **overrides)
     venv = VecEnv(env, num_envs=NUM_ENVS)
@@ -256,10 +266,10 @@ rollout_names = list(ROLLOUTS) + [pytest.param(n, marks=pytest.mark.slow) for n 
 @pytest.mark.parametrize("name", rollout_names)
 def test_rollout_shapes_flags_and_ranges(name):
     env, _, _, out = _rollout(name)
-    obs_shape = env.observation_spec.shape
-    assert out["reset_obs"].shape == (NUM_ENVS, *obs_shape) and out["reset_obs"].dtype == np.float32
-    assert out["obs"].shape == (T, NUM_ENVS, *obs_shape) and out["obs"].dtype == np.float32
-    assert out["reward"].shape == (T, NUM_ENVS) and out["reward"].dtype == np.float32
+    obs_shape, B = env.observation_spec.shape, out["qpos"].shape[1]
+    assert out["reset_obs"].shape == (B, *obs_shape) and out["reset_obs"].dtype == np.float32
+    assert out["obs"].shape == (T, B, *obs_shape) and out["obs"].dtype == np.float32
+    assert out["reward"].shape == (T, B) and out["reward"].dtype == np.float32
     assert out["terminated"].dtype == np.bool_ and out["truncated"].dtype == np.bool_
     for k in ("obs", "reward", "qpos", "qvel"):
         assert np.all(np.isfinite(out[k])), k
@@ -293,7 +303,7 @@ def _c_comparison(name: str):
             mujoco.mj_step(m, d)
 
     free_q = free_v = 0.0
-    for b in range(NUM_ENVS):
+    for b in range(out["qpos"].shape[1]):
         qpos, qvel = out["qpos0"][b], out["qvel0"][b]
         for t in range(200):
             env_step(qpos, qvel, actions[t, b])
@@ -303,7 +313,7 @@ def _c_comparison(name: str):
 
     one_q = one_v = one_v_free = obs_err = rew_err = 0.0
     rewards = []
-    for b in range(NUM_ENVS):
+    for b in range(out["qpos"].shape[1]):
         qpos, qvel = out["qpos0"][b], out["qvel0"][b]
         for t in range(T):
             env_step(qpos, qvel, actions[t, b])

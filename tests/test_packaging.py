@@ -3,6 +3,8 @@
 import pathlib
 import tomllib
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -44,3 +46,12 @@ def test_assets_are_package_data():
     xmls = list((ROOT / "envs" / "assets").glob("*.xml"))
     assert xmls, "no MJCF assets shipped"
     assert any(p.endswith("*.xml") for p in patterns)
+
+
+def test_xdist_groups_take_effect(request):
+    """Under the default ``-n 2 --dist loadgroup`` the tests of a group share one worker: xdist marks it
+    by suffixing the test id with ``@group``. pytest 9.2 silently broke that (pytest-xdist#1386; the
+    suite then compiled most programs twice), hence the pytest pin; this test notices a relapse."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("not running under pytest-xdist --dist loadgroup")
+    assert request.node.nodeid.endswith("@test_packaging"), request.node.nodeid

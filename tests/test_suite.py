@@ -1,12 +1,17 @@
 """Every registered MJX task, checked the same way (issue 5's registry test).
 
 For each task ONE program is compiled (``_rollout``, cached): ``NUM_ENVS`` envs
-reset and stepped ``T`` = 1000 times (the default episode length) with random
-actions that overshoot the control range (so clipping is exercised). Every
+of the task in PIXEL mode (``make(name, obs="pixels", image_size=PIXELS)``, whose
+inner env is exactly ``make(name)``, the state-mode env) reset and stepped
+``T`` = 1000 times (the default episode length) with random actions that overshoot
+the control range (so clipping is exercised). The program returns both
+observations: the rendered image (``ts.obs``) and the state observation, the task's
+``observe`` of the very data the step produced (what state mode returns). Every
 check below reads that rollout; MuJoCo's C engine is stepped on the host beside it.
 
-* specs, dtypes, no NaN, rewards in ``[0, 1]``, never terminated, truncated
-  exactly at step 1000 (``test_rollout_contract``);
+* both modes: specs, dtypes, no NaN, rewards in ``[0, 1]``, never terminated,
+  truncated exactly at step 1000, images that change as the bodies move
+  (``test_rollout_contract``);
 * dynamics: MJX (float32) against C ``mj_step`` (float64) on ``env.mj_model``:
   one env step from the identical state (qpos, qvel, ctrl and the solver's
   warm start) at each of the first ``T_C`` = 100 steps, and 100 steps run
@@ -34,6 +39,7 @@ from jaxrl.envs.mjx_env import MjxState, MjxTask, mjx
 from jaxrl.wrappers import VecEnv, find_state
 
 NUM_ENVS, T, T_C = 2, 1000, 100
+PIXELS = 8  # image side in the registry rollout: the renderer is exercised, its cost stays small
 
 
 def _is_mjx(name: str) -> bool:
@@ -77,10 +83,15 @@ def _tol(table, name):
 @functools.lru_cache(maxsize=None)
 def _rollout(name: str):
     """(env, params, actions [T, B, nu], out) with out: numpy arrays, per step [T, B, ...]:
-    obs, reward, terminated, truncated, qpos, qvel, warm (qacc_warmstart), mocap (mocap_pos: a
-    per-episode target); and at reset (``*0``, [B, ...]): obs0, qpos0, qvel0, warm0, mocap0."""
+    obs (state mode), pixels (pixel mode, uint8 [PIXELS, PIXELS, 3]), reward, terminated,
+    truncated, qpos, qvel, warm (qacc_warmstart), mocap (mocap_pos: a per-episode target);
+    and at reset (``*0``, [B, ...]): obs0, pixels0, qpos0, qvel0, warm0, mocap0. ``env`` is the
+    state-mode env."""
     env, params = make(name)
-    venv = VecEnv(env, num_envs=NUM_ENVS)
+    pixel_env, _ = make(name, obs="pixels", image_size=PIXELS)
+    assert pixel_env.env == env  # pixel mode = the state-mode env, observed through a camera
+    task = env.unwrapped
+    venv = VecEnv(pixel_env, num_envs=NUM_ENVS)
     spec = env.action_spec
     lo, hi = np.asarray(spec.low_array()), np.asarray(spec.high_array())
     lo, hi = np.where(np.isfinite(lo), lo, -1.0), np.where(np.isfinite(hi), hi, 1.0)
@@ -88,22 +99,23 @@ def _rollout(name: str):
     actions = jax.random.uniform(jax.random.PRNGKey(7), (T, NUM_ENVS, *spec.shape),
                                  minval=lo - 0.25 * span, maxval=hi + 0.25 * span)
 
-    def snapshot(state):
+    def snapshot(state, ts):
         data = find_state(state, MjxState).data
-        return dict(qpos=data.qpos, qvel=data.qvel, warm=data.qacc_warmstart, mocap=data.mocap_pos)
+        return dict(obs=jax.vmap(task.observe, in_axes=(0, None))(data, params), pixels=ts.obs,
+                    qpos=data.qpos, qvel=data.qvel, warm=data.qacc_warmstart, mocap=data.mocap_pos)
 
     def rollout(key, params, actions):
         state, ts = venv.reset(key, params)
-        first = {f"{k}0": v for k, v in snapshot(state).items()}
+        first = {f"{k}0": v for k, v in snapshot(state, ts).items()}
 
         def body(state, xs):
             step_key, action = xs
             state, ts = venv.step(step_key, state, action, params)
-            return state, dict(obs=ts.obs, reward=ts.reward, terminated=ts.terminated,
-                               truncated=ts.truncated, **snapshot(state))
+            return state, dict(reward=ts.reward, terminated=ts.terminated, truncated=ts.truncated,
+                               **snapshot(state, ts))
 
         _, traj = jax.lax.scan(body, state, (jax.random.split(key, T), actions))
-        return dict(obs0=ts.obs, **first, **traj)
+        return dict(**first, **traj)
 
     out = jax.jit(rollout)(jax.random.PRNGKey(0), params, actions)
     return env, params, np.asarray(actions), {k: np.asarray(v) for k, v in out.items()}
@@ -122,6 +134,13 @@ def test_rollout_contract(name):
     assert not out["terminated"].any()
     assert not out["truncated"][:-1].any() and out["truncated"][-1].all()  # exactly at step 1000
     assert np.ptp(out["qpos"], axis=(0, 1)).max() > 0.1  # something moves
+    # Pixel mode (the same rollout, observed through the task's default camera).
+    pix_spec = make(name, obs="pixels", image_size=PIXELS)[0].observation_spec
+    assert pix_spec.shape == (PIXELS, PIXELS, 3) and pix_spec.dtype == np.uint8
+    assert out["pixels0"].shape == (NUM_ENVS, *pix_spec.shape) and out["pixels0"].dtype == np.uint8
+    assert out["pixels"].shape == (T, NUM_ENVS, *pix_spec.shape) and out["pixels"].dtype == np.uint8
+    assert out["pixels"].std() > 1.0  # not a blank image
+    assert (np.ptp(out["pixels"].astype(np.int16), axis=0) > 0).any(axis=(1, 2, 3)).all()  # each env's image changes
 
 
 def _c_stepper(env):

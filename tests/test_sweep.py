@@ -196,3 +196,41 @@ def test_sweep_cli_bad_input_is_one_line_and_writes_nothing(args, match, tmp_pat
 
     assert re.search(match, err), err
     assert not (tmp_path / "runs").exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_two_processes_equal_one_process_run_by_run(tmp_path):
+    """Multi-host, for real: two `jaxrl sweep` processes joined by jax.distributed (gloo collectives on
+    the CPU, 2 devices each: a 4-device mesh over 2 processes) against one process with 4 devices.
+    Process 0 writes the run directory; the curves equal the single-process ones run by run."""
+    args = ["sweep", "ppo", "--env", "probe_action", "--seeds", "3", "--set", "lr=1e-4,1e-2", "--steps", "1024",
+            "--num-envs", "8", "--set", "num_steps=8", "--set", "hidden_sizes=16", "--runs-dir", str(tmp_path / "runs")]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    port = _free_port()
+    procs = [subprocess.Popen([sys.executable, "-m", "jaxrl.cli", *args, "--name", "multi", "--coordinator",
+                               f"localhost:{port}", "--num-processes", "2", "--process-id", str(i)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+             for i in range(2)]
+    outs = [p.communicate(timeout=500) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    assert "4 device(s) (2 process(es))" in outs[0][0] and "ranked:" in outs[0][0]
+    assert "process 1 of 2: done" in outs[1][0]
+    single = subprocess.run([sys.executable, "-m", "jaxrl.cli", *args, "--name", "single"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=500,
+                            env={**env, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
+    assert single.returncode == 0, single.stderr[-3000:]
+    multi, one = np.load(tmp_path / "runs" / "multi" / "curves.npz"), np.load(tmp_path / "runs" / "single" / "curves.npz")
+    assert multi["episode_return"].shape == (2, 3, 16)
+    for k in one.files:
+        if k != "settings":
+            np.testing.assert_allclose(multi[k], one[k], rtol=1e-6, atol=1e-6, err_msg=k)

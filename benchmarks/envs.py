@@ -1,0 +1,230 @@
+#!/usr/bin/env python
+"""Env throughput (issue 5): steps/s of every MJX task, beside a bare ``mjx.step`` loop and MuJoCo Playground.
+
+    python benchmarks/envs.py [--tasks all|name,name] [--envs 1024] [--steps 100] [--repeats 3]
+                              [--pixel-tasks all|none|name,...] [--pixel-envs 64] [--image-size 64]
+                              [--playground PYTHON] [--json out.json]
+
+For each task, three programs, each ONE ``jax.jit`` of a ``lax.scan`` over ``--steps`` env steps of
+``--envs`` parallel envs with uniformly random actions (drawn in the graph), the env params passed
+as an ARGUMENT (not folded into the program as constants), compiled once (``lower().compile()``,
+timed: "compile s") and then run ``--repeats`` times (median: "run s"):
+
+* ``jaxrl``: the task as PPO trains it, ``AutoReset(VecEnv(make(task)))``: physics, observation,
+  reward, time limit, auto-reset on episode end (the run crosses no episode boundary unless
+  ``--steps`` > 1000, but the reset is in the program, as in training);
+* ``bare``: ``vmap(mjx.step)`` on the SAME ``mjx.Model`` (the task's ``n_substeps`` physics steps per
+  env step, ``ctrl`` set from the action): what the physics alone costs. ``jaxrl / bare`` is the
+  price of the task code (observations, rewards, resets, time limit);
+* ``playground`` (when ``--playground`` names a Python with MuJoCo Playground installed, see
+  ``benchmarks/peers/setup_playground.sh``): the same DM Control task in Playground's own MJX port
+  (``mujoco_playground.registry.load``), measured the same way by
+  ``benchmarks/peers/playground_envs.py`` in that interpreter. Playground's control timestep and
+  physics substeps are its own (DM Control's, like jaxrl's); they are printed beside the figures.
+
+Pixels (``--pixel-tasks``): ``make(task, obs="pixels", image_size=...)`` (jaxrl's in-graph ray caster,
+RGB), ``--pixel-envs`` envs, frames/s = env steps/s (one frame per env step).
+
+Prints one table; ``--json`` writes every figure with the machine and versions (``common.machine_info``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from common import loadavg, machine_info, write_json
+from jaxrl import envs
+from jaxrl.envs.mjx_env import MjxTask, mjx
+from jaxrl.wrappers import AutoReset, VecEnv
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def mjx_task_names() -> list[str]:
+    return [n for n in envs.names() if isinstance(envs.make(n)[0].unwrapped, MjxTask)]
+
+
+def _action_bounds(spec):
+    lo, hi = np.asarray(spec.low_array(), np.float32), np.asarray(spec.high_array(), np.float32)
+    return np.where(np.isfinite(lo), lo, -1.0), np.where(np.isfinite(hi), hi, 1.0)
+
+
+def time_program(fn, args, repeats: int) -> dict:
+    """Compile ``jax.jit(fn)`` for ``args`` (timed), then run it ``repeats`` times: median run seconds."""
+    t = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - t
+    runs = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        runs.append(time.perf_counter() - t)
+    return {"compile_s": compile_s, "run_s": statistics.median(runs), "runs_s": runs}
+
+
+def jaxrl_program(env, num_envs: int, steps: int):
+    """``(key, state, params) -> (state, reward sum)``: ``steps`` steps of AutoReset(VecEnv(env))."""
+    venv = AutoReset(VecEnv(env, num_envs=num_envs))
+    lo, hi = _action_bounds(env.action_spec)
+
+    def run(key, state, params):
+        def body(state, k):
+            action_key, step_key = jax.random.split(k)
+            action = jax.random.uniform(action_key, (num_envs, *lo.shape), minval=lo, maxval=hi)
+            state, ts = venv.step(step_key, state, action, params)
+            return state, jnp.sum(ts.reward)
+
+        state, rewards = jax.lax.scan(body, state, jax.random.split(key, steps))
+        return state, jnp.sum(rewards)
+
+    return venv, run
+
+
+def bench_jaxrl(env, params, num_envs: int, steps: int, repeats: int) -> dict:
+    venv, run = jaxrl_program(env, num_envs, steps)
+    state, _ = jax.jit(venv.reset)(jax.random.key(0), params)
+    out = time_program(run, (jax.random.key(1), state, params), repeats)
+    return {**out, "steps_per_s": num_envs * steps / out["run_s"]}
+
+
+def bench_bare(env, params, num_envs: int, steps: int, repeats: int) -> dict:
+    """``vmap(mjx.step)`` on the task's model: ``n_substeps`` physics steps per env step, nothing else."""
+    task = env.unwrapped
+    lo, hi = _action_bounds(env.action_spec)
+    model = params.model
+
+    def run(key, data, model):
+        def body(data, k):
+            ctrl = jax.random.uniform(k, (num_envs, *lo.shape), minval=lo, maxval=hi)
+            data = data.replace(ctrl=ctrl)
+            step = jax.vmap(mjx.step, in_axes=(None, 0))
+            if task.n_substeps == 1:
+                data = step(model, data)
+            else:
+                data = jax.lax.fori_loop(0, task.n_substeps, lambda _, d: step(model, d), data)
+            return data, jnp.sum(data.qpos[:, 0])
+
+        data, out = jax.lax.scan(body, data, jax.random.split(key, steps))
+        return data, jnp.sum(out)
+
+    data = jax.jit(jax.vmap(lambda _: mjx.make_data(model, impl="jax")))(jnp.arange(num_envs))
+    out = time_program(run, (jax.random.key(1), data, model), repeats)
+    return {**out, "steps_per_s": num_envs * steps / out["run_s"]}
+
+
+def bench_pixels(task: str, num_envs: int, steps: int, repeats: int, image_size: int) -> dict:
+    env, params = envs.make(task, obs="pixels", image_size=image_size)
+    out = bench_jaxrl(env, params, num_envs, steps, repeats)
+    return {**out, "frames_per_s": out.pop("steps_per_s"), "shape": list(env.observation_spec.shape)}
+
+
+def bench_playground(python: str, tasks: list[str], num_envs: int, steps: int, repeats: int) -> dict:
+    """Run benchmarks/peers/playground_envs.py in Playground's interpreter; ``{task: figures}``."""
+    out_path = os.path.join(HERE, "results", f".playground_envs_{os.getpid()}.json")
+    cmd = [python, os.path.join(HERE, "peers", "playground_envs.py"), "--tasks", ",".join(tasks),
+           "--envs", str(num_envs), "--steps", str(steps), "--repeats", str(repeats), "--json", out_path]
+    print("[playground] " + " ".join(cmd), flush=True)
+    proc = subprocess.run(cmd, text=True)
+    if proc.returncode != 0 or not os.path.exists(out_path):
+        print(f"[playground] failed (exit {proc.returncode}); no Playground column", flush=True)
+        return {}
+    with open(out_path) as f:
+        doc = json.load(f)
+    os.remove(out_path)
+    return doc
+
+
+def _names(arg: str, all_names: list[str]) -> list[str]:
+    if arg == "all":
+        return all_names
+    if arg == "none":
+        return []
+    names = [n.strip() for n in arg.split(",") if n.strip()]
+    unknown = [n for n in names if n not in all_names]
+    if unknown:
+        raise SystemExit(f"unknown task(s) {unknown}; MJX tasks: {', '.join(all_names)}")
+    return names
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tasks", default="all")
+    p.add_argument("--envs", type=int, default=1024)
+    p.add_argument("--steps", type=int, default=100, help="env steps per timed run")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--pixel-tasks", default="all")
+    p.add_argument("--pixel-envs", type=int, default=64)
+    p.add_argument("--pixel-steps", type=int, default=10)
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--playground", metavar="PYTHON", help="a Python with MuJoCo Playground installed")
+    p.add_argument("--json", metavar="PATH")
+    a = p.parse_args(argv)
+    if a.repeats < 1 or a.envs < 1 or a.steps < 1:
+        raise SystemExit("--repeats, --envs and --steps must be >= 1")
+
+    all_names = mjx_task_names()
+    tasks, pixel_tasks = _names(a.tasks, all_names), _names(a.pixel_tasks, all_names)
+    doc = {"machine": machine_info(), "args": vars(a), "tasks": {}, "pixels": {}}
+    print(f"{len(tasks)} tasks, {a.envs} envs x {a.steps} steps, median of {a.repeats}; "
+          f"{jax.devices()}; load {loadavg()}", flush=True)
+
+    for task in tasks:
+        env, params = envs.make(task)
+        row = {"n_substeps": env.unwrapped.n_substeps, "control_dt": env.unwrapped.dt}
+        row["jaxrl"] = bench_jaxrl(env, params, a.envs, a.steps, a.repeats)
+        row["bare"] = bench_bare(env, params, a.envs, a.steps, a.repeats)
+        row["jaxrl_over_bare"] = row["bare"]["run_s"] / row["jaxrl"]["run_s"]
+        doc["tasks"][task] = row
+        print(f"[state] {task:24s} jaxrl {row['jaxrl']['steps_per_s']:>10,.0f} steps/s (compile "
+              f"{row['jaxrl']['compile_s']:5.1f} s)  bare mjx.step {row['bare']['steps_per_s']:>10,.0f} "
+              f"(compile {row['bare']['compile_s']:5.1f} s)  jaxrl/bare {row['jaxrl_over_bare']:.2f}", flush=True)
+
+    if a.playground and tasks:
+        pg = bench_playground(a.playground, tasks, a.envs, a.steps, a.repeats)
+        for task, figures in pg.get("tasks", {}).items():
+            row = doc["tasks"][task]
+            row["playground"] = figures
+            row["jaxrl_over_playground"] = figures["run_s"] / row["jaxrl"]["run_s"]
+            print(f"[playground] {task:24s} {figures['name']:22s} {figures['steps_per_s']:>10,.0f} steps/s "
+                  f"(compile {figures['compile_s']:5.1f} s, {figures['n_substeps']} substeps)  "
+                  f"jaxrl speed / Playground {row['jaxrl_over_playground']:.2f}", flush=True)
+        doc["playground_machine"] = pg.get("machine")
+
+    for task in pixel_tasks:
+        row = bench_pixels(task, a.pixel_envs, a.pixel_steps, a.repeats, a.image_size)
+        doc["pixels"][task] = row
+        print(f"[pixels] {task:24s} {row['frames_per_s']:>8,.0f} frames/s {tuple(row['shape'])} "
+              f"(compile {row['compile_s']:5.1f} s)", flush=True)
+
+    print("\n| task | jaxrl steps/s | bare mjx.step steps/s | jaxrl/bare | Playground steps/s | jaxrl/Playground "
+          "| compile s (jaxrl) | pixel frames/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for task in dict.fromkeys(tasks + pixel_tasks):
+        row, pix = doc["tasks"].get(task), doc["pixels"].get(task)
+        pg = row.get("playground") if row else None
+        cells = [task,
+                 f"{row['jaxrl']['steps_per_s']:,.0f}" if row else "-",
+                 f"{row['bare']['steps_per_s']:,.0f}" if row else "-",
+                 f"{row['jaxrl_over_bare']:.2f}" if row else "-",
+                 f"{pg['steps_per_s']:,.0f}" if pg else "-",
+                 f"{row['jaxrl_over_playground']:.2f}" if pg else "-",
+                 f"{row['jaxrl']['compile_s']:.1f}" if row else "-",
+                 f"{pix['frames_per_s']:,.0f}" if pix else "-"]
+        print("| " + " | ".join(cells) + " |")
+    doc["loadavg_at_end"] = loadavg()
+    write_json(a.json, doc)
+    return doc
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
