@@ -7,10 +7,12 @@ The scripts run as ``python benchmarks/<name>.py``, so this folder is on
 from __future__ import annotations
 
 import datetime
+import statistics
 import os
 import platform
 import subprocess
 import sys
+import time
 from importlib import metadata
 
 import jax
@@ -85,3 +87,16 @@ def write_json(path: str | None, doc: dict) -> None:
 
         with open(path, "w") as f:
             json.dump(doc, f, indent=1)
+
+
+def time_program(fn, args, repeats: int) -> dict:
+    """Compile ``jax.jit(fn)`` for ``args`` (timed), then run it ``repeats`` times: median run seconds."""
+    t = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - t
+    runs = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        runs.append(time.perf_counter() - t)
+    return {"compile_s": compile_s, "run_s": statistics.median(runs), "runs_s": runs}

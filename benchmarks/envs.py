@@ -35,16 +35,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import loadavg, machine_info, write_json
+from common import loadavg, machine_info, time_program, write_json
 from jaxrl import envs
 from jaxrl.envs.mjx_env import MjxTask, mjx
 from jaxrl.wrappers import AutoReset, VecEnv
@@ -59,19 +57,6 @@ def mjx_task_names() -> list[str]:
 def _action_bounds(spec):
     lo, hi = np.asarray(spec.low_array(), np.float32), np.asarray(spec.high_array(), np.float32)
     return np.where(np.isfinite(lo), lo, -1.0), np.where(np.isfinite(hi), hi, 1.0)
-
-
-def time_program(fn, args, repeats: int) -> dict:
-    """Compile ``jax.jit(fn)`` for ``args`` (timed), then run it ``repeats`` times: median run seconds."""
-    t = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    compile_s = time.perf_counter() - t
-    runs = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        runs.append(time.perf_counter() - t)
-    return {"compile_s": compile_s, "run_s": statistics.median(runs), "runs_s": runs}
 
 
 def jaxrl_program(env, num_envs: int, steps: int):

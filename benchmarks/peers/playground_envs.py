@@ -9,8 +9,8 @@ Each task is ``mujoco_playground.registry.load(<Playground name>, config_overrid
 jaxrl uses) wrapped as Playground's Brax trainers wrap it (``wrap_for_brax_training``: vmap, episode
 length 1000, auto-reset to a cached first state). ONE ``jax.jit`` of a ``lax.scan`` over ``--steps``
 env steps of ``--envs`` envs, uniformly random actions in [-1, 1] drawn in the graph; compile timed
-apart (``lower().compile()``); run ``--repeats`` times, median. This file imports nothing from jaxrl
-(Playground lives in its own venv, see setup_playground.sh).
+apart (``lower().compile()``); run ``--repeats`` times, median (``common.time_program``, shared with
+benchmarks/envs.py). Nothing here imports jaxrl (Playground lives in its own venv, see setup_playground.sh).
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from importlib import metadata
 
 import jax
 import jax.numpy as jnp
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # benchmarks/: common.py
+from common import time_program  # noqa: E402  (jax and the standard library only)
 
 # jaxrl task name -> Playground registry name (the DM Control suite tasks both have).
 NAMES = {
@@ -56,18 +57,9 @@ def bench(name: str, num_envs: int, steps: int, repeats: int) -> dict:
         return state, jnp.sum(rewards)
 
     state = jax.jit(venv.reset)(jax.random.split(jax.random.PRNGKey(0), num_envs))
-    args = (jax.random.PRNGKey(1), state)
-    t = time.perf_counter()
-    compiled = jax.jit(run).lower(*args).compile()
-    compile_s = time.perf_counter() - t
-    runs = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        runs.append(time.perf_counter() - t)
-    run_s = statistics.median(runs)
-    return {"name": name, "compile_s": compile_s, "run_s": run_s, "runs_s": runs,
-            "steps_per_s": num_envs * steps / run_s, "n_substeps": env.n_substeps, "control_dt": env.dt}
+    out = time_program(run, (jax.random.PRNGKey(1), state), repeats)
+    return {"name": name, **out, "steps_per_s": num_envs * steps / out["run_s"], "n_substeps": env.n_substeps,
+            "control_dt": env.dt}
 
 
 def main() -> None:
