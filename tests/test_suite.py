@@ -6,7 +6,9 @@ inner env is exactly ``make(name)``, the state-mode env) reset and stepped
 ``T`` = 1000 times (the default episode length) with random actions that overshoot
 the control range (so clipping is exercised). The program returns both
 observations: the rendered image (``ts.obs``) and the state observation, the task's
-``observe`` of the very data the step produced (what state mode returns). Every
+``observe`` of the very data the step produced (what state mode returns; the state-mode
+env's own ``ts.obs`` is not visible through the pixel wrapper, so a wrapper that mangled it
+would be caught by tests/test_envs.py and the PPO tests, not here). Every
 check below reads that rollout; MuJoCo's C engine is stepped on the host beside it.
 
 * both modes: specs, dtypes, no NaN, rewards in ``[0, 1]``, never terminated,
