@@ -68,7 +68,7 @@ from jaxrl.env import Env, Wrapper
 from jaxrl.envs._options import positive_int
 from jaxrl.envs.mjx_env import MjxState, MjxTask, mjx
 from jaxrl.spaces import Box
-from jaxrl.wrappers import FrameStack, find_state
+from jaxrl.wrappers import ActionRepeat, FrameStack, find_state
 
 _G = mujoco.mjtGeom
 PLANE, SPHERE, CAPSULE, ELLIPSOID, CYLINDER, BOX = (int(t) for t in (
@@ -543,7 +543,8 @@ class PixelObs(Wrapper):
 
 # ----------------------------------------------------------------------------- registry options
 
-OBS_OPTIONS: dict[str, Any] = {"obs": "state", "image_size": 64, "camera": None, "depth": False, "frame_stack": 1}
+OBS_OPTIONS: dict[str, Any] = {"obs": "state", "image_size": 64, "camera": None, "depth": False, "frame_stack": 1,
+                               "action_repeat": 1}
 
 
 def _image_size(value) -> tuple[int, int]:
@@ -555,7 +556,7 @@ def _image_size(value) -> tuple[int, int]:
     return size, size
 
 
-def check_obs_options(obs="state", image_size=64, camera=None, depth=False, frame_stack=1) -> dict:
+def check_obs_options(obs="state", image_size=64, camera=None, depth=False, frame_stack=1, action_repeat=1) -> dict:
     """Validate :data:`OBS_OPTIONS` values (before any env is built); ValueError naming the bad one."""
     if obs not in ("state", "pixels"):
         raise ValueError(f"obs must be 'state' or 'pixels', got {obs!r}")
@@ -568,11 +569,18 @@ def check_obs_options(obs="state", image_size=64, camera=None, depth=False, fram
             raise ValueError(f"{', '.join(given)} only apply to pixel observations: pass obs='pixels'")
     if camera is not None and not isinstance(camera, (str, int, np.integer)):
         raise ValueError(f"camera must be a camera name or index, got {camera!r}")
-    return dict(obs=obs, height=height, width=width, camera=camera, depth=depth, frame_stack=positive_int("frame_stack", frame_stack))
+    return dict(obs=obs, height=height, width=width, camera=camera, depth=depth,
+                frame_stack=positive_int("frame_stack", frame_stack), action_repeat=positive_int("action_repeat", action_repeat))
 
 
-def apply_obs_options(env: Env, obs="state", height=64, width=64, camera=None, depth=False, frame_stack=1) -> Env:
-    """``env`` (a registry factory's) with the checked observation options applied: PixelObs, then FrameStack."""
+def apply_obs_options(env: Env, obs="state", height=64, width=64, camera=None, depth=False, frame_stack=1,
+                      action_repeat=1) -> Env:
+    """``env`` (a registry factory's) with the checked options applied, innermost first:
+    :class:`~jaxrl.wrappers.ActionRepeat` (so pixels are rendered once per AGENT step, not once per
+    repeated physics step), :class:`PixelObs`, then :class:`~jaxrl.wrappers.FrameStack` (stacks agent
+    steps, as DrQ / Dreamer / TD-MPC do with DM Control's action repeat)."""
+    if action_repeat > 1:
+        env = ActionRepeat(env, action_repeat)
     if obs == "pixels":
         env = PixelObs(env, height=height, width=width, camera=camera, depth=depth)
     return FrameStack(env, frame_stack) if frame_stack > 1 else env

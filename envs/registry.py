@@ -33,7 +33,7 @@ def options(name: str) -> dict[str, Any]:
     """The overrides ``make(name, ...)`` accepts, with their defaults.
 
     The task's own options, then the observation options every env takes
-    (``obs``, ``image_size``, ``camera``, ``depth``, ``frame_stack``; see :func:`make`).
+    (``obs``, ``image_size``, ``camera``, ``depth``, ``frame_stack``, ``action_repeat``; see :func:`make`).
     """
     from jaxrl.envs.pixels import OBS_OPTIONS
 
@@ -82,7 +82,10 @@ def make(name: str, **overrides) -> tuple[Env, Any]:
         ``image_size`` (``64``, or a ``(height, width)`` pair), ``camera`` (name
         or index; ``None``: the task's default camera), ``depth`` (a 4th, depth
         channel) for pixels; ``frame_stack=k`` stacks the last ``k``
-        observations along their last axis (:class:`jaxrl.wrappers.FrameStack`).
+        observations along their last axis (:class:`jaxrl.wrappers.FrameStack`);
+        ``action_repeat=k`` applies each action for ``k`` task steps and sums their
+        rewards (:class:`jaxrl.wrappers.ActionRepeat`, inside the pixel renderer:
+        one frame per agent step; the time limit counts agent steps, ``ceil(T / k)``).
 
     Returns:
       ``(env, params)``: the env (with its time limit applied) and its params pytree.

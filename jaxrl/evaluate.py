@@ -42,3 +42,31 @@ def episode_returns(
     init = (state, ts.obs, jnp.zeros(num_episodes, jnp.float32), jnp.ones(num_episodes, jnp.bool_))
     (_, _, ret, _), _ = jax.lax.scan(one_step, init, jax.random.split(key, max_steps))
     return ret
+
+
+def random_policy(action_spec) -> Callable:
+    """``act(key, obs[n, ...]) -> action[n, ...]`` drawn uniformly from a bounded ``action_spec``
+    (``spec.sample``: uniform in a bounded Box, any of a Discrete's actions): the baseline a
+    learning test compares a trained policy with."""
+
+    def act(key, obs):
+        return action_spec.sample(key, (jax.tree.leaves(obs)[0].shape[0],))
+
+    return act
+
+
+def trained_and_random_returns(
+    key: jax.Array, env: Env, env_params: Any, act: Callable, num_episodes: int, max_steps: int | None = None
+) -> tuple[jax.Array, jax.Array]:
+    """:func:`episode_returns` of ``act`` and of :func:`random_policy` on the same reset states
+    (same ``key``), ``([num_episodes], [num_episodes])``, from ONE compiled program."""
+    rand = random_policy(env.action_spec)
+
+    def returns(key, use_random):
+        def either(k, obs):
+            return jax.lax.cond(use_random, rand, act, k, obs)
+
+        return episode_returns(key, env, env_params, either, num_episodes, max_steps)
+
+    f = jax.jit(returns)
+    return f(key, False), f(key, True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import flax.linen as nn
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import distributions
@@ -35,25 +38,99 @@ class MLP(nn.Module):
         return nn.Dense(self.out_size, kernel_init=nn.initializers.orthogonal(self.out_gain))(x)
 
 
+CONV_GRADS = ("auto", "xla", "im2col")
+
+
+def _im2col(x, k: int, s: int):
+    """``[N, H, W, C] -> [N, H', W', k * k * C]``: the VALID ``k x k`` windows at stride ``s``,
+    features ordered (row, column, channel) like a flattened HWIO kernel."""
+    h, w = (x.shape[1] - k) // s + 1, (x.shape[2] - k) // s + 1
+    return jnp.concatenate(
+        [x[:, a:a + s * (h - 1) + 1:s, b:b + s * (w - 1) + 1:s, :] for a in range(k) for b in range(k)], axis=-1
+    )
+
+
+def _conv_xla(x, kernel, stride: int):
+    return jax.lax.conv_general_dilated(x, kernel, (stride, stride), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _conv_im2col_grad(x, kernel, stride: int):
+    return _conv_xla(x, kernel, stride)
+
+
+def _conv_im2col_fwd(x, kernel, stride):
+    return _conv_xla(x, kernel, stride), (x, kernel)
+
+
+def _conv_im2col_bwd(stride, residuals, g):
+    x, kernel = residuals
+    patches, pull_back = jax.vjp(lambda x: _im2col(x, kernel.shape[0], stride), x)
+    flat_kernel = kernel.reshape(-1, kernel.shape[-1])  # [k * k * C, O]
+    flat_g = g.reshape(-1, g.shape[-1])  # [N * H' * W', O]
+    d_kernel = (flat_g.T @ patches.reshape(-1, patches.shape[-1])).T.reshape(kernel.shape)
+    (d_x,) = pull_back(g @ flat_kernel.T)
+    return d_x, d_kernel
+
+
+_conv_im2col_grad.defvjp(_conv_im2col_fwd, _conv_im2col_bwd)
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, stride: int, grad: str = "auto") -> jax.Array:
+    """VALID 2-D convolution, ``x[N, H, W, C]`` with ``kernel[k, k, C, O]`` -> ``[N, H', W', O]``.
+
+    The forward pass is always XLA's convolution. ``grad`` picks how its gradients are computed:
+    ``"xla"`` differentiates the convolution as XLA does; ``"im2col"`` computes them as matrix
+    products over the input's ``k x k`` windows (same numbers to float rounding). On XLA:CPU the
+    backward convolutions are 10-25x slower inside a ``lax.scan`` body than outside one
+    (jax-ml/jax#12868), and every SGD step of a jaxrl trainer runs inside one, so ``"auto"``
+    (the default) picks ``"im2col"`` when the default backend is the CPU and ``"xla"`` elsewhere.
+    ``grad`` and ``stride`` are static.
+    """
+    if grad not in CONV_GRADS:
+        raise ValueError(f"unknown conv grad {grad!r}; choose one of {', '.join(CONV_GRADS)}")
+    if grad == "auto":
+        grad = "im2col" if jax.default_backend() == "cpu" else "xla"
+    return _conv_im2col_grad(x, kernel, stride) if grad == "im2col" else _conv_xla(x, kernel, stride)
+
+
+class Conv(nn.Module):
+    """A VALID, square, strided 2-D convolution with bias (see :func:`conv2d`); params
+    ``kernel[k, k, C, features]`` and ``bias[features]``, laid out like ``flax.linen.Conv``'s."""
+
+    features: int
+    kernel_size: int
+    stride: int = 1
+    grad: str = "auto"
+    kernel_init: nn.initializers.Initializer = nn.initializers.orthogonal(np.sqrt(2))
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", self.kernel_init, (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        return conv2d(x, kernel, self.stride, self.grad) + bias
+
+
 class ConvEncoder(nn.Module):
     """Images ``[..., H, W, C]`` (uint8 in ``[0, 255]`` or float) -> features ``[..., features]``.
 
     Pixels are scaled to ``[0, 1]``; ReLU convolutions (``channels``, ``kernels``, ``strides``,
-    VALID padding) then a ReLU dense layer of ``features`` units. Any leading batch axes.
+    VALID padding; :class:`Conv`, whose ``conv_grad`` says how their gradients are computed) then
+    a ReLU dense layer of ``features`` units. Any leading batch axes.
     """
 
     channels: Sequence[int] = (16, 32)
     kernels: Sequence[int] = (8, 4)
     strides: Sequence[int] = (4, 2)
     features: int = 128
+    conv_grad: str = "auto"
 
     @nn.compact
     def __call__(self, x):
         lead, image = x.shape[:-3], x.shape[-3:]
         x = x.reshape((-1, *image)).astype(np.float32) / 255.0
-        for c, k, s in zip(self.channels, self.kernels, self.strides):
-            x = nn.relu(nn.Conv(c, (k, k), strides=(s, s), padding="VALID",
-                                kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
+        for i, (c, k, s) in enumerate(zip(self.channels, self.kernels, self.strides)):
+            x = nn.relu(Conv(c, k, s, self.conv_grad, name=f"Conv_{i}")(x))
         x = nn.relu(nn.Dense(self.features, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x.reshape((x.shape[0], -1))))
         return x.reshape((*lead, self.features))
 
@@ -97,4 +174,4 @@ class ActorCritic(nn.Module):
         return self.critic(self._features(obs))[..., 0]
 
 
-__all__ = ["MLP", "ConvEncoder", "ActorCritic", "activation"]
+__all__ = ["MLP", "Conv", "ConvEncoder", "conv2d", "ActorCritic", "activation"]

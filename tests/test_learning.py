@@ -12,7 +12,6 @@ flipped ends at 134, GAE with every bootstrap value zeroed at 258 (random: 359).
 """
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -22,18 +21,8 @@ from jaxrl.algos import ppo
 
 def _policy_returns(env, params, trainer, state, key, episodes=16):
     """Deterministic returns of the trained policy and of a uniformly random policy, ONE compile."""
-    spec = env.action_spec
-    trained = trainer.policy(state)
-
-    def returns(key, use_random):
-        def act(k, obs):
-            rand = jax.random.uniform(k, (obs.shape[0],) + spec.shape, minval=-1.0, maxval=1.0)
-            return jnp.where(use_random, rand, trained(k, obs))
-
-        return evaluate.episode_returns(key, env, params, act, episodes)
-
-    f = jax.jit(returns)
-    return np.asarray(f(key, False)), np.asarray(f(key, True))
+    trained, random = evaluate.trained_and_random_returns(key, env, params, trainer.policy(state), episodes)
+    return np.asarray(trained), np.asarray(random)
 
 
 @pytest.mark.timeout(240)

@@ -26,7 +26,7 @@ from jaxrl.envs import make, pixels
 from jaxrl.envs.mjx_env import MjxState, mjx
 from jaxrl.envs.pixels import PixelObs
 from jaxrl.spaces import Box, SpecError
-from jaxrl.wrappers import AutoReset, FrameStack, FrameStackState, TimeLimit, VecEnv, find_state
+from jaxrl.wrappers import ActionRepeat, AutoReset, FrameStack, FrameStackState, TimeLimit, VecEnv, find_state
 
 H, W = 48, 64  # not square: a wrong aspect ratio or a transposed image fails
 # The test programs are compiled once and run once: XLA's cheapest backend
@@ -465,7 +465,7 @@ def test_frame_stack_uint8_spec_and_bad_k():
 
 
 def test_options_list_observation_options_for_every_env():
-    obs_opts = {"obs": "state", "image_size": 64, "camera": None, "depth": False, "frame_stack": 1}
+    obs_opts = {"obs": "state", "image_size": 64, "camera": None, "depth": False, "frame_stack": 1, "action_repeat": 1}
     for name in ("cartpole_swingup", "pendulum_swingup", "probe_constant"):
         opts = envs.options(name)
         assert opts.items() >= obs_opts.items() and "episode_length" in opts or name.startswith("probe")
@@ -486,6 +486,11 @@ def test_make_builds_the_requested_observation_stack_without_compiling():
     assert isinstance(make("cartpole_balance")[0], TimeLimit)  # obs="state": nothing added
     pixel_env = make("cartpole_balance", obs="pixels")[0]
     assert pixel_env.camera_id == pixel_env.mj_model.camera("fixed").id  # the task's default camera (index 0)
+    # Action repeat goes INSIDE the renderer (one frame per agent step) and the frame stack outside it.
+    env = make("cartpole_balance", obs="pixels", image_size=16, frame_stack=3, action_repeat=8)[0]
+    assert isinstance(env, FrameStack) and isinstance(env.env, PixelObs) and isinstance(env.env.env, ActionRepeat)
+    assert env.env.env.repeats == 8 and env.max_steps == 125 and env.dt == pytest.approx(8 * make("cartpole_balance")[0].dt)
+    assert isinstance(make("cartpole_balance", action_repeat=2)[0], ActionRepeat)  # state observations too
 
 
 @pytest.mark.parametrize("overrides,match", [
@@ -501,6 +506,8 @@ def test_make_builds_the_requested_observation_stack_without_compiling():
     (dict(obs="pixels", camera=2.0), "camera must be a camera name or index"),
     (dict(obs="pixels", depth="yes"), "depth must be True or False"),
     (dict(frame_stack=0), "frame_stack must be an integer >= 1"),
+    (dict(action_repeat=0), "action_repeat must be an integer >= 1"),
+    (dict(obs="pixels", action_repeat=2.0), "action_repeat must be an integer >= 1"),
     (dict(image_size=32), "image_size only apply to pixel observations: pass obs='pixels'"),
     (dict(camera="track", depth=True), "camera, depth only apply to pixel observations"),
 ])

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl import envs, evaluate
+from jaxrl import envs, evaluate, networks
 from jaxrl.algos import ppo
 
 TINY = ppo.PPOConfig(total_timesteps=4 * 8 * 2, num_envs=4, num_steps=8, num_minibatches=2, update_epochs=1,
@@ -43,16 +43,48 @@ def test_network_value_matches_the_full_forward_on_images():
     np.testing.assert_allclose(net.apply(state.params, obs, method=type(net).value), value, rtol=1e-6)
 
 
+@pytest.mark.parametrize("kernel,stride", [(8, 4), (4, 2), (3, 1)])
+def test_im2col_conv_gradients_equal_xla_ones(kernel, stride):
+    """``conv2d(grad="im2col")`` (the CPU default: XLA:CPU's backward convolutions are 10-25x slower
+    inside a scan) has the same value and gradients, w.r.t. both input and kernel, as XLA's own,
+    also under vmap (a sweep vmaps the whole trainer)."""
+    x = jax.random.normal(jax.random.key(0), (2, 3, 13, 11, 5))
+    w = jax.random.normal(jax.random.key(1), (kernel, kernel, 5, 4))
+    cot = jax.random.normal(jax.random.key(2), jax.eval_shape(lambda: networks.conv2d(x[0], w, stride, "xla")).shape)
+
+    def grads(grad):
+        def one(x, w):
+            y, pull = jax.vjp(lambda x, w: networks.conv2d(x, w, stride, grad), x, w)
+            return (y, *pull(cot))
+        return jax.jit(jax.vmap(one, in_axes=(0, None)))(x, w)
+
+    for a, b, what in zip(grads("im2col"), grads("xla"), ("value", "d input", "d kernel")):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-5, atol=2e-5 * float(jnp.abs(b).max()), err_msg=what)
+
+
+def test_conv2d_rejects_an_unknown_grad_mode():
+    with pytest.raises(ValueError, match="unknown conv grad 'fast'; choose one of auto, xla, im2col"):
+        networks.conv2d(jnp.zeros((1, 8, 8, 3)), jnp.zeros((3, 3, 3, 2)), 1, "fast")
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_ppo_learns_cartpole_balance_from_pixels():
-    """From 32 x 32 images (2 stacked frames), 200-step episodes: a random policy keeps the pole
-    up for ~15-30 reward; PPO must more than triple that within 200k env steps."""
-    env, params = envs.make("cartpole_balance", obs="pixels", image_size=32, frame_stack=2, episode_length=200)
-    config = ppo.PPOConfig(total_timesteps=204_800, num_envs=32, num_steps=64, num_minibatches=4, update_epochs=4,
-                           hidden_sizes=(64,), anneal_lr=False)
+    """cartpole_balance from 32 x 32 RGB images only, in the pixel-DM-Control setting (PlaNet / DrQ):
+    action repeat 8 (125 agent steps per 1000-step episode, one frame each), 3 stacked frames.
+    A uniformly random policy scores ~270 (193-327 over these 8 episodes). Measured at seed 0
+    (2026-11-22, 2-core CPU, 323 s of training): deterministic return 600 (570-627) after 204,800
+    agent steps; the same config from STATES reaches 999.6, so the images carry what balancing needs.
+    Asserted: >= 450 and >= random + 200 (a surrogate with the wrong sign, a torso that gets no
+    gradient, or frames that do not change all stay at the random level)."""
+    env, params = envs.make("cartpole_balance", obs="pixels", image_size=32, frame_stack=3, action_repeat=8)
+    assert env.max_steps == 125
+    config = ppo.PPOConfig(total_timesteps=204_800, num_envs=32, num_steps=64, num_minibatches=8, update_epochs=8,
+                           hidden_sizes=(64, 64), anneal_lr=False)
     trainer = ppo.make_train(config, env, params)
-    state, metrics = jax.jit(trainer)(jax.random.key(0), ppo.default_hparams().replace(lr=3e-4))
-    rets = evaluate.episode_returns(jax.random.key(5), env, params, trainer.policy(state), 8)
-    random_rets = np.asarray(metrics["episode_return"])[:2]
-    print("first updates", random_rets, "eval", np.asarray(rets))
-    assert float(np.mean(rets)) > 3 * float(np.nanmean(random_rets))
+    state, metrics = jax.jit(trainer)(jax.random.key(0), ppo.default_hparams().replace(lr=1e-3, gamma=0.95))
+    trained, random = evaluate.trained_and_random_returns(jax.random.key(5), env, params, trainer.policy(state), 8)
+    trained, random = np.asarray(trained), np.asarray(random)
+    print("cartpole_balance from pixels: trained", trained, "random", random)
+    assert trained.mean() >= 450, (trained, random)
+    assert trained.mean() >= random.mean() + 200, (trained, random)
