@@ -24,6 +24,11 @@ timed: "compile s") and then run ``--repeats`` times (median: "run s"):
   ``benchmarks/peers/playground_envs.py`` in that interpreter. Playground's control timestep and
   physics substeps are its own (DM Control's, like jaxrl's); they are printed beside the figures.
 
+``--match-playground-solver`` adds a fourth program per task Playground has: jaxrl's task with
+Playground's constraint-solver budget (``make(task, solver_iterations=..., ls_iterations=...)``, the
+budgets read from Playground's own model), so the two frameworks are compared at equal solver work
+(the timestep and integrator stay DM Control's; where Playground changed those too, the row says so).
+
 Pixels (``--pixel-tasks``): ``make(task, obs="pixels", image_size=...)`` (jaxrl's in-graph ray caster,
 RGB), ``--pixel-envs`` envs, frames/s = env steps/s (one frame per env step).
 
@@ -132,6 +137,23 @@ def bench_playground(python: str, tasks: list[str], num_envs: int, steps: int, r
     return doc
 
 
+def bench_at_playground_budget(task: str, pg: dict, row: dict, a) -> None:
+    """Time jaxrl's ``task`` with Playground's solver iterations; adds ``row["jaxrl_pg_solver"]``."""
+    solver = pg["solver"]
+    env, params = envs.make(task, solver_iterations=solver["iterations"], ls_iterations=solver["ls_iterations"])
+    m = env.mj_model
+    same = {"timestep": abs(float(m.opt.timestep) - solver["timestep"]) < 1e-12,
+            "integrator": int(m.opt.integrator) == solver["integrator"], "n_substeps": env.unwrapped.n_substeps == pg["n_substeps"]}
+    figures = bench_jaxrl(env, params, a.envs, a.steps, a.repeats)
+    row["jaxrl_pg_solver"] = {**figures, "solver": solver, "same_as_playground": same}
+    row["jaxrl_pg_solver_over_playground"] = pg["run_s"] / figures["run_s"]
+    differs = [k for k, v in same.items() if not v]
+    print(f"[jaxrl at Playground's solver] {task:24s} {figures['steps_per_s']:>10,.0f} steps/s "
+          f"({solver['iterations']} / {solver['ls_iterations']} iterations; compile {figures['compile_s']:5.1f} s)  "
+          f"/ Playground {row['jaxrl_pg_solver_over_playground']:.2f}"
+          + (f"  (Playground's {', '.join(differs)} differ{'s' if len(differs) == 1 else ''})" if differs else ""), flush=True)
+
+
 def _names(arg: str, all_names: list[str]) -> list[str]:
     if arg == "all":
         return all_names
@@ -155,10 +177,14 @@ def main(argv=None) -> dict:
     p.add_argument("--pixel-steps", type=int, default=10)
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--playground", metavar="PYTHON", help="a Python with MuJoCo Playground installed")
+    p.add_argument("--match-playground-solver", action="store_true",
+                   help="also time jaxrl's task at Playground's solver iterations (needs --playground)")
     p.add_argument("--json", metavar="PATH")
     a = p.parse_args(argv)
     if a.repeats < 1 or a.envs < 1 or a.steps < 1:
         raise SystemExit("--repeats, --envs and --steps must be >= 1")
+    if a.match_playground_solver and not a.playground:
+        raise SystemExit("--match-playground-solver needs --playground PYTHON (the budgets are read from Playground's models)")
 
     all_names = mjx_task_names()
     tasks, pixel_tasks = _names(a.tasks, all_names), _names(a.pixel_tasks, all_names)
@@ -188,6 +214,10 @@ def main(argv=None) -> dict:
                   f"(compile {figures['compile_s']:5.1f} s, {figures['n_substeps']} substeps)  "
                   f"jaxrl speed / Playground {row['jaxrl_over_playground']:.2f}", flush=True)
         doc["playground_machine"] = pg.get("machine")
+        if a.match_playground_solver:
+            for task, figures in pg.get("tasks", {}).items():
+                bench_at_playground_budget(task, figures, doc["tasks"][task], a)
+                write_json(a.json, doc)
 
     for task in pixel_tasks:
         row = bench_pixels(task, a.pixel_envs, a.pixel_steps, a.repeats, a.image_size)
@@ -197,8 +227,8 @@ def main(argv=None) -> dict:
         write_json(a.json, doc)
 
     print("\n| task | jaxrl steps/s | bare mjx.step steps/s | jaxrl/bare | Playground steps/s | jaxrl/Playground "
-          "| compile s (jaxrl) | pixel frames/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| jaxrl at Playground's solver, steps/s | that / Playground | compile s (jaxrl) | pixel frames/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for task in dict.fromkeys(tasks + pixel_tasks):
         row, pix = doc["tasks"].get(task), doc["pixels"].get(task)
         pg = row.get("playground") if row else None
@@ -208,6 +238,8 @@ def main(argv=None) -> dict:
                  f"{row['jaxrl_over_bare']:.2f}" if row else "-",
                  f"{pg['steps_per_s']:,.0f}" if pg else "-",
                  f"{row['jaxrl_over_playground']:.2f}" if pg else "-",
+                 f"{row['jaxrl_pg_solver']['steps_per_s']:,.0f}" if row and "jaxrl_pg_solver" in row else "-",
+                 f"{row['jaxrl_pg_solver_over_playground']:.2f}" if row and "jaxrl_pg_solver" in row else "-",
                  f"{row['jaxrl']['compile_s']:.1f}" if row else "-",
                  f"{pix['frames_per_s']:,.0f}" if pix else "-"]
         print("| " + " | ".join(cells) + " |")

@@ -130,7 +130,7 @@ class Finger(MjxTask):
         raise NotImplementedError
 
     @property
-    def mj_model(self) -> mujoco.MjModel:
+    def base_mj_model(self) -> mujoco.MjModel:
         return _finger_model(self.variant)
 
     def default_params(self) -> FingerParams:

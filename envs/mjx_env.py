@@ -12,6 +12,7 @@ optionally ``terminated``; ``reset`` / ``step_env`` do the stepping.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import importlib.resources
@@ -64,9 +65,33 @@ def load_mj_model(filename: str) -> mujoco.MjModel:
     return mujoco.MjModel.from_xml_path(asset_path(filename))
 
 
+@functools.lru_cache(maxsize=None)
+def with_solver_budget(base: mujoco.MjModel, iterations: int | None, ls_iterations: int | None) -> mujoco.MjModel:
+    """A copy of ``base`` (cached per model and budget) with ``opt.iterations`` / ``opt.ls_iterations``
+    replaced where given; ``base`` itself when neither is."""
+    if iterations is None and ls_iterations is None:
+        return base
+    m = copy.copy(base)
+    if iterations is not None:
+        m.opt.iterations = iterations
+    if ls_iterations is not None:
+        m.opt.ls_iterations = ls_iterations
+    return m
+
+
+def optional_positive_int(name: str, value) -> int | None:
+    return None if value is None else positive_int(name, value)
+
+
 @dataclasses.dataclass(frozen=True)
 class MjxTask(Env):
     """An MJX task; ``n_substeps`` physics steps per env step (static).
+
+    ``solver_iterations`` / ``ls_iterations`` (static; ``None``: the MJCF's, i.e. DM Control's)
+    replace the constraint solver's Newton and line-search iteration budgets in ``mj_model`` and
+    so in ``params.model`` and in any C stepping of ``env.mj_model``: fewer iterations step faster
+    and solve contacts less exactly (MuJoCo Playground's DM Control ports use 1-4 Newton
+    iterations; ``benchmarks/RESULTS.md`` measures both).
 
     Class attributes of a subclass: ``xml`` (asset file name),
     ``obs_size`` (length of the flat observation vector) and
@@ -85,11 +110,19 @@ class MjxTask(Env):
     # post-step qpos after each env step, as DM Control does (mj_step1 after every step).
     refresh_poses: ClassVar[bool] = False
     n_substeps: int = 1
+    solver_iterations: int | None = None
+    ls_iterations: int | None = None
+
+    @property
+    def base_mj_model(self) -> mujoco.MjModel:
+        """The task's model as its MJCF (and the task's edits of it) define it."""
+        return load_mj_model(self.xml)
 
     @property
     def mj_model(self) -> mujoco.MjModel:
-        """The host ``mujoco.MjModel`` this task steps (for ``mujoco.mj_step``, rendering)."""
-        return load_mj_model(self.xml)
+        """The host ``mujoco.MjModel`` this task steps (for ``mujoco.mj_step``, rendering):
+        ``base_mj_model`` with the solver budget applied."""
+        return with_solver_budget(self.base_mj_model, self.solver_iterations, self.ls_iterations)
 
     @property
     def dt(self) -> float:
@@ -163,19 +196,24 @@ class MjxTask(Env):
 
 
 def task_factory(cls: type[MjxTask], default_substeps: int = 1, **fields):
-    """A registry factory: ``make(episode_length=1000, n_substeps=default_substeps) -> (env, params)``.
+    """A registry factory: ``make(episode_length=1000, n_substeps=default_substeps,
+    solver_iterations=None, ls_iterations=None) -> (env, params)``.
 
-    ``env`` is ``TimeLimit(cls(n_substeps=n_substeps, **fields), max_steps=episode_length)``;
-    both options are validated (integers >= 1) before anything is built.
+    ``env`` is ``TimeLimit(cls(n_substeps=..., solver_iterations=..., ls_iterations=..., **fields),
+    max_steps=episode_length)``; every option is validated (integers >= 1; the solver budgets may
+    be ``None``: the model's own) before anything is built.
     """
 
-    def make(episode_length: int = 1000, n_substeps: int = default_substeps):
+    def make(episode_length: int = 1000, n_substeps: int = default_substeps,
+             solver_iterations: int | None = None, ls_iterations: int | None = None):
         episode_length = positive_int("episode_length", episode_length)
-        n_substeps = positive_int("n_substeps", n_substeps)
-        env = cls(n_substeps=n_substeps, **fields)
+        env = cls(n_substeps=positive_int("n_substeps", n_substeps),
+                  solver_iterations=optional_positive_int("solver_iterations", solver_iterations),
+                  ls_iterations=optional_positive_int("ls_iterations", ls_iterations), **fields)
         return TimeLimit(env, max_steps=episode_length), env.default_params()
 
     args = "".join(f", {k}={v!r}" for k, v in fields.items())
     make.__doc__ = (f"{cls.__name__}(n_substeps{args}) under a TimeLimit of episode_length env steps "
-                    f"(n_substeps physics steps each, default {default_substeps}).")
+                    f"(n_substeps physics steps each, default {default_substeps}); solver_iterations / "
+                    f"ls_iterations: the constraint solver's budgets (None: the model's).")
     return make

@@ -97,7 +97,7 @@ class Reacher(MjxTask):
         return f"reacher_{'hard' if self.hard else 'easy'}"
 
     @property
-    def mj_model(self) -> mujoco.MjModel:
+    def base_mj_model(self) -> mujoco.MjModel:
         return _reacher_model(TARGET_SIZE["hard" if self.hard else "easy"])
 
     def default_params(self) -> ReacherParams:

@@ -270,3 +270,60 @@ def test_twin_steps_like_its_base(twin):
             assert o.shape == env_t.observation_spec.shape and o.dtype == jnp.float32 and np.all(np.isfinite(o))
             rewards.append(float(r))
     assert 0.0 <= min(rewards) and max(rewards) <= 1.0
+
+
+def test_solver_budget_option_reaches_mjx_and_c():
+    """``make(name, solver_iterations=, ls_iterations=)`` (a faster, less exact contact solve, as
+    MuJoCo Playground's ports use) sets the budgets in ``env.mj_model`` AND in ``params.model`` and
+    leaves the default task untouched; MJX at a cut budget still steps like C at that budget:
+    cheetah_run (ground contacts) at ONE Newton iteration, one env step from the identical state at
+    each of 30 steps (measured 5e-7 / 5e-5 on qpos / qvel; against C at the default budget the same
+    steps differ by 6e-2 / 6.5: the budget matters and reaches both engines). With BOTH budgets cut
+    (2 Newton / 4 line-search) MJX's line search and C's part ways (0.8 on qvel, measured), so only
+    the Newton budget is C-checked."""
+    env, params = make("cheetah_run", solver_iterations=1)
+    default_env, default_params = make("cheetah_run")
+    assert env.mj_model.opt.iterations == int(params.model.opt.iterations) == 1
+    assert env.mj_model.opt.ls_iterations == default_env.mj_model.opt.ls_iterations
+    assert default_env.mj_model.opt.iterations == int(default_params.model.opt.iterations) > 1
+    assert env.unwrapped.base_mj_model is default_env.mj_model
+    ls_env, ls_params = make("walker_walk", ls_iterations=3)
+    assert ls_env.mj_model.opt.ls_iterations == int(ls_params.model.opt.ls_iterations) == 3
+    steps, venv = 30, VecEnv(env, num_envs=NUM_ENVS)
+    actions = jax.random.uniform(jax.random.PRNGKey(3), (steps, NUM_ENVS, *env.action_spec.shape), minval=-1, maxval=1)
+
+    def rollout(key, actions):
+        def snap(state):
+            data = find_state(state, MjxState).data
+            return dict(qpos=data.qpos, qvel=data.qvel, warm=data.qacc_warmstart, mocap=data.mocap_pos)
+
+        state, _ = venv.reset(key, params)
+
+        def body(state, xs):
+            state, _ = venv.step(xs[0], state, xs[1], params)
+            return state, snap(state)
+
+        _, traj = jax.lax.scan(body, state, (jax.random.split(key, steps), actions))
+        return snap(state), traj
+
+    first, traj = jax.tree.map(np.asarray, jax.jit(rollout)(jax.random.PRNGKey(0), actions))
+    _, d, step = _c_stepper(env)
+    err_q = err_v = 0.0
+    for b in range(NUM_ENVS):
+        prev = {k: v[b] for k, v in first.items()}
+        for t in range(steps):
+            step(prev["qpos"], prev["qvel"], prev["warm"], prev["mocap"], np.asarray(actions[t, b]))
+            err_q = max(err_q, np.abs(d.qpos - traj["qpos"][t, b]).max())
+            err_v = max(err_v, np.abs(d.qvel - traj["qvel"][t, b]).max())
+            prev = {k: v[t, b] for k, v in traj.items()}
+    print("cheetah_run at 1 Newton iteration, one-step MJX vs C:", err_q, err_v)
+    assert err_q < ONE_STEP["default"]["qpos"] and err_v < ONE_STEP["default"]["qvel"], (err_q, err_v)
+
+
+@pytest.mark.parametrize("overrides,match", [
+    (dict(solver_iterations=0), "solver_iterations must be an integer >= 1, got 0"),
+    (dict(ls_iterations=2.5), "ls_iterations must be an integer >= 1, got 2.5"),
+])
+def test_bad_solver_budget_raises_before_building(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        make("walker_walk", **overrides)

@@ -58,8 +58,11 @@ def bench(name: str, num_envs: int, steps: int, repeats: int) -> dict:
 
     state = jax.jit(venv.reset)(jax.random.split(jax.random.PRNGKey(0), num_envs))
     out = time_program(run, (jax.random.PRNGKey(1), state), repeats)
+    opt = env.mj_model.opt
+    solver = {"iterations": int(opt.iterations), "ls_iterations": int(opt.ls_iterations),
+              "timestep": float(opt.timestep), "integrator": int(opt.integrator)}
     return {"name": name, **out, "steps_per_s": num_envs * steps / out["run_s"], "n_substeps": env.n_substeps,
-            "control_dt": env.dt}
+            "control_dt": env.dt, "solver": solver}
 
 
 def main() -> None:
