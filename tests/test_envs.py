@@ -61,8 +61,9 @@ def test_bad_options_rejected(name, bad):
 
 
 def test_options_and_time_limit():
-    assert envs.options("pendulum_swingup") == {"episode_length": 1000, "n_substeps": 1, "obs": "state", "image_size": 64,
-                                                 "camera": None, "depth": False, "frame_stack": 1}
+    assert envs.options("pendulum_swingup") == {"episode_length": 1000, "n_substeps": 1, "solver_iterations": None,
+                                                 "ls_iterations": None, "obs": "state", "image_size": 64,
+                                                 "camera": None, "depth": False, "frame_stack": 1, "action_repeat": 1}
     env, _ = make("cartpole_balance", episode_length=200, n_substeps=2)
     assert isinstance(env, TimeLimit) and env.max_steps == 200
     assert env.unwrapped == Cartpole(n_substeps=2, swingup=False)
