@@ -16,6 +16,8 @@ What it does:
   * ``train = jax.jit(jax.vmap(algo.train))`` (Rejax's documented multi-seed pattern) over
     ``jax.random.split(PRNGKey(--seed), N)``; compile timed apart (AOT ``lower().compile()``),
     one warm-up call, then ``--repeats`` timed calls (``block_until_ready``), median reported;
+  * ``--serve``: after the warm-up, one timed call per ``run`` line on stdin (a JSON line
+    ``{"run_s": ...}`` answers each), so a driver can interleave these calls with its own;
   * evaluates each seed's final policy on CartPole-v1 after (and outside) the timing:
     ``--eval-episodes`` episodes per seed, greedy (argmax of the logits; the primary metric)
     and sampled (Rejax's own ``act`` samples), fixed-length scan of ``max_steps_in_episode``
@@ -172,6 +174,9 @@ def main(argv=None) -> dict:
     p.add_argument("--rejax-eval", action="store_true",
                    help="keep Rejax's shipped in-training evaluation (128 stochastic episodes every eval_freq=1000 steps)")
     p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--serve", action="store_true",
+                   help="after compiling, print a JSON line and time one call per 'run' line read from stdin "
+                        "(any other line ends the timing; --repeats is then ignored)")
     args = p.parse_args(argv)
     if args.seeds < 1 or args.repeats < 1 or args.eval_episodes < 1:
         p.error("--seeds, --repeats and --eval-episodes must be >= 1")
@@ -203,12 +208,28 @@ def main(argv=None) -> dict:
     t = time.perf_counter()
     ts, evaluation = _block(compiled(keys))
     warmup_s = time.perf_counter() - t
-    run_s = []
-    for i in range(args.repeats):
-        t = time.perf_counter()
+    run_s, cpu_s = [], []
+
+    def timed_run():
+        nonlocal ts, evaluation
+        t, c = time.perf_counter(), time.process_time()
         ts, evaluation = _block(compiled(keys))
         run_s.append(time.perf_counter() - t)
-        print(f"[rejax] run {i + 1}/{args.repeats}: {run_s[-1]:.3f} s", flush=True)
+        cpu_s.append(time.process_time() - c)
+        return run_s[-1]
+
+    if args.serve:
+        # Interleaved timing: the driver (benchmarks/sweep.py) alternates one call here with one
+        # call of its own, so a slow minute of the machine hits both frameworks alike.
+        print(json.dumps({"ready": True, "compile_s": compile_s}), flush=True)
+        for line in sys.stdin:
+            if line.strip() != "run":
+                break
+            print(json.dumps({"run_s": timed_run(), "cpu_s": cpu_s[-1]}), flush=True)
+    else:
+        for i in range(args.repeats):
+            timed_run()
+            print(f"[rejax] run {i + 1}/{args.repeats}: {run_s[-1]:.3f} s", flush=True)
     median_run_s = statistics.median(run_s)
     env_steps = np.asarray(ts.global_step)  # [N]
     steps_per_s = float(env_steps.sum()) / median_run_s
@@ -254,6 +275,8 @@ def main(argv=None) -> dict:
         "lower_s": lower_s,
         "warmup_run_s": warmup_s,
         "run_s": run_s,
+        "cpu_s": cpu_s,
+        "median_cpu_s": statistics.median(cpu_s),
         "median_run_s": median_run_s,
         "env_steps_per_s_all_seeds": steps_per_s,
         "final_eval": {
