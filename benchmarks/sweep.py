@@ -105,14 +105,20 @@ class RejaxSide:
         self.out = os.path.join(self.dir.name, "rejax.json")
         cmd = [python, os.path.join(HERE, "peers", "rejax_ppo.py"), "--seeds", str(num_seeds), "--serve",
                "--total-timesteps", str(total_timesteps), "--json", self.out]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # stderr goes to a file: a pipe nobody reads while the worker runs could fill and block it.
+        self.err = open(os.path.join(self.dir.name, "stderr.txt"), "w+")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True)
         self._reply()  # compiled and warmed up
 
     def _reply(self) -> dict:
         for line in self.proc.stdout:
             if line.startswith("{"):
                 return json.loads(line)
-        raise RuntimeError(f"Rejax worker exited ({self.proc.wait()}): {self.proc.stderr.read()[-2000:]}")
+        raise RuntimeError(f"Rejax worker exited ({self.proc.wait()}): {self._stderr()}")
+
+    def _stderr(self) -> str:
+        self.err.seek(0)
+        return self.err.read()[-2000:]
 
     def run(self) -> tuple[float, float]:
         self.proc.stdin.write("run\n")
@@ -125,9 +131,10 @@ class RejaxSide:
         self.proc.stdin.close()
         self.proc.stdout.read()
         if self.proc.wait() != 0:
-            raise RuntimeError(f"Rejax worker failed: {self.proc.stderr.read()[-2000:]}")
+            raise RuntimeError(f"Rejax worker failed: {self._stderr()}")
         with open(self.out) as f:
             doc = json.load(f)
+        self.err.close()
         self.dir.cleanup()
         return doc
 
@@ -180,7 +187,8 @@ def main(argv=None) -> int:
         rows.append(row)
         write_json(args.json, {"machine": info, "partial": n != sizes[-1], "rows": rows})  # kept if a long run stops
     base = rows[0]["jaxrl"]["median_run_s"] / rows[0]["seeds"]
-    print(f"\n{'N':>5} {'jaxrl ms/agent':>15} {'vs N=1':>7} {'runs/s':>8} {'Rejax ms/agent':>15} {'jaxrl/Rejax':>12} {'paired':>7}")
+    first = f"vs N={rows[0]['seeds']}"  # per-agent time against the first (smallest) size run
+    print(f"\n{'N':>5} {'jaxrl ms/agent':>15} {first:>7} {'runs/s':>8} {'Rejax ms/agent':>15} {'jaxrl/Rejax':>12} {'paired':>7}")
     for row in rows:
         n, j, r = row["seeds"], row["jaxrl"], row["rejax"]
         per = j["median_run_s"] / n
