@@ -13,6 +13,33 @@ def flatten_time_batch(tree: Any) -> Any:
     return jax.tree.map(lambda x: x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:]), tree)
 
 
+# Up to this many samples, :func:`permutation` sorts packed words (>= 20 random bits per sample).
+PACKED_SORT_MAX = 4096
+
+
+def permutation(key: jax.Array, n: int) -> jax.Array:
+    """A random permutation of ``range(n)`` (``n`` static), ``[n]`` int32, for minibatch shuffles.
+
+    The same draws as ``jax.random.permutation(key, n)`` (split the key, one random 32-bit
+    word per sample), sorted faster: for ``n <= PACKED_SORT_MAX`` the low ``b = ceil(log2 n)``
+    bits of each word are replaced by the sample's index and the words are sorted as ONE
+    uint32 operand; the low bits of the sorted words are the permutation. XLA:CPU sorts a
+    single primitive operand with its native comparator, ~4x faster than the key-value sort
+    of ``jax.random.permutation`` (2.1 vs 8.5 ms for 64 vmapped shuffles of 500; ~8% of a
+    PPO update on CartPole at 8-64 runs per program). The order is the one
+    ``jax.random.permutation`` gives except where two words agree on their top ``32 - b``
+    (>= 20) bits, which then keep their index order (a pair that usually lands in the same
+    minibatch anyway). Larger ``n`` use ``jax.random.permutation`` itself.
+    """
+    if n > PACKED_SORT_MAX:
+        return jax.random.permutation(key, n)
+    _, subkey = jax.random.split(key)  # the draw jax.random.permutation makes (one round)
+    words = jax.random.bits(subkey, (n,), jnp.uint32)
+    low = jnp.uint32((1 << max(1, (n - 1).bit_length())) - 1)
+    packed = (words & ~low) | jnp.arange(n, dtype=jnp.uint32)
+    return (jnp.sort(packed) & low).astype(jnp.int32)
+
+
 def shuffled_minibatches(key: jax.Array, batch: Any, num_minibatches: int) -> Any:
     """Permute ``batch`` (leading axis ``N``) and split it into ``[M, N // M, ...]``.
 
@@ -21,7 +48,7 @@ def shuffled_minibatches(key: jax.Array, batch: Any, num_minibatches: int) -> An
     n = jax.tree.leaves(batch)[0].shape[0]
     if n % num_minibatches:
         raise ValueError(f"batch of {n} samples does not split into {num_minibatches} equal minibatches")
-    perm = jax.random.permutation(key, n)
+    perm = permutation(key, n)
     return jax.tree.map(
         lambda x: jnp.take(x, perm, axis=0).reshape((num_minibatches, n // num_minibatches) + x.shape[1:]), batch
     )
