@@ -24,9 +24,10 @@ def permutation(key: jax.Array, n: int) -> jax.Array:
     word per sample), sorted faster: for ``n <= PACKED_SORT_MAX`` the low ``b = ceil(log2 n)``
     bits of each word are replaced by the sample's index and the words are sorted as ONE
     uint32 operand; the low bits of the sorted words are the permutation. XLA:CPU sorts a
-    single primitive operand with its native comparator, ~4x faster than the key-value sort
-    of ``jax.random.permutation`` (2.1 vs 8.5 ms for 64 vmapped shuffles of 500; ~8% of a
-    PPO update on CartPole at 8-64 runs per program). The order is the one
+    single primitive operand with its native comparator, 4-10x faster than the key-value sort
+    of ``jax.random.permutation`` (1.65 vs 7.33 ms for 64 vmapped shuffles of 500, 7.9 vs
+    78.7 ms for 64 of 2048; ~8% of a PPO update on CartPole at 8-64 runs per program;
+    benchmarks/RESULTS.md, sweep run 6). The order is the one
     ``jax.random.permutation`` gives except where two words agree on their top ``32 - b``
     (>= 20) bits, which then keep their index order (a pair that usually lands in the same
     minibatch anyway). Larger ``n`` use ``jax.random.permutation`` itself.

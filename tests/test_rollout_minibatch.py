@@ -1,5 +1,7 @@
 """Rollout as one lax.scan, and minibatch SGD epochs."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -60,6 +62,10 @@ def test_permutation_is_jax_permutation_sorted_faster():
     # Where does sample 0 land? Uniform over the 5 minibatches of 100 (chi-square, 4 dof, p ~ 1e-4 bound).
     counts = np.bincount(np.argmax(ours == 0, axis=1) // 100, minlength=5)
     assert np.sum((counts - k / 5) ** 2 / (k / 5)) < 23, counts
+    # The speed comes from sorting ONE operand (jax.random.permutation sorts a key and a value).
+    hlo = jax.jit(lambda key: permutation(key, n)).lower(keys[0]).as_text()
+    sorts = re.findall(r'stablehlo.sort"?\(([^)]*)\)', hlo)
+    assert len(sorts) == 1 and "," not in sorts[0], sorts
     # Beyond PACKED_SORT_MAX it IS jax.random.permutation.
     big = PACKED_SORT_MAX + 1
     np.testing.assert_array_equal(permutation(keys[0], big), jax.random.permutation(keys[0], big))
