@@ -64,6 +64,7 @@ def machine_info() -> dict:
         "jax_backend": jax.default_backend(),
         "jax_compilation_cache_dir": jax.config.jax_compilation_cache_dir,  # None: every compile is real
         "jax_devices": [str(d) for d in jax.devices()],
+        "device_kind": jax.devices()[0].device_kind,  # e.g. "cpu", "NVIDIA H100 80GB HBM3"
         "versions": {
             "python": platform.python_version(),
             **{d: _version(d) for d in ("jax", "jaxlib", "mujoco", "mujoco-mjx", "flax", "optax", "numpy")},

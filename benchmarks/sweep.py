@@ -163,7 +163,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     info = machine_info()
     print(f"[info] {info['cpu_model']}, {info['cpu_count']} CPUs, load {info['loadavg_at_start']}, jax {info['versions']['jax']} "
-          f"on {info['jax_backend']} ({jax.device_count()} device(s))", flush=True)
+          f"on {info['jax_backend']} ({jax.device_count()} x {info['device_kind']})", flush=True)
     sizes = [int(s) for s in args.seeds.split(",")]
     rows = []
     for n in sizes:

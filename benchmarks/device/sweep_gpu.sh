@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Run ON a GPU machine with no internet, from the repo root, after benchmarks/device/fetch_wheels.sh
+# filled .whl/ (carried along): jaxrl vs Rejax sweeps (benchmarks/sweep.py) on the machine's own JAX.
+#
+#   bash benchmarks/device/sweep_gpu.sh --seeds 1,8,64 [--repeats 3] [any other benchmarks/sweep.py flag]
+#
+# With the device tool (10 minutes a command): one call for --seeds 1,8,64 and one for
+# --seeds 256,1024 (`--repeats-small 5 --repeats 3`); each call installs the wheels again (~20 s).
+# Output: $SWEEP_NAME.json and .log (default sweep_gpu) (nvidia-smi, versions, the table) in $OUT when set
+# (the device tool), else runs/device/.
+#
+# jaxrl runs from the tree (jaxrl/, envs/ and algos/ mapped as the installed package maps them),
+# with .whl/jaxrl on its path; Rejax runs in its own process with .whl/rejax (gymnax 0.0.9).
+# Each process may take 45% of the GPU's memory (preallocated, the same for both frameworks).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+py="${PYTHON:-python3}"
+out="${OUT:-$root/runs/device}"
+name="${SWEEP_NAME:-sweep_gpu}"
+tmp="${JAXRL_DEVICE_TMP:-/tmp/jaxrl-device}"
+mkdir -p "$out"
+
+for side in jaxrl rejax; do
+  ls "$root/.whl/$side/"*.whl >/dev/null 2>&1 || { echo "no wheels in .whl/$side: run benchmarks/device/fetch_wheels.sh where pip reaches an index, and carry .whl" >&2; exit 2; }
+  "$py" -m pip install --quiet --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target "$tmp/site-$side" "$root/.whl/$side/"*.whl
+done
+
+# The package layout of pyproject.toml's [tool.setuptools.package-dir] (jaxrl.envs = envs/, ...)
+# as copies, without a build (the image's setuptools may predate pyproject's license field).
+rm -rf "$tmp/src" && mkdir -p "$tmp/src"
+"$py" - "$root" "$tmp/src" <<'PY'
+import os, shutil, sys, tomllib
+root, src = sys.argv[1:]
+dirs = tomllib.load(open(os.path.join(root, "pyproject.toml"), "rb"))["tool"]["setuptools"]["package-dir"]
+for package, folder in sorted(dirs.items(), key=lambda kv: kv[0].count(".")):  # parents first
+    shutil.copytree(os.path.join(root, folder), os.path.join(src, *package.split(".")),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+PY
+
+cat > "$tmp/rejax-python" <<EOF
+#!/usr/bin/env bash
+PYTHONPATH="$tmp/site-rejax" exec "$py" "\$@"
+EOF
+chmod +x "$tmp/rejax-python"
+
+export XLA_PYTHON_CLIENT_MEM_FRACTION="${XLA_PYTHON_CLIENT_MEM_FRACTION:-0.45}" PYTHONUNBUFFERED=1
+{
+  echo "# $(date -u +%FT%TZ) benchmarks/device/sweep_gpu.sh $*"
+  (nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi")
+  PYTHONPATH="$tmp/src:$tmp/site-jaxrl" "$py" - <<'EOF'
+import sys, jax
+from importlib import metadata
+v = {d: metadata.version(d) for d in ("jax", "jaxlib", "flax", "optax", "mujoco", "mujoco-mjx", "gymnax")}
+print(f"python {sys.version.split()[0]}; jaxrl side: {v}; devices {jax.devices()}")
+EOF
+  "$tmp/rejax-python" - <<'EOF'
+import jax, rejax  # noqa: F401
+from importlib import metadata
+v = {d: metadata.version(d) for d in ("rejax", "jax", "jaxlib", "flax", "optax", "gymnax", "distrax")}
+print(f"Rejax side: {v}; devices {jax.devices()}")
+EOF
+  PYTHONPATH="$tmp/src:$tmp/site-jaxrl" "$py" "$root/benchmarks/sweep.py" --rejax-python "$tmp/rejax-python" \
+    --json "$out/$name.json" "$@"
+} 2>&1 | tee "$out/$name.log"
