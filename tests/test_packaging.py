@@ -55,3 +55,25 @@ def test_xdist_groups_take_effect(request):
     if not getattr(request.config.option, "loadgroup", False):
         pytest.skip("not running under pytest-xdist --dist loadgroup")
     assert request.node.nodeid.endswith("@test_packaging"), request.node.nodeid
+
+
+def test_device_kit_follows_the_pins():
+    """benchmarks/device/fetch_wheels.sh carries, for an offline GPU machine, the packages that
+    pyproject.toml pins (less jax/jaxlib: the machine's own; flax: the first 0.12.x that runs on
+    jax >= 0.11): a pin bumped in one place and not the other fails here, and both scripts parse."""
+    import re
+    import subprocess
+
+    kit = (ROOT / "benchmarks" / "device" / "fetch_wheels.sh").read_text()
+    jaxrl_list = kit.split("\njaxrl=(", 1)[1].split(")", 1)[0] + kit.split("\ncommon=(", 1)[1].split(")", 1)[0]
+    carried = dict(re.findall(r"([A-Za-z0-9_.\-]+)==(\S+)", jaxrl_list))
+    carried = {re.sub(r"[-_.]+", "-", k.lower()): v for k, v in carried.items()}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = dict(re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)$", "\n".join(project["dependencies"] + project["optional-dependencies"]["gymnax"]), re.M))
+    pins = {re.sub(r"[-_.]+", "-", k.lower()): v for k, v in pins.items()}
+    for name, version in pins.items():
+        if name in ("jax", "jaxlib", "flax", "brax"):  # the machine's jax; flax 0.12.6 needs jax < 0.11; brax: not on the sweep path
+            continue
+        assert carried.get(name) == version, f"fetch_wheels.sh carries {name}=={carried.get(name)}, pyproject.toml pins {version}"
+    for script in ("fetch_wheels.sh", "sweep_gpu.sh"):
+        subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "device" / script)], check=True)
