@@ -45,6 +45,12 @@ class SweepError(ConfigError):
     """A sweep's settings are invalid (raised before anything compiles)."""
 
 
+def runs_sharding(devices: Sequence[jax.Device]) -> NamedSharding:
+    """Splits a leading run axis over ``devices`` (a 1-D ``Mesh`` with one ``"runs"`` axis): how a
+    :class:`Sweeper` spreads its runs, and an ES its population (``algos/meta/es.py``)."""
+    return NamedSharding(Mesh(np.array(list(devices)), ("runs",)), PartitionSpec("runs"))
+
+
 # ----------------------------------------------------------------------------- settings
 
 
@@ -261,7 +267,7 @@ class Sweeper:
         self.devices = list(devices) if devices is not None else jax.devices()
         self.num_runs = num_settings * num_seeds
         self.padded = -(-self.num_runs // len(self.devices)) * len(self.devices)
-        self.sharding = NamedSharding(Mesh(np.array(self.devices), ("runs",)), PartitionSpec("runs"))
+        self.sharding = runs_sharding(self.devices)
         runs, shape = self.num_runs, (num_settings, num_seeds)
         # One compiled call drops the padding and splits the run axis into [C, S] (as eager ops,
         # one dispatch per state leaf cost ~35 ms per sweep on a CPU).

@@ -36,9 +36,10 @@ import numpy as np
 import optax
 from flax import struct
 from jax.flatten_util import ravel_pytree
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import NamedSharding
 
 from jaxrl.configs import ConfigError, as_traced
+from jaxrl.sweep import runs_sharding
 from jaxrl.trainer import Trainer
 
 
@@ -232,7 +233,7 @@ def make_strategy(config: ESConfig, num_dims: int, **kwargs):
 def population_sharding(devices: Sequence[jax.Device] | None, chunk: int) -> NamedSharding | None:
     """The sharding that splits a chunk of members over ``devices`` (``None`` for one device).
 
-    Same mesh layout as :class:`jaxrl.sweep.Sweeper` (one ``"runs"`` axis over the devices).
+    The mesh of :class:`jaxrl.sweep.Sweeper` (:func:`jaxrl.sweep.runs_sharding`).
     """
     devices = list(devices) if devices is not None else jax.devices()
     if len(devices) <= 1:
@@ -240,7 +241,7 @@ def population_sharding(devices: Sequence[jax.Device] | None, chunk: int) -> Nam
     if chunk % len(devices):
         raise ESError(f"the chunk of {chunk} members does not split over {len(devices)} devices; "
                       f"choose a chunk (or population) that is a multiple of {len(devices)}")
-    return NamedSharding(Mesh(np.array(devices), ("runs",)), PartitionSpec("runs"))
+    return runs_sharding(devices)
 
 
 def evaluate_population(fitness_fn: Callable, unravel: Callable, population: jax.Array, key: jax.Array,
