@@ -160,18 +160,40 @@ class SweepResult:
 
     def final_return(self, last: float = 0.1) -> np.ndarray:
         """``[C, S]``: each run's training return over its last ``last`` fraction of updates
-        (averaged over the episodes that ended; NaN if the run diverged)."""
+        (averaged over the episodes that ended). NaN if the run diverged (:meth:`diverged`) or if
+        no episode ended in that window (a budget shorter than an episode)."""
         n = self.metrics["episode_return"].shape[-1]
         k = max(1, int(round(n * last)))
         ret, done = self.metrics["episode_return"][..., -k:], self.metrics["episodes"][..., -k:].astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = np.sum(np.nan_to_num(ret) * done, -1) / np.sum(done, -1)
-        bad = ~np.all(np.isfinite(self.metrics["loss"]), -1) if "loss" in self.metrics else np.zeros_like(out, bool)
-        return np.where(bad, np.nan, out)
+        return np.where(self.diverged(), np.nan, out)
+
+    def return_curve(self) -> np.ndarray:
+        """``[C, S, T]``: at each update, the mean return of the episodes that ended in it, carried
+        forward over updates in which none ended (NaN before the first one ends). The raw
+        ``metrics["episode_return"]`` is 0 at such updates; with episodes much longer than an
+        update (an MJX task's 1,000 steps against 64 per update) the raw curve is mostly zeros,
+        so the sweep's plot draws this one. A non-finite return of an ended episode stays."""
+        ret, done = self.metrics["episode_return"], self.metrics["episodes"]
+        t = np.arange(ret.shape[-1])
+        last = np.maximum.accumulate(np.where(done > 0, t, -1), axis=-1)
+        return np.where(last >= 0, np.take_along_axis(ret, np.maximum(last, 0), -1), np.nan)
+
+    def diverged(self) -> np.ndarray:
+        """``[C, S]`` bool: the run's loss went non-finite at some update (when the ``loss`` curve was
+        kept), or an episode that ended reported a non-finite return."""
+        ret, done = self.metrics["episode_return"], self.metrics["episodes"]
+        bad = np.any((done > 0) & ~np.isfinite(ret), -1)
+        if "loss" in self.metrics:
+            bad |= ~np.all(np.isfinite(self.metrics["loss"]), -1)
+        return bad
 
     def summary(self, last: float = 0.1) -> list[dict]:
-        """One row per setting, best first: mean / std / IQM / min / max of the final return over seeds."""
-        final = self.final_return(last)
+        """One row per setting, best first: mean / std / IQM / min / max of the final return over the
+        seeds that have one; ``diverged`` counts the seeds that diverged, ``unfinished`` those where
+        no episode ended in the final window (both left out of the statistics)."""
+        final, diverged = self.final_return(last), self.diverged()
         rows = []
         for c, setting in enumerate(self.settings):
             f = final[c]
@@ -181,7 +203,7 @@ class SweepResult:
                 "mean": float(ok.mean()) if ok.size else math.nan, "std": float(ok.std()) if ok.size else math.nan,
                 "iqm": float(iqm(ok)) if ok.size else math.nan,
                 "min": float(ok.min()) if ok.size else math.nan, "max": float(ok.max()) if ok.size else math.nan,
-                "diverged": int(np.sum(~np.isfinite(f))),
+                "diverged": int(np.sum(diverged[c])), "unfinished": int(np.sum(~diverged[c] & ~np.isfinite(f))),
             })
         return sorted(rows, key=lambda r: (-r["mean"] if math.isfinite(r["mean"]) else math.inf))
 

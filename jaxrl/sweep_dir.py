@@ -54,10 +54,11 @@ def _row_summary(row: dict, num_runs: int, num_settings: int, num_seeds: int, pa
 
 
 def format_table(summary: list[dict]) -> str:
-    lines = [f"{'rank':>4} {'mean':>9} {'std':>8} {'IQM':>9} {'min':>9} {'max':>9} {'div':>4}  setting"]
+    lines = [f"{'rank':>4} {'mean':>9} {'std':>8} {'IQM':>9} {'min':>9} {'max':>9} {'div':>4} {'unf':>4}  setting"]
     for i, r in enumerate(summary, 1):
         lines.append(f"{i:>4} {r['mean']:>9.1f} {r['std']:>8.1f} {r['iqm']:>9.1f} {r['min']:>9.1f} {r['max']:>9.1f} "
-                     f"{r['diverged']:>4}  {_label(r['setting'])}")
+                     f"{r['diverged']:>4} {r['unfinished']:>4}  {_label(r['setting'])}")
+    lines.append("(div: seeds that diverged; unf: seeds where no episode ended in the final window; both left out of the statistics)")
     return "\n".join(lines)
 
 
@@ -153,7 +154,7 @@ def sweep_to_dir(
     np.savez_compressed(os.path.join(run_dir, "curves.npz"), env_steps=result.env_steps,
                         settings=json.dumps(settings), **{k: v for k, v in result.metrics.items()})
     experiment.write_json_atomic(os.path.join(run_dir, "summary.json"), {"last_fraction": last, "ranked": summary})
-    plot.plot_sweep(result.env_steps, result.metrics["episode_return"], [_label(s) for s in settings],
+    plot.plot_sweep(result.env_steps, result.return_curve(), [_label(s) for s in settings],
                     os.path.join(run_dir, "plots", "episode_return.png"),
                     title=f"{algo_name} on {env_name}: return per setting (mean and std over {seeds} seeds)")
     total = num_runs * n * trainer.steps_per_update

@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxrl import envs, sweep
+from jaxrl import envs, sweep, sweep_dir
 from jaxrl.algos import ppo
 
 CFG = ppo.PPOConfig(total_timesteps=8 * 4 * 6, num_envs=8, num_steps=4, num_minibatches=2, update_epochs=2,
@@ -78,8 +78,29 @@ def test_summary_statistics_match_numpy():
     np.testing.assert_allclose(res.final_return(last=1 / 3), [[4.0, 6.0], [9.0, np.nan]])
     rows = res.summary(last=1 / 3)
     assert [r["config"] for r in rows] == [1, 0]
-    assert rows[0]["mean"] == 9.0 and rows[0]["diverged"] == 1
+    assert rows[0]["mean"] == 9.0 and rows[0]["diverged"] == 1 and rows[0]["unfinished"] == 0
     assert rows[1]["mean"] == 5.0 and rows[1]["std"] == 1.0 and res.best["setting"] == {"lr": 2.0}
+    # no episode ended in the final window is not divergence: the run is counted apart, as unfinished
+    episodes = np.ones_like(ret)
+    episodes[0, 1, -1] = 0
+    res.metrics["episodes"] = episodes
+    rows = res.summary(last=1 / 3)
+    np.testing.assert_array_equal(res.diverged(), [[False, False], [False, True]])
+    assert rows[1]["mean"] == 4.0 and rows[1]["diverged"] == 0 and rows[1]["unfinished"] == 1
+    # without the loss curve, a non-finite return of an episode that ended still marks divergence
+    del res.metrics["loss"]
+    np.testing.assert_array_equal(res.diverged(), [[False, False], [False, True]])
+    assert "div  unf" in sweep_dir.format_table(rows).splitlines()[0]
+
+
+def test_return_curve_carries_the_last_ended_episodes_forward():
+    # one setting, two seeds, 6 updates; the raw metric is 0 where no episode ended
+    ret = np.array([[[0.0, 5.0, 0.0, 0.0, 7.0, 0.0], [0.0, 0.0, 0.0, 2.0, np.nan, 0.0]]])
+    done = np.array([[[0, 2, 0, 0, 1, 0], [0, 0, 0, 3, 1, 0]]])
+    res = sweep.SweepResult(settings=[{}], seeds=[0, 1], hparams=[{}], metrics={"episode_return": ret, "episodes": done},
+                            env_steps=np.arange(1, 7), compile_s=0, run_s=0, num_devices=1, num_padded=0)
+    nan = np.nan
+    np.testing.assert_array_equal(res.return_curve(), [[[nan, 5.0, 5.0, 5.0, 7.0, 7.0], [nan, nan, nan, 2.0, nan, nan]]])
 
 
 def test_random_search_and_grid():
