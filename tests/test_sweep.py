@@ -1,6 +1,7 @@
 """Sweeps: seeds x settings in one program equal separate runs, never recompile on new
 values, give the same numbers on 8 devices as on 1 (padding included), refuse bad input."""
 
+import io
 import json
 import os
 import subprocess
@@ -101,6 +102,23 @@ def test_return_curve_carries_the_last_ended_episodes_forward():
                             env_steps=np.arange(1, 7), compile_s=0, run_s=0, num_devices=1, num_padded=0)
     nan = np.nan
     np.testing.assert_array_equal(res.return_curve(), [[[nan, 5.0, 5.0, 5.0, 7.0, 7.0], [nan, nan, nan, 2.0, nan, nan]]])
+
+
+def test_sweep_plot_draws_the_carried_return_not_the_raw_zeros(tmp_path, monkeypatch):
+    """CartPole episodes outlast an update of 4 steps, so the first update ends none: the plotted curve
+    must be NaN there (the raw metric is 0) and equal to ``SweepResult.return_curve``."""
+    from jaxrl import plot
+
+    drawn = {}
+    monkeypatch.setattr(plot, "plot_sweep", lambda steps, values, labels, out, **kw: drawn.setdefault("values", values))
+    outcome = sweep_dir.sweep_to_dir(
+        "ppo", "gymnax/CartPole-v1", seeds=2, swept={"lr": [1e-3]}, run_dir=str(tmp_path / "s"), live=False,
+        config_changes=dict(total_timesteps=2 * 4 * 6, num_envs=2, num_steps=4, num_minibatches=2, update_epochs=1,
+                            hidden_sizes=[8]), stream=io.StringIO())
+    raw = outcome.result.metrics["episode_return"]
+    assert np.all(outcome.result.metrics["episodes"][..., 0] == 0) and np.all(raw[..., 0] == 0)
+    np.testing.assert_array_equal(drawn["values"], outcome.result.return_curve())
+    assert np.all(np.isnan(drawn["values"][..., 0])) and np.isfinite(drawn["values"][..., -1]).all()
 
 
 def test_random_search_and_grid():
