@@ -247,3 +247,25 @@ def parse_options(items: list[str], defaults: dict[str, Any], what: str) -> dict
         except (TypeError, ValueError):
             raise ConfigError(f"{what} option {name} expects {type(default).__name__}, got {value!r}") from None
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named setting of an algorithm (``algo.presets()[name]``; ``jaxrl train ALGO --preset NAME``).
+
+    Attributes:
+      config: static config fields that differ from the defaults.
+      hparams: traced hyperparameters that differ from the defaults.
+      env: the env (and ``env_options``) the preset was made for; ``None``: any.
+      about: one line: what it is for and what it costs.
+    """
+
+    config: dict = dataclasses.field(default_factory=dict)
+    hparams: dict = dataclasses.field(default_factory=dict)
+    env: str | None = None
+    env_options: dict = dataclasses.field(default_factory=dict)
+    about: str = ""
+
+    def build(self, config_cls, hparams_cls):
+        """``(config, hparams)`` instances with the preset's values."""
+        return from_dict(config_cls, self.config), from_dict(hparams_cls, self.hparams)

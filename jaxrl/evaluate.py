@@ -1,4 +1,8 @@
-"""Evaluate a policy: one episode in each of ``num_episodes`` parallel envs, as one ``lax.scan``."""
+"""Evaluate a policy: one episode in each of ``num_episodes`` parallel envs, as one ``lax.scan``.
+
+:func:`episode_scan` is THE episode loop: evaluation (:func:`episode_returns`) and video rendering
+(:func:`jaxrl.video.episode_qpos`) both run it, acting through :class:`jaxrl.policy.Policy`.
+"""
 
 from __future__ import annotations
 
@@ -8,65 +12,110 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.env import Env
+from jaxrl.policy import Policy, as_policy
 from jaxrl.wrappers import VecEnv
 
 
-def episode_returns(
-    key: jax.Array, env: Env, env_params: Any, act: Callable, num_episodes: int, max_steps: int | None = None
-) -> jax.Array:
-    """Undiscounted return of one episode per env, ``[num_episodes]``.
-
-    Args:
-      key: PRNG key (env resets and a stochastic ``act``).
-      env: an UNBATCHED env without auto-reset (e.g. from ``jaxrl.envs.make``).
-      act: ``act(key, obs[num_episodes, ...]) -> action[num_episodes, ...]``.
-      num_episodes: episodes run in parallel (static).
-      max_steps: steps to simulate (static); defaults to the env's time limit
-        (``env.max_steps``). Rewards after an episode ends are not counted.
-    """
+def _horizon(env: Env, max_steps: int | None) -> int:
     if max_steps is None:
         max_steps = getattr(env, "max_steps", None)
         if max_steps is None:
             raise ValueError(f"{env.name} has no time limit: pass max_steps to episode_returns")
-    venv = VecEnv(env, num_envs=num_episodes)
+    return int(max_steps)
+
+
+def episode_scan(key: jax.Array, venv: Env, env_params: Any, policy: Policy | Callable, num_steps: int,
+                 record: Callable[[Any], Any] | None = None) -> dict:
+    """Run ONE episode in each env of a batched env WITHOUT auto-reset, for ``num_steps`` (static) steps.
+
+    Args:
+      key: split into ``(reset_key, key)``; ``key`` gives one key per step, split into the
+        policy's key and the env's key.
+      venv: a batched env without auto-reset (e.g. :class:`jaxrl.wrappers.VecEnv` of a task), ``B`` envs.
+      policy: a :class:`jaxrl.policy.Policy` (its carry starts at ``init_carry(B)``, ``first`` is
+        True on the first step only) or a plain ``act(key, obs[B]) -> action[B]``.
+      record: ``record(env_state) -> pytree`` kept after every step (e.g. joint positions).
+
+    Returns:
+      ``{"return": [B] undiscounted, rewards after an episode ended not counted, "reward": [T, B]
+      (0 once ended), "valid": [T, B] bool (the step belongs to the episode), "start": record of the
+      reset state, "record": [T, B, ...]}`` (the last two only with ``record``).
+    """
+    policy = as_policy(policy)
     reset_key, key = jax.random.split(key)
     state, ts = venv.reset(reset_key, env_params)
+    batch = jax.tree.leaves(ts.obs)[0].shape[0]
 
     def one_step(carry, step_key):
-        state, obs, ret, active = carry
+        state, obs, first, policy_carry, ret, active = carry
         act_key, env_key = jax.random.split(step_key)
-        state, ts = venv.step(env_key, state, act(act_key, obs), env_params)
-        ret = ret + jnp.where(active, ts.reward, 0.0)
-        return (state, ts.obs, ret, active & ~ts.done), None
+        action, policy_carry, _ = policy.step(act_key, policy_carry, obs, first)
+        state, ts = venv.step(env_key, state, action, env_params)
+        reward = jnp.where(active, ts.reward, 0.0)
+        out = {"reward": reward, "valid": active}
+        if record is not None:
+            out["record"] = record(state)
+        return (state, ts.obs, jnp.zeros_like(first), policy_carry, ret + reward, active & ~ts.done), out
 
-    init = (state, ts.obs, jnp.zeros(num_episodes, jnp.float32), jnp.ones(num_episodes, jnp.bool_))
-    (_, _, ret, _), _ = jax.lax.scan(one_step, init, jax.random.split(key, max_steps))
-    return ret
+    init = (state, ts.obs, jnp.ones((batch,), jnp.bool_), policy.init_carry(batch),
+            jnp.zeros(batch, jnp.float32), jnp.ones(batch, jnp.bool_))
+    (_, _, _, _, ret, _), steps = jax.lax.scan(one_step, init, jax.random.split(key, num_steps))
+    out = {"return": ret, **steps}
+    if record is not None:
+        out["start"] = record(state)
+    return out
 
 
-def random_policy(action_spec) -> Callable:
-    """``act(key, obs[n, ...]) -> action[n, ...]`` drawn uniformly from a bounded ``action_spec``
-    (``spec.sample``: uniform in a bounded Box, any of a Discrete's actions): the baseline a
-    learning test compares a trained policy with."""
+def episode_returns(
+    key: jax.Array, env: Env, env_params: Any, policy: Policy | Callable, num_episodes: int, max_steps: int | None = None
+) -> jax.Array:
+    """Undiscounted return of one episode per env, ``[num_episodes]``.
+
+    Args:
+      key: PRNG key (env resets and a stochastic policy).
+      env: an UNBATCHED env without auto-reset (e.g. from ``jaxrl.envs.make``).
+      policy: a :class:`jaxrl.policy.Policy` (e.g. a trainer's ``policy(state)``) or a plain
+        ``act(key, obs[num_episodes, ...]) -> action[num_episodes, ...]``.
+      num_episodes: episodes run in parallel (static).
+      max_steps: steps to simulate (static); defaults to the env's time limit
+        (``env.max_steps``). Rewards after an episode ends are not counted.
+    """
+    horizon = _horizon(env, max_steps)
+    return episode_scan(key, VecEnv(env, num_envs=num_episodes), env_params, policy, horizon)["return"]
+
+
+def random_policy(action_spec) -> Policy:
+    """A stateless policy drawing actions uniformly from a bounded ``action_spec`` (``spec.sample``:
+    uniform in a bounded Box, any of a Discrete's actions): the baseline a learning test compares a
+    trained policy with."""
 
     def act(key, obs):
         return action_spec.sample(key, (jax.tree.leaves(obs)[0].shape[0],))
 
-    return act
+    return as_policy(act)
 
 
 def trained_and_random_returns(
-    key: jax.Array, env: Env, env_params: Any, act: Callable, num_episodes: int, max_steps: int | None = None
+    key: jax.Array, env: Env, env_params: Any, policy: Policy | Callable, num_episodes: int, max_steps: int | None = None
 ) -> tuple[jax.Array, jax.Array]:
-    """:func:`episode_returns` of ``act`` and of :func:`random_policy` on the same reset states
-    (same ``key``), ``([num_episodes], [num_episodes])``, from ONE compiled program."""
-    rand = random_policy(env.action_spec)
+    """:func:`episode_returns` of ``policy`` and of :func:`random_policy` on the same reset states
+    (same ``key``), ``([num_episodes], [num_episodes])``, from ONE compiled program. The random
+    policy keeps ``policy``'s carry untouched."""
+    policy, rand = as_policy(policy), random_policy(env.action_spec)
 
     def returns(key, use_random):
-        def either(k, obs):
-            return jax.lax.cond(use_random, rand, act, k, obs)
+        def step(k, carry, obs, first):
+            def trained():
+                action, new_carry, _ = policy.step(k, carry, obs, first)
+                return action, new_carry
 
-        return episode_returns(key, env, env_params, either, num_episodes, max_steps)
+            def random():
+                return rand.step(k, carry, obs, first)[0], carry
+
+            action, carry = jax.lax.cond(use_random, random, trained)
+            return action, carry, {}
+
+        return episode_returns(key, env, env_params, Policy(step, policy.init_carry), num_episodes, max_steps)
 
     f = jax.jit(returns)
     return f(key, False), f(key, True)

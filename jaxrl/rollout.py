@@ -1,12 +1,14 @@
-"""Collect experience with one ``lax.scan`` over time."""
+"""Collect experience with one ``lax.scan`` over time, acting through :class:`jaxrl.policy.Policy`."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 from jaxrl.env import Env, TimeStep
+from jaxrl.policy import Policy, as_policy
 
 
 class Transition(NamedTuple):
@@ -20,6 +22,7 @@ class Transition(NamedTuple):
         episode on its last step, from ``info["final_obs"]``), for bootstrapping.
       info: the env's info dict (episode statistics etc.), minus ``final_obs``.
       extras: whatever the policy returned beside the action (log-prob, value...).
+      first: bool, ``obs`` is the first observation of an episode.
     """
 
     obs: Any
@@ -30,14 +33,17 @@ class Transition(NamedTuple):
     next_obs: Any
     info: dict
     extras: Any
+    first: jax.Array = None
 
 
 class RolloutState(NamedTuple):
+    """Where a rollout continues from: the env states ``[B, ...]``, the current observations
+    ``[B, ...]``, ``first[B]`` (the current observation starts an episode) and the policy's carry."""
+
     env_state: Any
     obs: Any
-
-
-Policy = Callable[[jax.Array, Any], tuple[Any, Any]]  # (key, obs[B]) -> (action[B], extras)
+    first: jax.Array = None
+    carry: Any = ()
 
 
 def rollout(
@@ -46,32 +52,40 @@ def rollout(
     """Run ``policy`` in a batched, auto-resetting ``env`` for ``num_steps`` (static) steps.
 
     Args:
-      key: PRNG key, split per step for the policy and the env.
+      key: PRNG key, split per step into the policy's key and the env's key.
       env: a batched env (e.g. :func:`jaxrl.wrappers.training_stack`) whose
         ``info`` carries ``final_obs`` (:class:`jaxrl.wrappers.AutoReset`).
       env_params: the env params pytree.
-      policy: ``policy(key, obs[B, ...]) -> (action[B, ...], extras)``.
-      state: env state and the current observation.
+      policy: a :class:`jaxrl.policy.Policy` (``step(key, carry, obs[B], first[B]) -> (action[B],
+        carry, extras)``), or a plain ``act(key, obs) -> action``.
+      state: env states, current observations, ``first`` flags and the policy's carry.
 
     Returns:
-      The new :class:`RolloutState` and the time-major :class:`Transition` ``[T, B, ...]``.
+      The new :class:`RolloutState` (its carry is the policy's after the last step) and the
+      time-major :class:`Transition` ``[T, B, ...]``.
     """
+    policy = as_policy(policy)
 
     def one_step(carry: RolloutState, step_key):
         policy_key, env_key = jax.random.split(step_key)
-        action, extras = policy(policy_key, carry.obs)
+        action, policy_carry, extras = policy.step(policy_key, carry.carry, carry.obs, carry.first)
         env_state, ts = env.step(env_key, carry.env_state, action, env_params)
         info = dict(ts.info)
         next_obs = info.pop("final_obs")
-        tr = Transition(carry.obs, action, ts.reward, ts.terminated, ts.truncated, next_obs, info, extras)
-        return RolloutState(env_state, ts.obs), tr
+        tr = Transition(carry.obs, action, ts.reward, ts.terminated, ts.truncated, next_obs, info, extras, carry.first)
+        # An episode that ended was auto-reset: the next observation starts a new one.
+        return RolloutState(env_state, ts.obs, jnp.logical_or(ts.terminated, ts.truncated), policy_carry), tr
 
     return jax.lax.scan(one_step, state, jax.random.split(key, num_steps))
 
 
-def reset(key: jax.Array, env: Env, env_params: Any) -> RolloutState:
+def reset(key: jax.Array, env: Env, env_params: Any, policy: Policy | None = None) -> RolloutState:
+    """Reset a batched ``env``: every observation is the first of an episode; the carry is
+    ``policy.init_carry(B)`` (``()`` without a policy, or for a stateless one)."""
     env_state, ts = env.reset(key, env_params)
-    return RolloutState(env_state, ts.obs)
+    batch = jax.tree.leaves(ts.obs)[0].shape[0]
+    carry = () if policy is None else as_policy(policy).init_carry(batch)
+    return RolloutState(env_state, ts.obs, jnp.ones((batch,), jnp.bool_), carry)
 
 
 __all__ = ["Transition", "RolloutState", "rollout", "reset", "TimeStep"]

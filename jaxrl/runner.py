@@ -164,17 +164,24 @@ def pick_log_every(num_updates: int, rows: int = 100) -> int:
     return next(d for d in range(1, num_updates + 1) if num_updates % d == 0 and num_updates // d <= rows)
 
 
-def _guarded(update: Callable) -> tuple[Callable, Callable]:
-    """``update`` plus a ``nonfinite`` metric; returns (guarded update, names of checked quantities)."""
+def _guarded(update: Callable, trainable: Callable) -> tuple[Callable, Callable]:
+    """``update`` plus a ``nonfinite`` metric; returns (guarded update, names of checked quantities).
+
+    Checked, in order: ``loss``, ``grad_norm``, the other metrics, then every floating leaf of
+    ``trainable(new_state)`` (named by its path, e.g. ``trainable[1]['critic']...``), so the
+    error names the first quantity that went NaN/inf.
+    """
     names: list[str] = []
 
     def guarded(state):
         new_state, metrics = update(state)
         first = [k for k in ("loss", "grad_norm") if k in metrics]
         checked = {k: metrics[k] for k in first + sorted(set(metrics) - set(first))}
-        params = getattr(new_state, "params", None)
-        if params is not None:
-            checked["params"] = params
+        learned = trainable(new_state)
+        if learned is not None:
+            for path, leaf in jax.tree_util.tree_flatten_with_path(learned)[0]:
+                if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
+                    checked["trainable state" + jax.tree_util.keystr(path)] = leaf
         names[:] = list(checked)
         ok = [jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(v)] or [True])) for v in checked.values()]
         bad = jnp.logical_not(jnp.stack(ok))
@@ -223,7 +230,7 @@ def _make_chunk(trainer: Trainer, log_every: int | None, emit: Callable | None, 
     an ordered io_callback and resets the sums (no nested loops: the carry is
     not copied between loop levels, which cost ~10% on the MJX cart-pole).
     """
-    step, names = _guarded(trainer.update) if check_finite else (trainer.update, lambda: [])
+    step, names = _guarded(trainer.update, trainer.trainable) if check_finite else (trainer.update, lambda: [])
 
     def chunk(state, update0, num):
         if not log_every or emit is None:

@@ -9,6 +9,13 @@ A :class:`Trainer` is that ``train`` callable with its pieces attached, so a
 runner can either ``jax.jit(train)`` the whole run (one executable) or jit a
 chunk of updates (:meth:`Trainer.run_updates`) and call it repeatedly to log
 and checkpoint in between; both give identical numbers.
+
+Every trainer reports, per update, the metrics of :func:`episode_metrics`
+(``episode_return``, ``episode_length``, ``episodes``, ``reward``) and a ``loss``
+(the runner's progress bar, sweeps, ES fitness and the non-finite guard read them).
+Env steps are ``update index * steps_per_update`` everywhere (progress bar, logs,
+``--steps``): an algorithm that fills a replay buffer before learning does it in
+its first updates (acting, not learning), never in ``init``, so the count stays true.
 """
 
 from __future__ import annotations
@@ -17,8 +24,13 @@ import dataclasses
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 
 PyTree = Any
+
+
+def _params(state):
+    return getattr(state, "params", None)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -30,17 +42,22 @@ class Trainer:
       update: ``update(state) -> (state, metrics)``; one training iteration.
       num_updates: number of ``update`` calls in a full run (static).
       steps_per_update: env steps consumed by one ``update`` (static).
-      policy: ``policy(state) -> act`` with ``act(key, obs[B, ...]) -> action[B, ...]``,
-        the deterministic (mode) policy of a state, for evaluation.
+      policy: ``policy(state) -> jaxrl.policy.Policy``, the deterministic (evaluation) policy of a
+        state: ``step(key, carry, obs[B, ...], first[B]) -> (action[B, ...], carry, extras)``.
       config: the algorithm's static config.
+      trainable: ``trainable(state) -> pytree`` of everything learned (parameters, target
+        networks, optimiser states, normalisers...): the runner stops a run whose trainable
+        state holds a NaN or inf. Default: ``state.params``. Keep replay buffers out of it
+        (checking them every update would cost more than the update).
     """
 
     init: Callable[..., PyTree]
     update: Callable[[PyTree], tuple[PyTree, PyTree]]
     num_updates: int
     steps_per_update: int
-    policy: Callable[[PyTree], Callable]
+    policy: Callable[[PyTree], Any]
     config: Any = None
+    trainable: Callable[[PyTree], PyTree] = _params
 
     def __call__(self, key: jax.Array, hparams: PyTree, meta_params: PyTree = None):
         state = self.init(key, hparams, meta_params)
@@ -67,4 +84,20 @@ def vmapped(trainer: Trainer, num_runs: int, meta_axis: int | None = None) -> Tr
         raise NotImplementedError("take one run's state out of a vmapped trainer's state to get its policy")
 
     return Trainer(init=init, update=jax.vmap(trainer.update), num_updates=trainer.num_updates,
-                   steps_per_update=trainer.steps_per_update * num_runs, policy=policy, config=trainer.config)
+                   steps_per_update=trainer.steps_per_update * num_runs, policy=policy, config=trainer.config,
+                   trainable=trainer.trainable)
+
+
+def episode_metrics(traj) -> dict:
+    """The episode metrics every trainer reports, from a rollout's transitions ``[T, B]`` (their
+    ``info`` from :class:`jaxrl.wrappers.EpisodeStats`): ``episode_return`` / ``episode_length``
+    (means over the episodes that ended in it; 0 if none did), ``episodes`` (how many ended) and
+    ``reward`` (the mean reward per env step)."""
+    done = jnp.logical_or(traj.terminated, traj.truncated)
+    n_done = jnp.sum(done)
+    return {
+        "episode_return": jnp.sum(traj.info["episode_return"] * done) / jnp.maximum(n_done, 1),
+        "episode_length": jnp.sum(traj.info["episode_length"] * done) / jnp.maximum(n_done, 1),
+        "episodes": n_done,
+        "reward": jnp.mean(traj.reward),
+    }

@@ -42,6 +42,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.env import Env
+from jaxrl.policy import Policy
+from jaxrl.wrappers import BatchOfOne
 
 _LINUX_GL = ("egl", "osmesa", "glfw", "glx", "enable", "enabled", "on", "true", "1", "disable", "disabled", "off", "false", "0")
 _GL_LIBS = {"egl": ("libEGL.so.1",), "osmesa": ("libOSMesa.so", "libOSMesa.so.8", "libOSMesa.so.6")}
@@ -205,14 +207,16 @@ def _mjx_data(state):
     raise RenderError("this env state holds no mjx.Data (a `.data` field): only MJX envs can be rendered")
 
 
-def episode_qpos(env: Env, env_params: Any, act: Callable, key: jax.Array, horizon: int) -> dict:
+def episode_qpos(env: Env, env_params: Any, act: Policy | Callable, key: jax.Array, horizon: int) -> dict:
     """Simulate ONE episode for ``horizon`` env steps (static) and keep its joint positions.
 
-    Pure and jittable (``env``, ``act``, ``horizon`` static); the caller jits.
+    Pure and jittable (``env``, ``act``, ``horizon`` static); the caller jits. The episode runs in
+    :func:`jaxrl.evaluate.episode_scan`, the loop evaluation uses (a batch of one env).
 
     Args:
       env: an UNBATCHED MJX env without auto-reset, e.g. ``jaxrl.envs.make(name)[0]``.
-      act: a BATCHED policy ``act(key, obs[1, *obs_shape]) -> action[1, *action_shape]``.
+      act: a :class:`jaxrl.policy.Policy` (e.g. a trainer's ``policy(state)``) or a BATCHED
+        ``act(key, obs[1, *obs_shape]) -> action[1, *action_shape]``.
       key: PRNG key, split into ``(reset_key, key)``; ``key`` gives one key per step.
       horizon: env steps ``T`` to simulate; steps after the episode ends are wasted.
 
@@ -222,25 +226,16 @@ def episode_qpos(env: Env, env_params: Any, act: Callable, key: jax.Array, horiz
       ``valid``: ``[T + 1]`` bool, the frame belongs to the episode (the reset
       state and every state up to and including the one where it ended).
     """
+    from jaxrl.evaluate import episode_scan
+
     _mj_model(env)
     if int(horizon) < 1:
         raise ValueError(f"horizon must be >= 1 env step, got {horizon}")
-    reset_key, key = jax.random.split(key)
-    state, ts = env.reset(reset_key, env_params)
-
-    def one_step(carry, step_key):
-        state, obs, active = carry
-        act_key, env_key = jax.random.split(step_key)
-        state, ts = env.step(env_key, state, act(act_key, obs[None])[0], env_params)
-        out = {"qpos": _mjx_data(state).qpos, "reward": jnp.where(active, ts.reward, 0.0), "valid": active}
-        return (state, ts.obs, active & ~ts.done), out
-
-    init = (state, ts.obs, jnp.ones((), jnp.bool_))
-    _, steps = jax.lax.scan(one_step, init, jax.random.split(key, horizon))
+    out = episode_scan(key, BatchOfOne(env), env_params, act, int(horizon), record=lambda state: _mjx_data(state).qpos)
     return {
-        "qpos": jnp.concatenate([_mjx_data(state).qpos[None], steps["qpos"]]),
-        "reward": steps["reward"],
-        "valid": jnp.concatenate([jnp.ones((1,), jnp.bool_), steps["valid"]]),
+        "qpos": jnp.concatenate([out["start"], out["record"][:, 0]]),
+        "reward": out["reward"][:, 0],
+        "valid": jnp.concatenate([jnp.ones((1,), jnp.bool_), out["valid"][:, 0]]),
     }
 
 

@@ -193,6 +193,21 @@ class VecEnv(Wrapper):
         return jax.vmap(self.env.step, in_axes=(0, 0, 0, self._p_axis))(keys, state, action, params)
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchOfOne(Wrapper):
+    """ONE env seen as a batch of one: every leaf gains a leading ``[1]`` axis and actions come in
+    as ``[1, ...]``. Unlike ``VecEnv(env, 1)`` the key goes to the env unsplit, so a batched loop
+    (e.g. :func:`jaxrl.evaluate.episode_scan`) steps the env exactly as an unbatched loop would."""
+
+    def reset(self, key, params):
+        return jax.tree.map(lambda x: x[None], self.env.reset(key, params))
+
+    def step(self, key, state, action, params):
+        self.env.action_spec.check(action, what=f"{self.name} batched action", batch_shape=(1,))
+        state, action = jax.tree.map(lambda x: x[0], (state, action))
+        return jax.tree.map(lambda x: x[None], self.env.step(key, state, action, params))
+
+
 # ----------------------------------------------------------------------------- observation normalisation
 
 

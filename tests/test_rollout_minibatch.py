@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxrl import rollout as rollout_lib
+from jaxrl.policy import Policy, reset_where
 from jaxrl.minibatch import PACKED_SORT_MAX, flatten_time_batch, permutation, sgd_epochs, shuffled_minibatches
 from jaxrl.wrappers import TimeLimit, training_stack
 from test_wrappers import CountParams, Counter
@@ -18,10 +19,10 @@ def test_rollout_time_major_with_true_next_obs():
     params = CountParams(jnp.asarray(100))
     state = rollout_lib.reset(jax.random.key(0), env, params)
 
-    def policy(key, obs):
-        return jnp.ones(obs.shape[0], jnp.int32), {"seen": obs[:, 0]}
+    def step(key, carry, obs, first):
+        return jnp.ones(obs.shape[0], jnp.int32), carry, {"seen": obs[:, 0]}
 
-    f = jax.jit(lambda k, s: rollout_lib.rollout(k, env, params, policy, s, 5))
+    f = jax.jit(lambda k, s: rollout_lib.rollout(k, env, params, Policy(step), s, 5))
     new_state, tr = f(jax.random.key(1), state)
     assert tr.obs.shape == (5, 2, 1) and tr.reward.shape == (5, 2) and tr.action.shape == (5, 2)
     np.testing.assert_allclose(tr.reward, 2.0)
@@ -31,8 +32,32 @@ def test_rollout_time_major_with_true_next_obs():
     np.testing.assert_allclose(tr.next_obs[:-1][~tr.truncated[:-1]], tr.obs[1:][~tr.truncated[:-1]])
     np.testing.assert_allclose(tr.next_obs[2], tr.obs[0] + 3)
     assert "final_obs" not in tr.info and "episode_return" in tr.info
+    # first: the reset obs and the obs after the cut start episodes.
+    np.testing.assert_array_equal(tr.first[:, 0], [True, False, False, True, False])
     # The returned state continues the episodes: its obs is the last step's obs.
     np.testing.assert_allclose(new_state.obs, tr.obs[-1] + 1)
+    assert not np.any(new_state.first)
+
+
+def test_rollout_threads_the_policy_carry_and_resets_it_on_first():
+    """A stateful policy: its carry counts the steps of the episode, restarting where ``first``;
+    the carry continues across rollout calls (it lives in the RolloutState)."""
+    env = training_stack(TimeLimit(Counter(), max_steps=3), num_envs=2)
+    params = CountParams(jnp.asarray(100))
+
+    def step(key, carry, obs, first):
+        carry = reset_where(first, jnp.zeros_like(carry), carry) + 1
+        return jnp.ones(obs.shape[0], jnp.int32), carry, {"t": carry}
+
+    policy = Policy(step, init_carry=lambda b: jnp.full((b,), 77, jnp.int32))
+    state = rollout_lib.reset(jax.random.key(0), env, params, policy)
+    assert state.carry.shape == (2,) and np.all(state.first)
+    f = jax.jit(lambda k, s: rollout_lib.rollout(k, env, params, policy, s, 4))
+    state, tr = f(jax.random.key(1), state)
+    np.testing.assert_array_equal(tr.extras["t"][:, 0], [1, 2, 3, 1])
+    state, tr = f(jax.random.key(2), state)  # the carry went on: steps 2 and 3 of the second episode
+    np.testing.assert_array_equal(tr.extras["t"][:, 1], [2, 3, 1, 2])
+    np.testing.assert_array_equal(state.carry, [2, 2])
 
 
 def test_shuffled_minibatches_partition_the_batch():

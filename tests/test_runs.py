@@ -253,7 +253,7 @@ def nan_optimizer(hparams, meta_params, config):
 def test_non_finite_stops_with_update_and_quantity_and_keeps_checkpoint(tmp_path):
     spec = experiment.Spec(env="probe_obs_reward", config={**TINY, "total_timesteps": 8 * 4 * 24, "optimizer": nan_optimizer},
                            log_every=2, checkpoint_every=4)
-    with pytest.raises(runner.NonFiniteError, match=r"non-finite (loss|grad_norm|params) at update 1[78]; training stopped \(the last good checkpoint is update 16"):
+    with pytest.raises(runner.NonFiniteError, match=r"non-finite (loss|grad_norm|trainable state.*) at update 1[78]; training stopped \(the last good checkpoint is update 16"):
         experiment.train(spec, run_dir=str(tmp_path / "nan"), progress=False, tensorboard=False)
     result = json.loads((tmp_path / "nan" / "result.json").read_text())
     assert result["status"] == "failed" and result["checkpoints"][-1] == 16

@@ -29,14 +29,10 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxrl import rollout as rollout_lib
 from jaxrl.configs import ConfigError
-from jaxrl.returns import gae
-from jaxrl.spaces import Box
 from jaxrl.trainer import Trainer
-from jaxrl.wrappers import training_stack
 from jaxrl.algos.ppo.config import as_hparams
-from jaxrl.algos.ppo.train import make_network
+from jaxrl.algos.ppo.train import make_parts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,37 +89,23 @@ class ValidationBatch(NamedTuple):
     advantage: jax.Array
 
 
-def validation_batch(state, key, env, env_params, config, hparams) -> ValidationBatch:
-    """Collect a :class:`ValidationBatch` with ``state``'s policy (one PPO agent), gradients stopped."""
+def validation_batch(state, key, parts, hparams) -> ValidationBatch:
+    """Collect a :class:`ValidationBatch` with ``state``'s sampling policy (one PPO agent), gradients
+    stopped: PPO's own rollout and GAE (:class:`jaxrl.algos.ppo.PPOParts`), advantages then
+    normalised over the batch."""
     state = jax.lax.stop_gradient(state)
-    network = make_network(config, env)
-    spec = env.action_spec
-
-    def normalize(obs):
-        return state.obs_stats.normalize(obs) if config.normalize_obs else obs
-
-    def policy(k, obs):
-        dist, value = network.apply(state.params, normalize(obs))
-        action = dist.sample(k)
-        env_action = jnp.clip(action, spec.low_array(), spec.high_array()) if isinstance(spec, Box) and spec.bounded else action
-        return env_action, {"action": action, "log_prob": dist.log_prob(action), "value": value}
-
-    venv = training_stack(env, config.num_envs)
-    _, traj = rollout_lib.rollout(key, venv, env_params, policy, state.rollout, config.num_steps)
-    _, next_values = network.apply(state.params, normalize(traj.next_obs))
-    adv, _ = gae(traj.reward * hparams.reward_scale, traj.extras["value"], next_values, traj.terminated,
-                 traj.truncated, hparams.gamma, hparams.gae_lambda)
+    _, traj = parts.collect(state, key)
+    adv, _ = parts.advantages(state, traj, hparams)
     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     return jax.lax.stop_gradient(ValidationBatch(traj.obs, traj.extras["action"], traj.extras["log_prob"], adv))
 
 
-def validation_loss(state, batch: ValidationBatch, env, config) -> jax.Array:
+def validation_loss(state, batch: ValidationBatch, parts) -> jax.Array:
     """``-mean(pi_K(a|s) / pi_0(a|s) * A)`` on ``batch`` (from the policy before the unroll): the
     local estimate of how much the unroll improved the return (Kakade & Langford 2002); the
-    gradient flows through ``state.params`` (the policy after the unroll)."""
-    network = make_network(config, env)
-    obs = state.obs_stats.normalize(batch.obs) if config.normalize_obs else batch.obs
-    dist, _ = network.apply(state.params, obs)
+    gradient flows through ``state.params`` (the policy after the unroll). Observations are seen
+    as PPO sees them (:meth:`PPOParts.normalize`: images are never normalised)."""
+    dist, _ = parts.network.apply(state.params, parts.normalize(state.obs_stats, batch.obs))
     ratio = jnp.exp(dist.log_prob(batch.action) - batch.log_prob)
     return -jnp.mean(ratio * batch.advantage)
 
@@ -144,7 +126,7 @@ def make_metagrad(trainer: Trainer, hparams: Any, init_meta: Any, config: MetaGr
       inner updates), ``restarts``. ``mg.loss(meta, inner, key) -> (loss, (inner_after, metrics))``
       is the differentiated function (for checks).
     """
-    ppo_config = trainer.config
+    parts = make_parts(trainer.config, env, env_params)
     K = config.unroll
     if trainer.num_updates % K:
         raise ConfigError(f"MetaGradConfig.unroll (= {K}) must divide the inner run's {trainer.num_updates} updates")
@@ -156,9 +138,9 @@ def make_metagrad(trainer: Trainer, hparams: Any, init_meta: Any, config: MetaGr
 
     def loss(meta, inner, key):
         def one(s, k):
-            batch = validation_batch(s, k, env, env_params, ppo_config, hparams)
+            batch = validation_batch(s, k, parts, hparams)
             s, metrics = jax.lax.scan(step_fn, s.replace(meta_params=meta), None, length=K)
-            return validation_loss(s, batch, env, ppo_config), (s, metrics)
+            return validation_loss(s, batch, parts), (s, metrics)
 
         losses, aux = jax.vmap(one)(inner, jax.random.split(key, config.seeds))
         return jnp.mean(losses), aux

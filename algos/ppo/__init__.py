@@ -12,16 +12,18 @@ from jaxrl.algos.ppo.config import (
     as_hparams,
     default_hparams,
     hparam_names,
+    presets,
     validate_hparams,
 )
 from jaxrl.algos.ppo.losses import Batch, clipped_surrogate, default_optimizer, ppo_loss
-from jaxrl.algos.ppo.train import PPOState, make_network, make_train
+from jaxrl.algos.ppo.networks import ActorCritic
+from jaxrl.algos.ppo.train import PPOParts, PPOState, check_env, make_network, make_parts, make_train
 
 Config = PPOConfig
 Hparams = PPOHparams
 
 __all__ = [
-    "Config", "ConfigError", "Hparams", "PPOConfig", "PPOHparams", "PPOState", "Batch",
-    "as_hparams", "clipped_surrogate", "default_hparams", "default_optimizer", "hparam_names",
-    "make_network", "make_train", "ppo_loss", "validate_hparams",
+    "ActorCritic", "Config", "ConfigError", "Hparams", "PPOConfig", "PPOHparams", "PPOParts", "PPOState", "Batch",
+    "as_hparams", "check_env", "clipped_surrogate", "default_hparams", "default_optimizer", "hparam_names",
+    "make_network", "make_parts", "make_train", "ppo_loss", "presets", "validate_hparams",
 ]

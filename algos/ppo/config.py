@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxrl.configs import ConfigError, as_traced
+from jaxrl.configs import ConfigError, Preset, as_traced
 from jaxrl.networks import ACTIVATIONS
 from jaxrl.algos.ppo.losses import clipped_surrogate, default_optimizer
 
@@ -175,3 +175,16 @@ def validate_hparams(hparams: Any, batch_shape: tuple[int, ...] | None = None) -
             bound = f"{'[' if closed else '('}{lo}, {hi}]"
             raise ConfigError(f"PPO hyperparameter {name}={float(x[~ok].ravel()[0]):.6g} is out of range {bound}")
     return hp
+
+
+def presets() -> dict[str, Preset]:
+    """PPO's named settings: ``default`` (the MJX cart-pole run of ``jaxrl train``), ``tiny`` (the
+    contract tests: a probe env, seconds to compile)."""
+    return {
+        "default": Preset(about="32 envs x 64 steps, 4 epochs of 4 minibatches; 524k env steps (jaxrl train's default run)"),
+        "tiny": Preset(
+            config=dict(total_timesteps=8 * 4 * 4, num_envs=8, num_steps=4, num_minibatches=2, update_epochs=2,
+                        hidden_sizes=(16,)),
+            hparams=dict(lr=3e-3), env="probe_action", about="tests: 4 updates of 32 steps on probe_action",
+        ),
+    }
