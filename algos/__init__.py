@@ -12,7 +12,7 @@ from types import ModuleType
 
 from jaxrl.configs import did_you_mean
 
-_ALGORITHMS = {"ppo": "jaxrl.algos.ppo"}
+_ALGORITHMS = {"ppo": "jaxrl.algos.ppo", "sac": "jaxrl.algos.sac", "td3": "jaxrl.algos.td3", "dqn": "jaxrl.algos.dqn", "pqn": "jaxrl.algos.pqn"}
 
 
 def names() -> list[str]:

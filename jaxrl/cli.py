@@ -7,6 +7,7 @@
     jaxrl render RUN_DIR [--out episode.gif]
     jaxrl plot RUN_DIR [RUN_DIR ...] [--out plot.png] [--metric NAME]
     jaxrl envs
+    jaxrl algos
 
 With no arguments ``jaxrl train`` trains PPO on ``cartpole_balance`` into
 ``runs/<generated name>/``. Every input error is one line (exit status 2),
@@ -58,9 +59,8 @@ def _fields_epilog() -> str:
         return f"(field list unavailable: {e})"
 
 
-def _parser(with_fields: bool = False) -> argparse.ArgumentParser:
-    p = _Parser(prog="jaxrl", description="JAX-native reinforcement learning on MuJoCo MJX.")
-    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+def _add_train(sub, with_fields: bool) -> None:
+    """``jaxrl train``: one run into a run directory."""
     t = sub.add_parser(
         "train", help="train an agent into a run directory and print progress",
         description="Train an agent. The run is one compiled program executed in chunks; between chunks the "
@@ -89,11 +89,16 @@ def _parser(with_fields: bool = False) -> argparse.ArgumentParser:
     t.add_argument("--no-live-log", action="store_true", help="write log rows at each checkpoint instead of through a host "
                    "callback while the program runs; such programs can be kept in the persistent compilation cache")
     t.add_argument("--eval-episodes", type=int, default=16, help="episodes of the deterministic policy after training (0: skip)")
+    t.add_argument("--preset", default=None, metavar="NAME", help="a named setting of the algorithm (`jaxrl algos` lists them), "
+                   "e.g. small (a CPU) or paper (the published sizes); --set and --env override it")
     t.add_argument("--objective", default=None, metavar="NAME|RULE_DIR", help="PPO's policy objective: ppo (clip, default), "
                    "dpo, or a learned rule saved by `jaxrl meta` (runs/<meta>/rule)")
-    t.add_argument("--optimizer", default=None, metavar="NAME|RULE_DIR", help="PPO's update rule: adam (default) or a "
-                   "learned rule saved by `jaxrl meta` (runs/<meta>/rule)")
+    t.add_argument("--optimizer", default=None, metavar="NAME|RULE_DIR", help="the update rule of any algorithm: adam (default) "
+                   "or a learned rule saved by `jaxrl meta` (runs/<meta>/rule)")
 
+
+def _add_sweep(sub) -> None:
+    """``jaxrl sweep``: seeds x settings in one compiled program."""
     w = sub.add_parser(
         "sweep", help="train seeds x hyperparameter settings in one compiled program",
         description="Train every (setting, seed) pair as one compiled program (jit of vmap), the runs split over all "
@@ -107,6 +112,7 @@ def _parser(with_fields: bool = False) -> argparse.ArgumentParser:
     w.add_argument("--env", default=DEFAULT_ENV, help=f"env name (default {DEFAULT_ENV})")
     w.add_argument("--env-opt", dest="env_opts", action="append", default=[], metavar="NAME=VALUE")
     w.add_argument("--seeds", type=_positive_int, default=4, help="seeds per setting (default 4)")
+    w.add_argument("--preset", default=None, metavar="NAME", help="a named setting of the algorithm (`jaxrl algos` lists them)")
     w.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=V1,V2",
                    help="values of a traced hyperparameter (a grid axis), or one value of a static config field")
     w.add_argument("--random", type=_positive_int, default=None, metavar="N", help="N random settings from --set ranges lo:hi[:log]")
@@ -124,6 +130,9 @@ def _parser(with_fields: bool = False) -> argparse.ArgumentParser:
     w.add_argument("--process-id", type=int, default=None)
     w.add_argument("--distributed", action="store_true", help="jax.distributed.initialize() with auto-detection")
 
+
+def _add_meta(sub) -> None:
+    """``jaxrl meta es|grad``: meta-learn PPO's update rule."""
     m = sub.add_parser(
         "meta", help="meta-learn PPO's update rule (evolution strategies or meta-gradients)",
         description="Meta-train a learned update rule of PPO in one compiled program: every generation trains a "
@@ -159,6 +168,9 @@ def _parser(with_fields: bool = False) -> argparse.ArgumentParser:
     m.add_argument("--keep", type=_positive_int, default=None)
     m.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a meta run from its newest intact checkpoint")
 
+
+def _add_inspect(sub) -> None:
+    """``jaxrl eval | render | plot | envs | algos``: look at runs and what is registered."""
     e = sub.add_parser("eval", help="evaluate a run's policy", description="Run the deterministic policy of a run's checkpoint.")
     e.add_argument("run_dir")
     e.add_argument("--episodes", type=_positive_int, default=16, help="episodes (default 16)")
@@ -182,7 +194,28 @@ def _parser(with_fields: bool = False) -> argparse.ArgumentParser:
     pl.add_argument("--out", default=None, help="PNG path (default RUN_DIR/plots/<metric>.png for one run, else ./<metric>.png)")
     pl.add_argument("--metric", default="episode_return", help="metric column of metrics.jsonl (default episode_return)")
     sub.add_parser("envs", help="list the registered envs")
+    sub.add_parser("algos", help="list the algorithms and their presets")
+
+
+def _parser(with_fields: bool = False) -> argparse.ArgumentParser:
+    p = _Parser(prog="jaxrl", description="JAX-native reinforcement learning on MuJoCo MJX.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    _add_train(sub, with_fields)
+    _add_sweep(sub)
+    _add_meta(sub)
+    _add_inspect(sub)
     return p
+
+
+def preset_of(algo, name: str, preset: str):
+    """``algo.presets()[preset]``, or a one-line error listing the presets there are."""
+    from jaxrl.configs import did_you_mean
+
+    presets = algo.presets()
+    if preset not in presets:
+        raise CliError(f"the algorithm {name!r} has no preset {preset!r}{did_you_mean(preset, presets)}; its presets: "
+                       f"{', '.join(presets)}")
+    return presets[preset]
 
 
 def _spec_from_args(args):
@@ -195,6 +228,11 @@ def _spec_from_args(args):
     else:
         spec = experiment.Spec(algo=args.algo or DEFAULT_ALGO, env=DEFAULT_ENV)
     algo = algos.get(args.algo or spec.algo)
+    if args.preset is not None:
+        preset = preset_of(algo, args.algo or spec.algo, args.preset)
+        spec = dataclasses.replace(spec, config={**spec.config, **preset.config}, hparams={**spec.hparams, **preset.hparams})
+        if preset.env is not None and args.env is None:
+            spec = dataclasses.replace(spec, env=preset.env, env_options=dict(preset.env_options))
     config_changes, hparam_changes = configs.parse_sets(args.sets, algo.Config, algo.Hparams)
     if args.steps is not None:
         config_changes["total_timesteps"] = args.steps
@@ -228,7 +266,7 @@ def train_command(args) -> int:
 
     if args.resume:
         given = [f for f in ("algo", "env", "seed", "steps", "num_envs", "config", "log_every", "checkpoint_every", "keep", "name",
-                             "objective", "optimizer")
+                             "objective", "optimizer", "preset")
                  if getattr(args, f) is not None] + (["set"] if args.sets else []) + (["env_opt"] if args.env_opts else [])
         if given:
             raise CliError(f"--resume continues a run with its saved config; do not also pass {', '.join('--' + g.replace('_', '-') for g in given)}")
@@ -269,6 +307,10 @@ def sweep_command(args) -> int:
 
     algo = algos.get(args.algo)
     config_changes, swept = sweep.parse_sets(args.sets, algo.Config, algo.Hparams, random=bool(args.random))
+    base_hparams = {}
+    if args.preset is not None:
+        preset = preset_of(algo, args.algo, args.preset)
+        config_changes, base_hparams = {**preset.config, **config_changes}, dict(preset.hparams)
     if args.steps is not None:
         config_changes["total_timesteps"] = args.steps
     if args.num_envs is not None:
@@ -286,6 +328,7 @@ def sweep_command(args) -> int:
         args.algo, args.env, env_options=env_options, config_changes=config_changes, swept=swept, seeds=args.seeds,
         random=args.random, random_seed=args.random_seed, run_dir=run_dir, runs_root=args.runs_dir,
         log_every=args.log_every, devices=devices, live=not args.no_live_log, last=args.last, command=["jaxrl", *sys.argv[1:]],
+        base_hparams=base_hparams,
     )
     r = out.result
     if jax.process_index() != 0:  # process 0 wrote the run directory and prints the results
@@ -303,7 +346,6 @@ def sweep_command(args) -> int:
 
 def meta_command(args) -> int:
     from jaxrl import configs, experiment
-    from jaxrl.algos import ppo
     from jaxrl.algos.meta import run as meta_run
 
     if args.resume:
@@ -327,7 +369,7 @@ def meta_command(args) -> int:
     wrong = es_only if method == "grad" else grad_only
     if wrong:
         raise CliError(f"{', '.join('--' + w.replace('_', '-') for w in wrong)} {'is' if len(wrong) == 1 else 'are'} not an option of `jaxrl meta {method}`")
-    config_changes, hparam_changes = configs.parse_sets(args.sets, ppo.PPOConfig, ppo.PPOHparams)
+    config_changes, hparam_changes = meta_run.parse_inner_sets(args.sets)
     if args.steps is not None:
         config_changes["total_timesteps"] = args.steps
     if args.num_envs is not None:
@@ -397,6 +439,18 @@ def plot_command(args) -> int:
     out = args.out or (os.path.join(args.run_dirs[0], "plots", f"{args.metric}.png") if len(args.run_dirs) == 1 else f"{args.metric}.png")
     plot.plot_runs(args.run_dirs, out, args.metric)
     print(f"wrote {out}", flush=True)
+    return 0
+
+
+def algos_command(args) -> int:
+    from jaxrl import algos
+
+    for name in algos.names():
+        algo = algos.get(name)
+        print(f"{name}: {(algo.__doc__ or '').strip().splitlines()[0]}")
+        for preset, p in algo.presets().items():
+            env = f" (env {p.env})" if p.env else ""
+            print(f"    --preset {preset:8s} {p.about}{env}")
     return 0
 
 

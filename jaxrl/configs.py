@@ -55,6 +55,26 @@ def as_traced(value: Any, cls, what: str, error: type[Exception] = None):
     return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), value)
 
 
+def check_ranges(hparams: Any, ranges: dict, algo: str, batch_shape: tuple[int, ...] | None = None) -> None:
+    """Raise :class:`ConfigError` if a concrete hyperparameter (every element of a batch) is outside
+    its range. ``ranges``: ``name -> (lo, hi, closed_below)``; values must be finite, ``<= hi`` and
+    ``>= lo`` (``> lo`` unless ``closed_below``). Traced values are skipped."""
+    import jax
+    import numpy as np
+
+    for name, (lo, hi, closed) in ranges.items():
+        x = getattr(hparams, name)
+        if isinstance(x, jax.core.Tracer):
+            continue
+        x = np.asarray(x)
+        if batch_shape is not None and x.shape != tuple(batch_shape):
+            raise ConfigError(f"{algo} hyperparameter {name} has shape {x.shape}, expected {tuple(batch_shape)}")
+        ok = np.isfinite(x) & (x >= lo if closed else x > lo) & (x <= hi)
+        if not np.all(ok):
+            bound = f"{'[' if closed else '('}{lo}, {hi}]"
+            raise ConfigError(f"{algo} hyperparameter {name}={float(x[~ok].ravel()[0]):.6g} is out of range {bound}")
+
+
 def _callable_name(fn: Callable) -> str:
     module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
     if not module or not qualname or "<" in qualname:
@@ -191,8 +211,16 @@ def parse_sets(sets: list[str], config_cls, hparams_cls) -> tuple[dict, dict]:
 
 
 def field_docs(cls) -> dict[str, str]:
-    """``name -> description`` from the class docstring's ``Attributes:`` section."""
-    doc = inspect.getdoc(cls) or ""
+    """``name -> description`` from the ``Attributes:`` sections of the class's docstring and its
+    bases' (a field documented by a base class, e.g. the shared off-policy fields, keeps its text)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is not object and "__doc__" in vars(klass):
+            docs.update(_attribute_docs(inspect.cleandoc(klass.__doc__ or "")))
+    return docs
+
+
+def _attribute_docs(doc: str) -> dict[str, str]:
     docs, current = {}, None
     in_attrs = False
     for line in doc.splitlines():

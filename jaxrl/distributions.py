@@ -55,6 +55,46 @@ class DiagGaussian(NamedTuple):
         return self.mean
 
 
+class TanhGaussian(NamedTuple):
+    """A diagonal Gaussian squashed by ``tanh`` and scaled into ``[low, high]`` (SAC's policy).
+
+    ``mean`` / ``log_std`` (``[..., dim]``) parameterise the Gaussian before the squash; ``low`` /
+    ``high`` broadcast against it. A sample is ``low + (tanh(u) + 1) / 2 * (high - low)``,
+    ``u ~ N(mean, exp(log_std))``; its log-density carries the change of variables, with
+    ``log(1 - tanh(u)^2)`` written as ``2 (log 2 - u - softplus(-2u))`` (finite for any ``u``).
+    """
+
+    mean: jax.Array
+    log_std: jax.Array
+    low: jax.Array
+    high: jax.Array
+
+    def _squash(self, u):
+        return self.low + (jnp.tanh(u) + 1.0) * 0.5 * (self.high - self.low)
+
+    def _log_prob_pre(self, u):
+        gauss = DiagGaussian(self.mean, self.log_std).log_prob(u)
+        log_det = 2.0 * (math.log(2.0) - u - jax.nn.softplus(-2.0 * u)) + jnp.log(0.5 * (self.high - self.low))
+        return gauss - jnp.sum(jnp.broadcast_to(log_det, u.shape), axis=-1)
+
+    def sample_and_log_prob(self, key):
+        """``(action[..., dim], log_prob[...])`` (reparameterised: differentiable in mean and log_std)."""
+        u = self.mean + jnp.exp(self.log_std) * jax.random.normal(key, self.mean.shape)
+        return self._squash(u), self._log_prob_pre(u)
+
+    def sample(self, key):
+        return self.sample_and_log_prob(key)[0]
+
+    def log_prob(self, action):
+        """Log-density of ``action`` (inside ``(low, high)``; clipped 1e-6 away from the bounds)."""
+        y = jnp.clip((action - self.low) / (self.high - self.low) * 2.0 - 1.0, -1.0 + 1e-6, 1.0 - 1e-6)
+        return self._log_prob_pre(jnp.arctanh(y))
+
+    def mode(self):
+        """The squashed mean (the deterministic action)."""
+        return self._squash(self.mean)
+
+
 def num_outputs(spec: Spec) -> int:
     """How many network outputs parameterise the distribution for ``spec``."""
     if isinstance(spec, Discrete):
@@ -71,3 +111,12 @@ def for_spec(spec: Spec, outputs: jax.Array, log_std: jax.Array | None = None):
     if isinstance(spec, Discrete):
         return Categorical(outputs)
     return DiagGaussian(outputs, jnp.broadcast_to(log_std, outputs.shape))
+
+
+def epsilon_greedy(key: jax.Array, q: jax.Array, epsilon) -> jax.Array:
+    """``argmax_a q[..., a]`` with probability ``1 - epsilon``, else a uniformly random action
+    (``q`` ``[..., n]`` -> int32 ``[...]``; ``epsilon`` may be traced): DQN's and PQN's exploration."""
+    explore_key, action_key = jax.random.split(key)
+    random = jax.random.randint(action_key, q.shape[:-1], 0, q.shape[-1])
+    greedy = jnp.argmax(q, axis=-1)
+    return jnp.where(jax.random.uniform(explore_key, q.shape[:-1]) < epsilon, random, greedy).astype(jnp.int32)

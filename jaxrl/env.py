@@ -150,3 +150,23 @@ class Wrapper(Env):
             raise AttributeError(attr)
         return getattr(self.env, attr)
 
+
+
+def require_spaces(env: Env, algo: str, *, discrete: bool, obs_ndims: tuple[int, ...] = (1,), bounded: bool = False) -> None:
+    """Refuse, with a :class:`jaxrl.configs.ConfigError` naming the env and the fix, an env whose
+    action space is not ``Discrete`` (``discrete``) or a flat ``Box`` (otherwise; ``bounded``: with
+    finite bounds), or whose observations do not have one of ``obs_ndims`` axes."""
+    from jaxrl.configs import ConfigError
+    from jaxrl.spaces import Box, Discrete
+
+    spec = env.action_spec
+    if discrete and not isinstance(spec, Discrete):
+        raise ConfigError(f"{algo} needs discrete actions; {env.name} has {spec!r} (for continuous actions use sac or td3)")
+    if not discrete and (not isinstance(spec, Box) or len(spec.shape) != 1):
+        raise ConfigError(f"{algo} needs continuous (Box) actions; {env.name} has {spec!r} (for discrete actions use dqn or pqn)")
+    if bounded and not spec.bounded:
+        raise ConfigError(f"{algo} keeps actions inside their bounds; {env.name}'s action space {spec!r} is unbounded")
+    shape = env.observation_spec.shape
+    if len(shape) not in obs_ndims:
+        kinds = " or ".join({1: "flat observations [d]", 3: "images [H, W, C]"}.get(n, f"{n}-axis observations") for n in obs_ndims)
+        raise ConfigError(f"{algo} takes {kinds}; {env.name} has shape {shape}")

@@ -39,7 +39,7 @@ from typing import Any, Callable
 import jax
 
 from jaxrl import checkpoint as ckpt
-from jaxrl import configs, runner, sinks
+from jaxrl import configs, memory, runner, sinks
 
 SPEC_FILE, METRICS_FILE, RESULT_FILE = "run.json", "metrics.jsonl", "result.json"
 
@@ -282,64 +282,30 @@ def train(
 
     Returns:
       An :class:`Outcome` (status, counters, the runner's result with the final state).
+
+    The steps: build and check everything (:func:`_prepare`: the spec, the run directory, memory
+    and disk), restore or record the run (:func:`_restore_or_record`), open the sinks, run in
+    checkpointed chunks (:func:`_run_chunks`), write ``result.json``.
     """
     stream = stream or sys.stdout
-    if resume:
-        if run_dir is None:
-            raise RunDirError("resume needs the run directory")
-        spec = read_spec(run_dir)
-    spec = spec or Spec()
-    built = build(spec)
-    if wandb_project:
-        sinks.require_wandb()
-    trainer = built.trainer
-    n = trainer.num_updates
-    if run_dir is None:
-        run_dir = os.path.join(runs_root, default_name(spec))
-        for i in range(2, 1000):
-            if not os.path.exists(run_dir):
-                break
-            run_dir = os.path.join(runs_root, f"{default_name(spec)}-{i}")
-    if not resume and os.path.isdir(run_dir) and os.listdir(run_dir):
-        raise RunDirError(f"run directory {run_dir} exists and is not empty; resume it with --resume {run_dir} or choose another name")
-    need = (spec.keep + 1) * ckpt.state_bytes(built.abstract_state()) + (64 << 20)
-    preflight(run_dir, need)
-
+    spec, built, run_dir = _prepare(spec, run_dir, runs_root, resume, wandb_project)
+    n, steps = built.trainer.num_updates, built.trainer.steps_per_update
     ck = checkpointer(run_dir, built)
-    metrics_path = os.path.join(run_dir, METRICS_FILE)
-    state, start, elapsed0 = None, 0, 0.0
-    if resume:
-        if ck.steps():
-            state, info, start = ck.restore_latest(built.abstract_state(), warn=lambda m: print(m, file=stream, flush=True))
-            elapsed0 = float(info.get("time_s", 0.0))
-        sinks.truncate_jsonl(metrics_path, start)
-    else:
-        resolved = built.resolved_spec()
-        record = {"name": os.path.basename(os.path.normpath(run_dir)), **resolved.to_json(), "versions": versions(),
-                  "device": device_info(), "created": datetime.datetime.now().isoformat(timespec="seconds"), "command": command}
-        write_json_atomic(os.path.join(run_dir, SPEC_FILE), record)
-
+    state, start, elapsed0 = _restore_or_record(built, run_dir, ck, resume, command, stream)
     last = {"return": None, "status": "complete", "done": start}
 
     def write_result(status: str, done: int, result=None, error: str | None = None):
         write_json_atomic(os.path.join(run_dir, RESULT_FILE), {
-            "status": status, "updates_done": done, "num_updates": n, "env_steps": done * trainer.steps_per_update,
+            "status": status, "updates_done": done, "num_updates": n, "env_steps": done * steps,
             "last_return": last["return"], "compile_s": getattr(result, "compile_s", None), "run_s": getattr(result, "run_s", None),
             "checkpoints": ck.steps(), "error": error,
         })
 
     try:
-        out = [sinks.JsonlSink(metrics_path)]
-        if tensorboard:
-            out.append(sinks.TensorBoardSink(os.path.join(run_dir, "tb"), purge_step=start * trainer.steps_per_update if resume else None))
-        if wandb_project:
-            out.append(sinks.WandbSink(wandb_project, os.path.basename(os.path.normpath(run_dir)), built.resolved_spec().to_json(), run_dir, resume))
-        if progress:
-            out.append(sinks.ProgressBar(n, trainer.steps_per_update, stream=stream))
+        fan = _open_sinks(built, run_dir, start, resume, progress, tensorboard, wandb_project, stream)
     except BaseException as e:
         write_result("failed", start, error=f"{type(e).__name__}: {e}")
         raise
-    fan = sinks.Sinks(out)
 
     def on_log(row):
         row = dict(row, time_s=row["time_s"] + elapsed0)
@@ -354,7 +320,87 @@ def train(
         print("the run is already complete", file=stream, flush=True)
         fan.close()
         return Outcome(run_dir, "complete", start, n, runner.RunResult(state, {}, 0.0, 0.0, start), last["return"], built)
+    try:
+        result = _run_chunks(built, ck, state, start, elapsed0, on_log, on_chunk, live_log, progress, last, stream)
+    except runner.NonFiniteError as e:
+        fan.close()
+        good = ck.steps()
+        where = f"the last good checkpoint is update {good[-1]} in {ck.directory}" if good else "no checkpoint was written"
+        write_result("failed", last["done"], error=str(e))
+        raise _with_hint(e, where) from None
+    except BaseException as e:
+        fan.close()
+        write_result("killed", last["done"], error=f"{type(e).__name__}: {e} (the checkpoints written before are intact)")
+        raise
+    fan.close()
+    write_result(last["status"], result.updates_done, result)
+    return Outcome(run_dir, last["status"], result.updates_done, n, result, last["return"], built)
 
+
+def _prepare(spec: Spec | None, run_dir: str | None, runs_root: str, resume: bool, wandb_project: str | None):
+    """``(spec, built, run_dir)``: the spec (the run's own when resuming), its trainer, and a run
+    directory that is new (or, resuming, exists), writable, with disk for the checkpoints, for a
+    state that fits the device's memory. Every check happens here, before anything compiles."""
+    if resume:
+        if run_dir is None:
+            raise RunDirError("resume needs the run directory")
+        spec = read_spec(run_dir)
+    spec = spec or Spec()
+    built = build(spec)
+    if wandb_project:
+        sinks.require_wandb()
+    if run_dir is None:
+        run_dir = os.path.join(runs_root, default_name(spec))
+        for i in range(2, 1000):
+            if not os.path.exists(run_dir):
+                break
+            run_dir = os.path.join(runs_root, f"{default_name(spec)}-{i}")
+    if not resume and os.path.isdir(run_dir) and os.listdir(run_dir):
+        raise RunDirError(f"run directory {run_dir} exists and is not empty; resume it with --resume {run_dir} or choose another name")
+    like = built.abstract_state()
+    memory.check_fits(like, what=f"{spec.algo} on {spec.env}")
+    preflight(run_dir, (spec.keep + 1) * ckpt.state_bytes(like) + (64 << 20))
+    return spec, built, run_dir
+
+
+def _restore_or_record(built: Built, run_dir: str, ck, resume: bool, command, stream):
+    """Resuming: ``(state, start update, run seconds so far)`` from the newest intact checkpoint
+    (the metrics file cut back to it). New: writes ``run.json`` and returns ``(None, 0, 0.0)``."""
+    metrics_path = os.path.join(run_dir, METRICS_FILE)
+    if resume:
+        state, start, elapsed0 = None, 0, 0.0
+        if ck.steps():
+            state, info, start = ck.restore_latest(built.abstract_state(), warn=lambda m: print(m, file=stream, flush=True))
+            elapsed0 = float(info.get("time_s", 0.0))
+        sinks.truncate_jsonl(metrics_path, start)
+        return state, start, elapsed0
+    resolved = built.resolved_spec()
+    record = {"name": os.path.basename(os.path.normpath(run_dir)), **resolved.to_json(), "versions": versions(),
+              "device": device_info(), "created": datetime.datetime.now().isoformat(timespec="seconds"), "command": command}
+    write_json_atomic(os.path.join(run_dir, SPEC_FILE), record)
+    return None, 0, 0.0
+
+
+def _open_sinks(built: Built, run_dir: str, start: int, resume: bool, progress: bool, tensorboard: bool,
+                wandb_project: str | None, stream) -> sinks.Sinks:
+    """The JSONL file, and as asked TensorBoard, Weights & Biases and the progress bar."""
+    steps, n = built.trainer.steps_per_update, built.trainer.num_updates
+    out = [sinks.JsonlSink(os.path.join(run_dir, METRICS_FILE))]
+    if tensorboard:
+        out.append(sinks.TensorBoardSink(os.path.join(run_dir, "tb"), purge_step=start * steps if resume else None))
+    if wandb_project:
+        out.append(sinks.WandbSink(wandb_project, os.path.basename(os.path.normpath(run_dir)), built.resolved_spec().to_json(),
+                                   run_dir, resume))
+    if progress:
+        out.append(sinks.ProgressBar(n, steps, stream=stream))
+    return sinks.Sinks(out)
+
+
+def _run_chunks(built: Built, ck, state, start: int, elapsed0: float, on_log, on_chunk, live_log: bool, progress: bool,
+                last: dict, stream) -> runner.RunResult:
+    """Run from update ``start`` in compiled chunks, checkpointing after each; the first Ctrl-C
+    finishes the chunk, checkpoints and stops (``last["status"]``: interrupted / stopped / complete)."""
+    spec, trainer = built.spec, built.trainer
     with _Interrupt(stream) as interrupt:
         def on_progress(p: runner.Progress):
             last["done"] = p.updates_done
@@ -367,25 +413,11 @@ def train(
             return interrupt.requested or stop
 
         if progress:
-            print(f"compiling {built.spec.algo} on {built.spec.env} ({n} updates of {trainer.steps_per_update:,} env steps, "
+            print(f"compiling {spec.algo} on {spec.env} ({trainer.num_updates} updates of {trainer.steps_per_update:,} env steps, "
                   f"chunks of {built.chunk}, log every {built.log_every}) ...", file=stream, flush=True)
-        try:
-            result = runner.run(trainer, jax.random.key(spec.seed), built.hparams, chunk_updates=built.chunk,
-                                on_progress=on_progress, log_every=built.log_every, on_log=on_log, live=live_log,
-                                state=state, start_update=start)
-        except runner.NonFiniteError as e:
-            fan.close()
-            good = ck.steps()
-            where = f"the last good checkpoint is update {good[-1]} in {ck.directory}" if good else "no checkpoint was written"
-            write_result("failed", last["done"], error=str(e))
-            raise _with_hint(e, where) from None
-        except BaseException as e:
-            fan.close()
-            write_result("killed", last["done"], error=f"{type(e).__name__}: {e} (the checkpoints written before are intact)")
-            raise
-    fan.close()
-    write_result(last["status"], result.updates_done, result)
-    return Outcome(run_dir, last["status"], result.updates_done, n, result, last["return"], built)
+        return runner.run(trainer, jax.random.key(spec.seed), built.hparams, chunk_updates=built.chunk,
+                          on_progress=on_progress, log_every=built.log_every, on_log=on_log, live=live_log,
+                          state=state, start_update=start)
 
 
 def _with_hint(error: runner.NonFiniteError, where: str) -> runner.NonFiniteError:

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 
-ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "silu": nn.silu, "gelu": nn.gelu}
+ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "elu": nn.elu, "silu": nn.silu, "gelu": nn.gelu, "mish": jax.nn.mish}
 
 
 def activation(name: str):
@@ -21,19 +21,74 @@ def activation(name: str):
 
 
 class MLP(nn.Module):
-    """``[..., in] -> [..., out]``; orthogonal init (gain sqrt 2), last layer gain ``out_gain``."""
+    """``[..., in] -> [..., out]``: Dense layers of ``hidden_sizes`` units, each followed by
+    LayerNorm when ``layer_norm`` and the activation, then a Dense output layer (``out_size``;
+    ``None``: no output layer, the last hidden features are returned). Orthogonal init (gain
+    sqrt 2); the output layer's gain is ``out_gain`` (0: a zero-initialised output layer)."""
 
     hidden_sizes: Sequence[int]
-    out_size: int
+    out_size: int | None
     activation: str = "tanh"
     out_gain: float = 1.0
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, x):
         act = activation(self.activation)
         for size in self.hidden_sizes:
-            x = act(nn.Dense(size, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
-        return nn.Dense(self.out_size, kernel_init=nn.initializers.orthogonal(self.out_gain))(x)
+            x = nn.Dense(size, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = act(x)
+        if self.out_size is None:
+            return x
+        init = nn.initializers.zeros_init() if self.out_gain == 0 else nn.initializers.orthogonal(self.out_gain)
+        return nn.Dense(self.out_size, kernel_init=init)(x)
+
+
+def ensemble(module: type[nn.Module], num: int) -> type[nn.Module]:
+    """``num`` independently initialised copies of ``module`` evaluated together: the returned
+    class takes ``module``'s fields; its call returns ``module``'s outputs stacked ``[num, ...]``
+    (params gain a leading ``[num]`` axis; the inputs are shared). E.g. twin Q heads:
+    ``ensemble(MLP, 2)(hidden_sizes=(256, 256), out_size=1)(x) -> [2, ..., 1]``."""
+    return nn.vmap(module, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None, out_axes=0,
+                   axis_size=num)
+
+
+class QEnsemble(nn.Module):
+    """``num_heads`` independent state-action value MLPs: ``(obs[..., d], action[..., a]) ->
+    q[num_heads, ...]`` (the input is their concatenation; twin critics are ``num_heads=2``)."""
+
+    hidden_sizes: Sequence[int] = (256, 256)
+    num_heads: int = 2
+    activation: str = "relu"
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs, action):
+        x = jnp.concatenate([obs, action.astype(obs.dtype)], axis=-1)
+        heads = ensemble(MLP, self.num_heads)(self.hidden_sizes, 1, self.activation, 1.0, self.layer_norm)
+        return heads(x)[..., 0]
+
+
+class QNetwork(nn.Module):
+    """Q values over a discrete action set, ``obs[..., d] -> q[..., num_actions]``: an :class:`MLP`, or
+    with ``dueling`` ``V(s) + A(s, a) - mean_a A(s, a)`` heads on a shared trunk (DQN, PQN)."""
+
+    num_actions: int
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "relu"
+    layer_norm: bool = False
+    dueling: bool = False
+
+    @nn.compact
+    def __call__(self, obs):
+        if not self.dueling:
+            return MLP(self.hidden_sizes, self.num_actions, self.activation, 1.0, self.layer_norm)(obs)
+        x = MLP(self.hidden_sizes, None, self.activation, 1.0, self.layer_norm)(obs)
+        value = nn.Dense(1)(x)
+        advantage = nn.Dense(self.num_actions)(x)
+        return value + advantage - jnp.mean(advantage, axis=-1, keepdims=True)
 
 
 CONV_GRADS = ("auto", "xla", "im2col")
@@ -133,4 +188,4 @@ class ConvEncoder(nn.Module):
         return x.reshape((*lead, self.features))
 
 
-__all__ = ["MLP", "Conv", "ConvEncoder", "conv2d", "activation"]
+__all__ = ["MLP", "QEnsemble", "QNetwork", "Conv", "ConvEncoder", "conv2d", "activation", "ensemble"]

@@ -74,3 +74,50 @@ def discounted_returns(
     # GAE with lam=1 and V=0 telescopes to the discounted return.
     adv, _ = gae(rewards, zeros, next_values, terminated, truncated, gamma, 1.0)
     return adv
+
+
+def lambda_returns(
+    rewards: jax.Array,
+    next_values: jax.Array,
+    discounts: jax.Array,
+    lam: jax.Array | float,
+    done: jax.Array | None = None,
+) -> jax.Array:
+    """TD(lambda) returns with a per-step discount, time-major ``[T, ...]``.
+
+    ``G_t = r_t + d_t * ((1 - lam) * V'_t + lam * (V'_t if done_t or t = T - 1 else G_{t+1}))``
+
+    Args:
+      rewards: ``[T, ...]`` reward of each step.
+      next_values: ``[T, ...]`` value of the state each step led to (the TRUE final state where an
+        episode ended: truncation bootstraps from it).
+      discounts: ``[T, ...]`` per-step discount ``d_t``: ``gamma * (1 - terminated_t)`` for an env,
+        ``gamma * continue_t`` for a world model's predicted continuation.
+      lam: lambda (scalar, may be traced): 1 gives n-step returns over the window, 0 one-step TD.
+      done: ``[T, ...]`` bool, the episode ended after step ``t`` (terminated or truncated): the
+        return does not reach past it. ``None``: no episode ends inside the window.
+
+    Returns:
+      ``[T, ...]`` the returns ``G_t``. With ``lam = 1`` and ``T = n`` this is the ``n``-step
+      return of the first step, cut at an episode end.
+    """
+    rewards = jnp.asarray(rewards, jnp.float32)
+    cut = jnp.zeros_like(rewards, jnp.bool_) if done is None else jnp.asarray(done, jnp.bool_)
+
+    def backward(carry, xs):
+        r, v, d, stop = xs
+        ahead = jnp.where(stop, v, carry)
+        g = r + d * ((1.0 - lam) * v + lam * ahead)
+        return g, g
+
+    _, out = jax.lax.scan(backward, next_values[-1], (rewards, next_values, discounts, cut), reverse=True)
+    return out
+
+
+def n_step_return(rewards: jax.Array, discounts: jax.Array, bootstrap: jax.Array, done: jax.Array | None = None) -> jax.Array:
+    """The ``n``-step return of the FIRST step of windows ``[n, ...]``:
+    ``sum_i (prod_{j<i} d_j) r_i + (prod_j d_j) V_n``, stopping after the first step where ``done``
+    (bootstrapping from that step's next value). ``bootstrap`` is ``[n, ...]``: the value of the
+    state each step led to (only the last one, and the ones after a ``done``, are used).
+    Returns ``[...]``."""
+    return lambda_returns(rewards, bootstrap, discounts, 1.0, done)[0]

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxrl import runner
+from jaxrl import memory, runner
 from jaxrl.configs import ConfigError, did_you_mean
 from jaxrl.trainer import Trainer, vmapped
 
@@ -273,13 +273,15 @@ class Sweeper:
         The others are never computed: XLA drops what the program does not return, so a
         sweep that only needs return curves skips the per-minibatch loss diagnostics.
         ``episode_return`` (and ``episodes``, which weights it in log rows) are always kept.
+      check_memory: refuse (:class:`jaxrl.memory.MemoryEstimateError`) runs whose states, replay
+        buffers included, would not fit the devices (:func:`jaxrl.memory.check_fits`).
     """
 
     def __init__(self, trainer: Trainer, base_hparams: Any, num_settings: int, num_seeds: int, *,
                  validate: Callable | None = None, devices: Sequence[jax.Device] | None = None,
                  chunk_updates: int | None = None, log_every: int | None = None,
                  on_log: Callable[[dict], None] | None = None, live: bool = True,
-                 metrics: Sequence[str] | None = None):
+                 metrics: Sequence[str] | None = None, check_memory: bool = True):
         if num_settings < 1 or num_seeds < 1:
             raise SweepError(f"a sweep needs at least one setting and one seed, got {num_settings} x {num_seeds}")
         if metrics is not None:
@@ -289,11 +291,16 @@ class Sweeper:
         self.devices = list(devices) if devices is not None else jax.devices()
         self.num_runs = num_settings * num_seeds
         self.padded = -(-self.num_runs // len(self.devices)) * len(self.devices)
+        if check_memory:  # every run's state (replay buffers included) on its device, before compiling
+            one_run = jax.eval_shape(trainer.init, jax.random.key(0), base_hparams)
+            memory.check_fits(one_run, runs=self.padded, devices=self.devices, what=f"the sweep's {self.num_runs} runs")
         self.sharding = runs_sharding(self.devices)
         runs, shape = self.num_runs, (num_settings, num_seeds)
         # One compiled call drops the padding and splits the run axis into [C, S] (as eager ops,
         # one dispatch per state leaf cost ~35 ms per sweep on a CPU).
-        self._unpad = jax.jit(lambda tree: jax.tree.map(lambda x: x[:runs].reshape(shape + x.shape[1:]), tree))
+        # The [C, S, ...] result is replicated: its axes need not divide over the devices.
+        self._unpad = jax.jit(lambda tree: jax.tree.map(lambda x: x[:runs].reshape(shape + x.shape[1:]), tree),
+                              out_shardings=NamedSharding(self.sharding.mesh, PartitionSpec()))
         inner = vmapped(trainer, self.padded)
         batched = dataclasses.replace(inner, init=lambda s, h, m=None: inner.init(jax.vmap(jax.random.key)(s), h, m))
         # One compiled call for the whole sweep unless asked otherwise: progress leaves through the

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from jaxrl import configs, experiment, plot, sinks, sweep
+from jaxrl import configs, experiment, memory, plot, sinks, sweep
 
 
 @dataclasses.dataclass
@@ -80,6 +80,7 @@ def sweep_to_dir(
     last: float = 0.1,
     stream=None,
     command: list[str] | None = None,
+    base_hparams: dict | None = None,
 ) -> SweepOutcome:
     """Validate, run and record a sweep. Every input error is raised before anything compiles.
 
@@ -88,6 +89,7 @@ def sweep_to_dir(
         ("log", lo, hi) | [choices]}`` (:func:`jaxrl.sweep.random_search`, seeded by ``random_seed``).
       seeds: seeds per setting (``0 .. seeds-1``).
       last: the fraction of the final updates whose training return ranks the settings.
+      base_hparams: hyperparameters every setting starts from, beside the defaults (e.g. a preset's).
     """
     import jax
 
@@ -102,7 +104,7 @@ def sweep_to_dir(
     if not 0 < last <= 1:
         raise sweep.SweepError(f"last must be in (0, 1], got {last}")
     settings = sweep.random_search(random, random_seed, **(swept or {})) if random else sweep.grid(**(swept or {}))
-    base = algo.default_hparams()
+    base = configs.from_dict(algo.Hparams, base_hparams or {}, base=algo.default_hparams())
     sweep.check_settings(settings, base, config)
     trainer = algo.make_train(config, env, env_params)
     n = trainer.num_updates
@@ -113,6 +115,9 @@ def sweep_to_dir(
     num_runs = len(settings) * seeds
     algo.validate_hparams(sweep.hparams_batch(base, settings, range(seeds), num_runs)[0], batch_shape=(num_runs,))
 
+    padded = -(-num_runs // len(devices)) * len(devices)
+    memory.check_fits(jax.eval_shape(trainer.init, jax.random.key(0), base), runs=padded, devices=devices,
+                      what=f"the sweep's {num_runs} runs")
     name = f"sweep-{algo_name}-{env_name.replace('/', '_')}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     run_dir = run_dir or os.path.join(runs_root, name)
     # Multi-host (jax.distributed): every process runs its share of the program; process 0 alone
@@ -133,7 +138,6 @@ def sweep_to_dir(
     if primary:
         experiment.write_json_atomic(os.path.join(run_dir, "sweep.json"), record)
 
-    padded = -(-num_runs // len(devices)) * len(devices)
     fan = sinks.Sinks()
     if primary:
         progress = sinks.ProgressBar(n, trainer.steps_per_update * num_runs, stream=stream)
@@ -143,7 +147,7 @@ def sweep_to_dir(
               f"compiling ...", file=stream, flush=True)
     sweeper = sweep.Sweeper(trainer, base, len(settings), seeds, validate=algo.validate_hparams, devices=devices,
                             log_every=log_every, on_log=lambda row: fan.write(_row_summary(row, num_runs, len(settings), seeds, padded)),
-                            live=live)
+                            live=live, check_memory=False)
     try:
         result = sweeper.run(settings, seeds)
     finally:

@@ -282,6 +282,15 @@ def find_state(state, cls):
     raise LookupError(f"no {cls.__name__} in this env state")
 
 
+def find_wrapper(env: Env, cls) -> Env | None:
+    """The outermost wrapper of type ``cls`` around ``env`` (walking ``.env``), or None."""
+    while env is not None:
+        if isinstance(env, cls):
+            return env
+        env = env.__dict__.get("env") if isinstance(env, Wrapper) else None
+    return None
+
+
 def training_stack(env: Env, num_envs: int, normalize_obs: bool = False, batched_params: bool = False) -> Env:
     """VecEnv(num_envs) -> AutoReset -> EpisodeStats [-> NormalizeObs] around ``env``."""
     venv: Env = EpisodeStats(AutoReset(VecEnv(env, num_envs=num_envs, batched_params=batched_params)))

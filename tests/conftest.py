@@ -34,6 +34,8 @@ def pytest_itemcollected(item):
 
         if params["name"] in SHARED:
             group = f"suite-{params['name']}"
+    elif item.path.name == "test_contract.py" and params.get("name"):
+        group = f"contract-{params['name']}"  # an algorithm's tests share its compiled programs
     elif item.path.name == "test_notebooks.py" and params:
         group = f"notebook-{item.callspec.id}"
     item.add_marker(pytest.mark.xdist_group(group))

@@ -57,7 +57,7 @@ def test_train_prints_progress_and_summary(tmp_path):
     "args,match",
     [
         (["train", "--env", "nope"], "unknown env 'nope'"),
-        (["train", "dqn"], "unknown algorithm 'dqn'"),
+        (["train", "dqnn"], "unknown algorithm 'dqnn' (did you mean 'dqn'?)"),
         (["train", "--steps", "-5"], "expected a positive integer"),
         (["train", "--env", "probe_action", "--steps", "100"], "less than one update"),
     ],

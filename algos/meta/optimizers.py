@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl.algos.ppo.losses import default_optimizer, learning_rate
+from jaxrl.optim import default_optimizer, learning_rate
 
 LOG_LIMIT = 4.0  # learned log step-size changes are clipped to [-4, 4] (a factor of at most ~55)
 OPEN_BETAS = (0.1, 0.5, 0.9, 0.99, 0.999)

@@ -26,7 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.configs import ConfigError, did_you_mean
-from jaxrl.algos.ppo.losses import clipped_surrogate, default_optimizer
+from jaxrl.algos.ppo.losses import clipped_surrogate
+from jaxrl.optim import default_optimizer
 from jaxrl.algos.meta import objectives, optimizers
 
 FORMAT = "jaxrl-rule/1"

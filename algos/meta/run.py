@@ -153,6 +153,14 @@ def build(spec: MetaSpec, devices=None) -> MetaBuilt:
     return MetaBuilt(spec, rule, env, env_params, ppo_config, ppo_hparams, init_meta, meta_trainer, meta_config, meta_hparams, chunk)
 
 
+def parse_inner_sets(sets: list[str]) -> tuple[dict, dict]:
+    """``--set name=value`` items for the inner agent (PPO, whose slots the rules fill) -> its
+    ``(config_changes, hparam_changes)``; unknown fields are a one-line :class:`ConfigError`."""
+    from jaxrl.algos import ppo
+
+    return configs.parse_sets(sets, ppo.PPOConfig, ppo.PPOHparams)
+
+
 def read_spec(run_dir: str) -> MetaSpec:
     path = os.path.join(run_dir, SPEC_FILE)
     if not os.path.exists(path):

@@ -17,9 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, as_traced
+from jaxrl.configs import ConfigError, Preset, as_traced, check_ranges
 from jaxrl.networks import ACTIVATIONS
-from jaxrl.algos.ppo.losses import clipped_surrogate, default_optimizer
+from jaxrl.algos.ppo.losses import clipped_surrogate
+from jaxrl.optim import default_optimizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,17 +164,7 @@ def as_hparams(hparams: Any) -> PPOHparams:
 def validate_hparams(hparams: Any, batch_shape: tuple[int, ...] | None = None) -> PPOHparams:
     """Check concrete hparams values (every element of a batch) are in range; raise ConfigError."""
     hp = as_hparams(hparams)
-    for name, (lo, hi, closed) in _RANGES.items():
-        x = getattr(hp, name)
-        if isinstance(x, jax.core.Tracer):
-            continue
-        x = np.asarray(x)
-        if batch_shape is not None and x.shape != tuple(batch_shape):
-            raise ConfigError(f"PPO hyperparameter {name} has shape {x.shape}, expected {tuple(batch_shape)}")
-        ok = np.isfinite(x) & (x >= lo if closed else x > lo) & (x <= hi)
-        if not np.all(ok):
-            bound = f"{'[' if closed else '('}{lo}, {hi}]"
-            raise ConfigError(f"PPO hyperparameter {name}={float(x[~ok].ravel()[0]):.6g} is out of range {bound}")
+    check_ranges(hp, _RANGES, "PPO", batch_shape)
     return hp
 
 

@@ -1,4 +1,5 @@
-"""PPO's losses and default update rule (the two meta-learnable slots)."""
+"""PPO's losses; its two meta-learnable slots are the objective (here) and the optimizer
+(default :func:`jaxrl.optim.default_optimizer`, re-exported here)."""
 
 from __future__ import annotations
 
@@ -6,39 +7,14 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
+
+from jaxrl.optim import default_optimizer, learning_rate  # noqa: F401  (PPO's optimizer slot default)
 
 
 def clipped_surrogate(ratio, advantages, hparams, meta_params=None, progress=None):
     """PPO's clipped surrogate ``min(r A, clip(r, 1 - eps, 1 + eps) A)``, ``[N]``, to maximise."""
     eps = hparams.clip_eps
     return jnp.minimum(ratio * advantages, jnp.clip(ratio, 1.0 - eps, 1.0 + eps) * advantages)
-
-
-def learning_rate(hparams, config):
-    """PPO's step size: ``hparams.lr``, or if ``config.anneal_lr`` the schedule
-    ``count -> lr * (1 - count / config.num_optimizer_steps)`` (linear decay to 0)."""
-    total = config.num_optimizer_steps
-    if config.anneal_lr:
-        return lambda count: hparams.lr * (1.0 - jnp.minimum(count, total) / total)
-    return hparams.lr
-
-
-def default_optimizer(hparams, meta_params, config, lr_scale=None) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam; the learning rate decays linearly to 0 if ``config.anneal_lr``.
-
-    ``lr_scale(count) -> factor`` (optional) multiplies the learning rate (a learned step-size
-    rule); a factor of exactly 1 gives the same numbers as without it.
-    """
-    lr = learning_rate(hparams, config)
-    if lr_scale is not None:
-        base = lr
-        lr = lambda count: (base(count) if callable(base) else base) * lr_scale(count)  # noqa: E731
-    return optax.chain(
-        optax.clip_by_global_norm(hparams.max_grad_norm),
-        optax.scale_by_adam(eps=1e-5),
-        optax.scale_by_learning_rate(lr),
-    )
 
 
 class Batch(NamedTuple):

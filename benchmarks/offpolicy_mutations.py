@@ -1,0 +1,83 @@
+"""Mutation checks of the off-policy learning tests: break one loss, run the test's training, print the returns.
+
+    python benchmarks/offpolicy_mutations.py [sac|td3|dqn|pqn ...]
+
+Each mutation must end near the random policy's return, below the test's threshold, while the
+unbroken learner passes it (tests/test_offpolicy_learning.py). Results: benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import jax.numpy as jnp
+
+sys.path.insert(0, "tests")
+import test_offpolicy_learning as t  # noqa: E402
+from jaxrl import returns as core_returns  # noqa: E402
+from jaxrl.algos import dqn, pqn, sac, td3  # noqa: E402
+from jaxrl.algos.dqn import losses as dqn_losses  # noqa: E402
+
+dqn_losses_q_loss = dqn_losses.q_loss
+from jaxrl.algos.pqn import train as pqn_train  # noqa: E402
+from jaxrl.algos.sac import losses as sac_losses  # noqa: E402
+from jaxrl.algos.td3 import losses as td3_losses  # noqa: E402
+
+
+def no_reward_target(reward, terminated, next_value, gamma, reward_scale=1.0):
+    return gamma * (1.0 - terminated.astype(jnp.float32)) * next_value
+
+
+def patched(module, name, fn):
+    class Patch:
+        def __enter__(self):
+            self.old = getattr(module, name)
+            setattr(module, name, fn)
+
+        def __exit__(self, *a):
+            setattr(module, name, self.old)
+
+    return Patch()
+
+
+def flipped(fn):
+    def wrapped(*args, **kw):
+        loss, metrics = fn(*args, **kw)
+        return -loss, metrics
+
+    return wrapped
+
+
+RUNS = {
+    "sac": [("actor loss sign flipped", sac_losses, "actor_loss", flipped(sac_losses.actor_loss)),
+            ("TD target without the reward", sac_losses, "td_target", no_reward_target)],
+    "td3": [("actor loss sign flipped", td3_losses, "actor_loss", flipped(td3_losses.actor_loss))],
+    "dqn": [("TD target without the reward (CartPole still teaches survival through termination)", dqn_losses, "td_target",
+             no_reward_target),
+            ("the loss on action 0 instead of the action taken", dqn_losses, "q_loss",
+             lambda q, batch, target, loss: dqn_losses_q_loss(q, batch._replace(action=batch.action * 0), target, loss))],
+    "pqn": [("lambda returns without the reward", pqn_train, "lambda_returns",
+             lambda r, v, d, lam, done=None: core_returns.lambda_returns(r * 0.0, v, d, lam, done))],
+}
+
+
+def run(name):
+    if name in ("sac", "td3"):
+        mod = sac if name == "sac" else td3
+        steps = 20_000 if name == "sac" else 30_000
+        hp = mod.default_hparams().replace(lr=1e-3, tau=0.01)
+        if name == "sac":
+            hp = hp.replace(init_alpha=1.0)
+        return t._train_and_eval(mod, mod.Config(total_timesteps=steps, **t.PENDULUM), hp, "gymnax/Pendulum-v1", 200)
+    if name == "dqn":
+        return t._train_and_eval(dqn, dqn.DQNConfig(total_timesteps=100_000, learning_starts=2_000), dqn.default_hparams(),
+                                 "gymnax/CartPole-v1", 500)
+    return t._train_and_eval(pqn, pqn.PQNConfig(total_timesteps=262_144), pqn.default_hparams(), "gymnax/CartPole-v1", 500)
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or list(RUNS):
+        for what, module, attr, fn in RUNS[name]:
+            with patched(module, attr, fn):
+                trained, random, _ = run(name)
+            print(f"{name}: {what}: trained {trained.round(1).tolist()} random {random.round(1).tolist()}", flush=True)

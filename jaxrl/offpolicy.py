@@ -1,0 +1,243 @@
+"""The replay learners' shared loop: act, store, learn, as one ``update`` of a :class:`jaxrl.trainer.Trainer`.
+
+SAC, TD3, DQN (and the pixel agent built on TD3) are each a config, networks, losses and an
+:class:`Agent` (how to init, act and take one gradient step); :func:`make_train` turns an agent
+into a trainer whose every update:
+
+1. acts ``num_steps`` steps in each of ``num_envs`` auto-resetting envs (one
+   :func:`jaxrl.rollout.rollout`, through the acting seam): uniformly random actions during the
+   first ``warmup_updates`` updates (``learning_starts`` env steps, rounded up to whole updates),
+   the agent's exploration policy after;
+2. writes them to the replay buffer in the state (:class:`jaxrl.replay.Replay`);
+3. once warm (and the buffer can be sampled), takes ``grad_steps`` gradient steps, each on a
+   fresh draw of ``batch_size`` transitions (``replay_ratio`` gradient steps per env step).
+
+Env steps are counted the same way in every trainer (``update x steps_per_update``): the random
+prefill is the first updates of the run, so ``--steps``, the progress bar and the logs stay true.
+The learning step is a ``lax.cond`` on the update index: a single run skips it while warming up;
+vmapped runs (a sweep) compute and discard it (``vmap`` turns the cond into a select).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jaxrl import replay as replay_lib
+from jaxrl import rollout as rollout_lib
+from jaxrl.configs import ConfigError
+from jaxrl.env import Env
+from jaxrl.optim import default_optimizer
+from jaxrl.policy import Policy
+from jaxrl.trainer import Trainer, episode_metrics
+from jaxrl.wrappers import FrameStack, find_wrapper, training_stack
+
+
+@dataclasses.dataclass(frozen=True)
+class OffPolicyConfig:
+    """Static settings every replay learner shares (its own config subclasses this).
+
+    Attributes:
+      total_timesteps: env steps of the whole run; ``num_updates = total_timesteps // (num_envs * num_steps)``.
+      num_envs: parallel envs per run.
+      num_steps: env steps per env per update (each update acts ``num_envs * num_steps`` env steps).
+      buffer_size: transitions the replay buffer holds over all envs (``buffer_size / num_envs`` per env).
+      batch_size: transitions per gradient step.
+      learning_starts: env steps of uniformly random actions before the first gradient step
+        (rounded up to whole updates; they count as env steps of the run).
+      replay_ratio: gradient steps per env step; ``replay_ratio * num_envs * num_steps`` must be a
+        whole number (the gradient steps of one update).
+      anneal_lr: decay the learning rate linearly to 0 over the run's gradient steps.
+      optimizer: the update-rule slot, ``optimizer(hparams, meta_params, config) ->
+        optax.GradientTransformation`` (one instance per parameter group); default clip-by-global-norm
+        + Adam with ``hparams.lr``. A learned optimiser saved by ``jaxrl meta`` fits here too.
+    """
+
+    total_timesteps: int = 100_000
+    num_envs: int = 4
+    num_steps: int = 1
+    buffer_size: int = 100_000
+    batch_size: int = 256
+    learning_starts: int = 5_000
+    replay_ratio: float = 0.25
+    anneal_lr: bool = False
+    optimizer: Callable = default_optimizer
+
+    def __post_init__(self):
+        name = type(self).__name__
+        for field in ("total_timesteps", "num_envs", "num_steps", "buffer_size", "batch_size"):
+            v = getattr(self, field)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"{name}.{field} must be a positive integer, got {v!r}")
+        if not isinstance(self.learning_starts, (int, np.integer)) or isinstance(self.learning_starts, bool) or self.learning_starts < 0:
+            raise ConfigError(f"{name}.learning_starts must be a non-negative integer, got {self.learning_starts!r}")
+        if self.total_timesteps < self.steps_per_update:
+            raise ConfigError(f"{name}.total_timesteps (= {self.total_timesteps}) is less than one update's "
+                              f"num_envs * num_steps (= {self.steps_per_update})")
+        if self.warmup_updates >= self.num_updates:
+            raise ConfigError(f"{name}.learning_starts (= {self.learning_starts}) leaves no update to learn in: the run has "
+                              f"{self.total_timesteps} env steps")
+        if self.batch_size > self.buffer_size:
+            raise ConfigError(f"{name}.batch_size (= {self.batch_size}) is larger than the replay buffer (buffer_size = {self.buffer_size})")
+        ratio = self.replay_ratio * self.steps_per_update
+        if not (isinstance(self.replay_ratio, (int, float)) and self.replay_ratio > 0) or abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+            raise ConfigError(f"{name}.replay_ratio (= {self.replay_ratio}) times the env steps of an update "
+                              f"(num_envs * num_steps = {self.steps_per_update}) must be a whole number of gradient steps >= 1")
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.steps_per_update
+
+    @property
+    def warmup_updates(self) -> int:
+        """Updates of random acting (no gradient step): ``ceil(learning_starts / steps_per_update)``."""
+        return -(-self.learning_starts // self.steps_per_update)
+
+    @property
+    def grad_steps(self) -> int:
+        """Gradient steps per update."""
+        return int(round(self.replay_ratio * self.steps_per_update))
+
+    @property
+    def num_optimizer_steps(self) -> int:
+        """Gradient steps of the whole run (the learning-rate schedule's length)."""
+        return max(1, (self.num_updates - self.warmup_updates) * self.grad_steps)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+@struct.dataclass
+class OffPolicyState:
+    """The full state of a replay learner (everything a checkpoint needs).
+
+    Attributes:
+      agent: the agent's learned state (networks, targets, optimiser states, step counter).
+      replay: the replay buffer (:class:`jaxrl.replay.ReplayState`, leaves ``[num_envs, capacity, ...]``).
+      rollout: env states, current observations and ``first`` flags of the ``num_envs`` envs.
+      key: PRNG key.
+      update_step: int32, updates done so far.
+      hparams: the traced hyperparameters of this run.
+      meta_params: a learned rule's meta-parameters (``None`` without one).
+    """
+
+    agent: Any
+    replay: replay_lib.ReplayState
+    rollout: rollout_lib.RolloutState
+    key: jax.Array
+    update_step: jax.Array
+    hparams: Any
+    meta_params: Any = None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Agent:
+    """What a replay learner provides to :func:`make_train` (pure functions; ``B`` = batch).
+
+    Attributes:
+      init: ``init(key, hparams, meta_params) -> agent_state``.
+      explore: ``explore(agent_state, hparams, key, obs[B], progress) -> action[B]`` (the behaviour
+        policy; ``progress`` in [0, 1] is the fraction of the run done, for schedules).
+      greedy: ``greedy(agent_state, key, obs[B]) -> action[B]`` (the evaluation policy).
+      learn: ``learn(agent_state, hparams, meta_params, batch, key) -> (agent_state, metrics)``:
+        one gradient step on ``batch`` (what ``sample`` draws); metrics are scalars and include ``loss``.
+      sample: ``sample(buffer, replay_state, key, batch_size) -> batch``; default
+        :meth:`jaxrl.replay.Replay.sample` (single transitions with a ``valid`` mask).
+      trainable: ``trainable(agent_state) -> pytree`` checked for NaN/inf after every update; default all of it.
+    """
+
+    init: Callable
+    explore: Callable
+    greedy: Callable
+    learn: Callable
+    sample: Callable = None
+    trainable: Callable = None
+
+
+def replay_for(config: OffPolicyConfig, env: Env) -> replay_lib.Replay:
+    """The buffer ``config`` asks for: ``ceil(buffer_size / num_envs)`` slots per env, storing one
+    frame of ``env``'s frame stack (when ``make(..., frame_stack=k)`` stacks them)."""
+    stack = find_wrapper(env, FrameStack)
+    k = stack.k if stack is not None else 1
+    return replay_lib.Replay(capacity=max(-(-config.buffer_size // config.num_envs), k + 2), num_envs=config.num_envs,
+                             frame_stack=k)
+
+
+def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent, as_hparams: Callable) -> Trainer:
+    """A :class:`jaxrl.trainer.Trainer` running ``agent`` with replay (see the module docstring).
+
+    Args:
+      config: the learner's static config (an :class:`OffPolicyConfig`).
+      env: an unbatched env; wrapped in AutoReset -> EpisodeStats -> VecEnv(num_envs).
+      env_params: its params (closed over).
+      agent: the learner's :class:`Agent`.
+      as_hparams: turns ``hparams`` (a dataclass or dict) into the learner's traced hparams.
+    """
+    venv = training_stack(env, config.num_envs)
+    buffer = replay_for(config, env)
+    spec = env.action_spec
+    sample = agent.sample or (lambda buf, replay, key, n: buf.sample(replay, key, n))
+    B, warmup = config.num_envs, config.warmup_updates
+
+    def init(key, hparams, meta_params=None) -> OffPolicyState:
+        hparams = as_hparams(hparams)
+        agent_key, env_key, key = jax.random.split(key, 3)
+        rollout = rollout_lib.reset(env_key, venv, env_params)
+        return OffPolicyState(agent=agent.init(agent_key, hparams, meta_params), replay=buffer.init(replay_lib.example_transition(env)),
+                              rollout=rollout, key=key, update_step=jnp.zeros((), jnp.int32), hparams=hparams,
+                              meta_params=meta_params)
+
+    def behaviour(state: OffPolicyState) -> Policy:
+        warm = state.update_step < warmup
+        progress = state.update_step.astype(jnp.float32) / config.num_updates
+
+        def step(key, carry, obs, first):
+            random_key, policy_key = jax.random.split(key)
+            explore = agent.explore(state.agent, state.hparams, policy_key, obs, progress)
+            return jnp.where(warm, spec.sample(random_key, (B,)).astype(explore.dtype), explore), carry, {}
+
+        return Policy(step)
+
+    def learn(state: OffPolicyState, replay, key):
+        def one(agent_state, k):
+            sample_key, learn_key = jax.random.split(k)
+            batch = sample(buffer, replay, sample_key, config.batch_size)
+            return agent.learn(agent_state, state.hparams, state.meta_params, batch, learn_key)
+
+        agent_state, metrics = jax.lax.scan(one, state.agent, jax.random.split(key, config.grad_steps))
+        return agent_state, jax.tree.map(jnp.mean, metrics)
+
+    def update(state: OffPolicyState):
+        key, act_key, learn_key = jax.random.split(state.key, 3)
+        rollout, traj = rollout_lib.rollout(act_key, venv, env_params, behaviour(state), state.rollout, config.num_steps)
+        replay = buffer.add_rollout(state.replay, traj)
+        ready = (state.update_step >= warmup) & buffer.can_sample(replay)
+        skipped = jax.tree.map(jnp.zeros_like, jax.eval_shape(learn, state, replay, learn_key)[1])
+        agent_state, metrics = jax.lax.cond(ready, lambda: learn(state, replay, learn_key), lambda: (state.agent, skipped))
+        metrics = {**metrics, **episode_metrics(traj), "learning": ready.astype(jnp.float32)}
+        return state.replace(agent=agent_state, replay=replay, rollout=rollout, key=key, update_step=state.update_step + 1), metrics
+
+    def policy(state: OffPolicyState) -> Policy:
+        return Policy(lambda key, carry, obs, first: (agent.greedy(state.agent, key, obs), carry, {}))
+
+    trainable = agent.trainable or (lambda a: a)
+    return Trainer(init=init, update=update, num_updates=config.num_updates, steps_per_update=config.steps_per_update,
+                   policy=policy, config=config, trainable=lambda state: trainable(state.agent))
+
+
+def replay_bytes(config: OffPolicyConfig, env: Env) -> int:
+    """Bytes of one run's replay buffer (no allocation)."""
+    return replay_for(config, env).nbytes(replay_lib.example_transition(env))
+
+
+__all__ = ["Agent", "OffPolicyConfig", "OffPolicyState", "make_train", "replay_bytes", "replay_for"]

@@ -1,0 +1,68 @@
+"""Update rules and target networks shared by every learner.
+
+- :func:`default_optimizer`: the default of every learner's ``optimizer`` slot,
+  ``optimizer(hparams, meta_params, config) -> optax.GradientTransformation``: clip by global
+  norm (``hparams.max_grad_norm``), Adam, and ``hparams.lr`` (decayed linearly to 0 over
+  ``config.num_optimizer_steps`` when ``config.anneal_lr``). A learned optimiser from
+  ``jaxrl meta`` fills the same slot, so it trains any learner whose hparams have ``lr`` and
+  ``max_grad_norm`` and whose config has ``anneal_lr`` and ``num_optimizer_steps``.
+- :func:`polyak`: a soft target-network update; :func:`periodic`: a hard copy every ``period`` steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def learning_rate(hparams, config):
+    """The step size: ``hparams.lr``, or if ``config.anneal_lr`` the schedule
+    ``count -> lr * (1 - count / config.num_optimizer_steps)`` (linear decay to 0)."""
+    total = config.num_optimizer_steps
+    if config.anneal_lr:
+        return lambda count: hparams.lr * (1.0 - jnp.minimum(count, total) / total)
+    return hparams.lr
+
+
+def default_optimizer(hparams, meta_params, config, lr_scale=None) -> optax.GradientTransformation:
+    """Global-norm clipping then Adam (eps 1e-5); the learning rate decays linearly to 0 if ``config.anneal_lr``.
+
+    ``lr_scale(count) -> factor`` (optional) multiplies the learning rate (a learned step-size
+    rule); a factor of exactly 1 gives the same numbers as without it.
+    """
+    lr = learning_rate(hparams, config)
+    if lr_scale is not None:
+        base = lr
+        lr = lambda count: (base(count) if callable(base) else base) * lr_scale(count)  # noqa: E731
+    return optax.chain(
+        optax.clip_by_global_norm(hparams.max_grad_norm),
+        optax.scale_by_adam(eps=1e-5),
+        optax.scale_by_learning_rate(lr),
+    )
+
+
+def apply_gradients(tx: optax.GradientTransformation, params: Any, opt_state: Any, grads: Any) -> tuple[Any, Any]:
+    """One optimiser step: ``(new_params, new_opt_state)``."""
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def polyak(target: Any, online: Any, tau) -> Any:
+    """``target + tau * (online - target)``, leaf by leaf (``tau`` may be traced; 1 copies)."""
+    return optax.incremental_update(online, target, tau)  # optax takes the NEW parameters first
+
+
+def periodic(target: Any, online: Any, step: jax.Array, period: int) -> Any:
+    """``online`` where ``step % period == 0`` else ``target`` (a hard target update every ``period`` steps)."""
+    copy = (step % period) == 0
+    return jax.tree.map(lambda t, o: jnp.where(copy, o, t), target, online)
+
+
+def linear_schedule(start, end, fraction, progress) -> jax.Array:
+    """``start`` moving linearly to ``end`` over the first ``fraction`` of the run, then ``end``
+    (``progress`` in [0, 1]; all may be traced): exploration epsilons and noise scales."""
+    t = jnp.clip(progress / jnp.maximum(fraction, 1e-8), 0.0, 1.0)
+    return start + t * (end - start)

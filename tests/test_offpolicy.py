@@ -1,0 +1,164 @@
+"""The replay learners' machinery: one-line errors before compiling, the memory estimate, the update-rule
+slot (a learned optimiser trains SAC), checkpoints holding the buffer and resuming after kill -9, and a
+sweep in which every run has its own buffer (8 forced CPU devices give the numbers of one)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl import cli, envs, experiment, memory, offpolicy, sinks
+from jaxrl.algos import sac
+from test_contract import assert_trees_equal, setup
+from test_runs import _wait_for_rows, cli as cli_proc, run_cli, xla_cache  # noqa: F401  (a fixture)
+
+TINY = sac.presets()["tiny"]
+
+
+# ----------------------------------------------------------------------------- bad input, before compiling
+
+
+@pytest.mark.parametrize("args,match", [
+    (["train", "dqn", "--env", "probe_continuous"], "DQN needs discrete actions; probe_continuous has Box"),
+    (["train", "pqn", "--env", "probe_continuous"], "PQN needs discrete actions"),
+    (["train", "sac", "--env", "probe_action"], "SAC needs continuous (Box) actions; probe_action has Discrete"),
+    (["train", "td3", "--env", "probe_action"], "TD3 needs continuous (Box) actions"),
+    (["train", "sac", "--env", "probe_continuous", "--set", "batch_size=512", "--set", "buffer_size=100"],
+     "SACConfig.batch_size (= 512) is larger than the replay buffer (buffer_size = 100)"),
+    (["train", "sac", "--env", "probe_continuous", "--set", "buffer_size=100000000000"],
+     "sac on probe_continuous would need about"),
+    (["train", "sac", "--env", "probe_continuous", "--set", "learning_starts=999999", "--steps", "1000"],
+     "learning_starts (= 999999) leaves no update to learn in"),
+    (["train", "sac", "--env", "probe_continuous", "--set", "replay_ratio=0.3"], "must be a whole number of gradient steps"),
+    (["train", "sac", "--preset", "huge"], "the algorithm 'sac' has no preset 'huge'; its presets: default, small, paper, tiny"),
+    (["train", "sacc"], "unknown algorithm 'sacc' (did you mean 'sac'?)"),
+    (["train", "sac", "--objective", "dpo"], "--objective: the algorithm 'sac' has no objective slot"),
+    (["sweep", "sac", "--env", "probe_continuous", "--set", "hidden_sizes=8,8", "--set", "lr=1e-3,1e-4",
+      "--set", "buffer_size=2000000000", "--seeds", "64"], "the sweep's 128 runs would need about"),
+])
+def test_bad_input_is_one_line_before_compiling(args, match, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([*args, "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert match in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_memory_estimate_names_the_replay_buffer_and_counts_runs():
+    env, params = envs.make("probe_continuous")
+    config = sac.SACConfig(total_timesteps=1000, buffer_size=1_000_000, batch_size=8, learning_starts=10, hidden_sizes=(8,))
+    trainer = sac.make_train(config, env, params)
+    shapes = jax.eval_shape(trainer.init, jax.random.key(0), sac.default_hparams())
+    one = memory.tree_bytes(shapes)
+    assert memory.largest_part(shapes)[0] == "replay"
+    assert memory.largest_part(shapes)[1] == offpolicy.replay_bytes(config, env) > 0.95 * one
+    assert memory.check_fits(shapes) == 2 * one
+    with pytest.raises(memory.MemoryEstimateError, match=r"262144 run\(s\) x .* of which replay .* x 2 for a chunk"):
+        memory.check_fits(shapes, runs=4096 * 64, devices=jax.devices()[:1] * 64, what="x")
+
+
+# ----------------------------------------------------------------------------- the update-rule slot
+
+
+def test_a_learned_optimizer_fills_sacs_slot_and_at_its_start_equals_adam():
+    """``jaxrl meta``'s lifetime step-size rule, at its initial meta-parameters (a multiplier of 1), gives
+    SAC's default optimiser bit for bit; other meta-parameters change the run."""
+    from jaxrl.algos.meta import rules
+
+    _, trainer, hparams, env, env_params, _, state, metrics = setup("sac")
+    rule = rules.get_rule("lifetime_lr")
+    config = rule.configure(trainer.config)
+    learned = sac.make_train(config, env, env_params)
+    meta = rule.initial(jax.random.key(0))
+    f = jax.jit(learned)
+    s1, m1 = f(jax.random.key(0), hparams, meta)
+    learned_nets = (s1.agent.actor, s1.agent.critic, s1.agent.target_critic, s1.agent.log_alpha)
+    assert_trees_equal(learned_nets, (state.agent.actor, state.agent.critic, state.agent.target_critic, state.agent.log_alpha))
+    for k in metrics:
+        np.testing.assert_array_equal(m1[k], metrics[k], err_msg=k)
+    s2, m2 = f(jax.random.key(0), hparams, jax.tree.map(lambda x: x + 1.0, meta))
+    assert not np.allclose(np.asarray(m2["critic_loss"]), np.asarray(m1["critic_loss"]))
+
+
+# ----------------------------------------------------------------------------- checkpoints and kill -9
+
+SAC_ARGS = ["train", "sac", "--env", "probe_continuous", "--steps", "2048", "--num-envs", "2", "--set", "num_steps=4",
+            "--set", "buffer_size=512", "--set", "batch_size=16", "--set", "learning_starts=64", "--set", "hidden_sizes=16",
+            "--set", "replay_ratio=0.25", "--log-every", "8", "--checkpoint-every", "32", "--eval-episodes", "0"]
+
+
+@pytest.mark.timeout(600)
+def test_checkpoint_holds_the_buffer_and_kill_9_then_resume_ends_as_the_uninterrupted_run(tmp_path, xla_cache):
+    runs = tmp_path / "runs"
+    code, out, err = run_cli([*SAC_ARGS, "--runs-dir", str(runs), "--name", "ref"], xla_cache)
+    assert code == 0, err
+    p = cli_proc([*SAC_ARGS, "--runs-dir", str(runs), "--name", "kill"], xla_cache)
+    _wait_for_rows(runs / "kill" / "metrics.jsonl", 136, p)
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGKILL
+    _, state, info = experiment.load_state(str(runs / "kill"))
+    assert 32 <= info["update"] < 256
+    assert int(jnp.min(state.replay.size)) > 0 and state.replay.obs.shape[:2] == (2, 256)  # the buffer was saved
+    code, out, err = run_cli(["train", "--resume", str(runs / "kill"), "--eval-episodes", "0"], xla_cache)
+    assert code == 0, err
+    assert f"resuming at update {info['update']} of 256" in out
+    _, ref_state, _ = experiment.load_state(str(runs / "ref"))
+    _, state, _ = experiment.load_state(str(runs / "kill"))
+    assert_trees_equal(state, ref_state)
+    rows, ref_rows = sinks.read_jsonl(runs / "kill" / "metrics.jsonl"), sinks.read_jsonl(runs / "ref" / "metrics.jsonl")
+    assert [r["update"] for r in rows] == [r["update"] for r in ref_rows]
+    for r, q in zip(rows, ref_rows):
+        assert r["loss"] == q["loss"] and r["episode_return"] == q["episode_return"], r["update"]
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+SWEEP_SCRIPT = textwrap.dedent("""
+    import json, jax, numpy as np
+    from jaxrl import envs, sweep
+    from jaxrl.algos import sac
+    preset = sac.presets()["tiny"]
+    config, _ = preset.build(sac.SACConfig, sac.SACHparams)
+    env, params = envs.make(preset.env)
+    trainer = sac.make_train(config, env, params)
+    settings = sweep.grid(lr=[1e-3, 3e-3])
+    out = {}
+    for n in (8, 1):
+        res = sweep.run_sweep(trainer, sac.default_hparams(), settings, seeds=[0, 1], keep_state=(n == 8),
+                              devices=jax.devices()[:n])
+        out[n] = {"devices": res.num_devices, "loss": np.asarray(res.metrics["critic_loss"]).tolist(),
+                  "reward": np.asarray(res.metrics["reward"]).tolist()}
+        if n == 8:
+            replay = res.state.replay
+            out["buffers_differ"] = bool(np.any(np.asarray(replay.obs[0, 0]) != np.asarray(replay.obs[0, 1])))
+            out["buffer_shape"] = list(replay.obs.shape)
+    alone = jax.jit(trainer)(jax.random.key(1), sac.default_hparams().replace(lr=3e-3))
+    out["alone_diff"] = float(np.max(np.abs(np.asarray(alone[1]["critic_loss"]) - np.asarray(out[8]["loss"])[1, 1])))
+    print("RESULT" + json.dumps(out))
+""")
+
+
+@pytest.mark.timeout(600)
+def test_a_sac_sweep_gives_each_run_its_own_buffer_and_8_devices_equal_one(tmp_path):
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", SWEEP_SCRIPT], capture_output=True, text=True, env=env, timeout=500, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.split("RESULT", 1)[1].splitlines()[0])
+    eight, one = res["8"], res["1"]
+    assert eight["devices"] == 8 and one["devices"] == 1
+    assert res["buffer_shape"][:3] == [2, 2, 2]  # [setting, seed, env, capacity, ...]: a buffer per run
+    assert res["buffers_differ"]  # two seeds stored different experience
+    np.testing.assert_allclose(eight["loss"], one["loss"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(eight["reward"], one["reward"])
+    assert res["alone_diff"] <= 1e-4 * (1 + np.max(np.abs(eight["loss"])))  # run (lr 3e-3, seed 1) = that run alone

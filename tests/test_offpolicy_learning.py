@@ -1,0 +1,83 @@
+"""SAC, TD3, DQN and PQN LEARN, in the default test run (cheap gymnax tasks, 2 seeds in one program).
+
+Thresholds, per seed unless said, chosen from 4-seed runs on this CPU (2026-12-02) with a margin; the
+random policy is measured in each test on the same reset states. Each threshold was checked against a
+broken loss (``python benchmarks/offpolicy_mutations.py``; seeds 0 and 1, the test's budget):
+
+- SAC, Pendulum-v1, 20k env steps: measured -172 / -175 / -174 / -173 (random -1372). Asserted
+  >= -400. Broken: the actor loss's sign flipped ends at -1465 / -1465, the TD target without the
+  reward at -1495 / -1637.
+- TD3, Pendulum-v1, 30k env steps: measured -471 / -173 / -170 / -179 (Pendulum's swing-up has a
+  local optimum near -500). Asserted >= -800 each and a mean >= -600. Broken: the actor loss's sign
+  flipped ends at -1809 / -1838.
+- DQN, CartPole-v1, 100k env steps: measured 500 / 500 / 97 / 117 (random 26; DQN's greedy policy
+  oscillates on CartPole). Asserted >= 60 each and a mean >= 150. Broken: the loss on action 0
+  instead of the action taken ends at 9.3 / 9.3. (A TD target WITHOUT the reward still reaches 500
+  on CartPole: the termination signal alone teaches survival, so that mutation proves nothing here.)
+- PQN, CartPole-v1, 262k env steps: measured 500 on all 4 seeds. Asserted >= 400. Broken: the
+  Q(lambda) returns without the reward end at 15 / 13.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from jaxrl import envs, evaluate
+from jaxrl.algos import dqn, pqn, sac, td3
+
+pytest.importorskip("gymnax")
+
+
+def _train_and_eval(algo, config, hparams, env_name, horizon, seeds=2):
+    env, params = envs.make(env_name)
+    trainer = algo.make_train(config, env, params)
+    keys = jax.random.split(jax.random.key(0), seeds)
+    state, metrics = jax.jit(jax.vmap(trainer, in_axes=(0, None)))(keys, hparams)
+    for k, v in metrics.items():
+        assert np.all(np.isfinite(np.asarray(v, np.float64))), k
+    trained, random = [], []
+    for i in range(seeds):
+        s = jax.tree.map(lambda x: x[i], state)
+        t, r = evaluate.trained_and_random_returns(jax.random.key(1), env, params, trainer.policy(s), 16, horizon)
+        trained.append(float(np.mean(t)))
+        random.append(float(np.mean(r)))
+    return np.array(trained), np.array(random), metrics
+
+
+PENDULUM = dict(num_envs=4, buffer_size=20_000, batch_size=128, learning_starts=1000, replay_ratio=0.25, hidden_sizes=(64, 64))
+
+
+@pytest.mark.timeout(300)
+def test_sac_learns_pendulum():
+    cfg = sac.SACConfig(total_timesteps=20_000, **PENDULUM)
+    trained, random, metrics = _train_and_eval(sac, cfg, sac.SACHparams(lr=1e-3, tau=0.01, init_alpha=1.0), "gymnax/Pendulum-v1", 200)
+    assert np.all(random < -1000), random
+    assert np.all(trained >= -400), (trained, random)
+    alpha = np.asarray(metrics["alpha"])[:, -1]
+    assert np.all(alpha < 1.0), alpha  # the temperature was tuned down from its start
+
+
+@pytest.mark.timeout(300)
+def test_td3_learns_pendulum():
+    cfg = td3.TD3Config(total_timesteps=30_000, **PENDULUM)
+    trained, random, _ = _train_and_eval(td3, cfg, td3.TD3Hparams(lr=1e-3, tau=0.01), "gymnax/Pendulum-v1", 200)
+    assert np.all(random < -1000), random
+    assert np.all(trained >= -800) and trained.mean() >= -600, (trained, random)
+
+
+@pytest.mark.timeout(300)
+def test_dqn_learns_cartpole():
+    cfg = dqn.DQNConfig(total_timesteps=100_000, learning_starts=2_000)
+    trained, random, _ = _train_and_eval(dqn, cfg, dqn.default_hparams(), "gymnax/CartPole-v1", 500)
+    assert np.all(random < 40), random
+    assert np.all(trained >= 60) and trained.mean() >= 150, (trained, random)
+
+
+@pytest.mark.timeout(300)
+def test_pqn_learns_cartpole():
+    cfg = pqn.PQNConfig(total_timesteps=262_144)
+    trained, random, _ = _train_and_eval(pqn, cfg, pqn.default_hparams(), "gymnax/CartPole-v1", 500)
+    assert np.all(random < 40), random
+    assert np.all(trained >= 400), (trained, random)
