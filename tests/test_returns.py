@@ -95,3 +95,50 @@ def test_discounted_returns_restart_at_boundaries():
     boot = np.array([0.0, 0.0, 0.0, 10.0], np.float32)
     out = discounted_returns(r, term, trunc, 0.5, boot)
     np.testing.assert_allclose(out, [1.5, 1.0, 1 + 0.5 * 6.0, 6.0])
+
+
+# ----------------------------------------------------------------------------- lambda returns, n-step
+
+
+def numpy_lambda_returns(rewards, next_values, discounts, lam, done):
+    """Plain-loop TD(lambda), one env, from the definition: G_t = r_t + d_t ((1 - lam) V'_t + lam X),
+    X = V'_t where the episode ended after t (or at the window's end), else G_{t+1}."""
+    T = len(rewards)
+    out = np.zeros(T)
+    for t in reversed(range(T)):
+        ahead = next_values[t] if (done[t] or t == T - 1) else out[t + 1]
+        out[t] = rewards[t] + discounts[t] * ((1 - lam) * next_values[t] + lam * ahead)
+    return out
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.65, 1.0])
+def test_lambda_returns_match_numpy_with_per_step_discounts_and_episode_ends(lam):
+    rewards, _, next_values, terminated, truncated = make_batch(4)
+    discounts = 0.97 * (1.0 - terminated.astype(np.float32))  # a continuation flag times gamma
+    done = terminated | truncated
+    from jaxrl.returns import lambda_returns
+
+    got = jax.jit(lambda_returns)(rewards, next_values, discounts, lam, done)
+    for b in range(rewards.shape[1]):
+        want = numpy_lambda_returns(rewards[:, b], next_values[:, b], discounts[:, b], lam, done[:, b])
+        np.testing.assert_allclose(got[:, b], want, rtol=1e-5, atol=1e-5)
+    # a truncated step bootstraps from its TRUE final value (7.5), a terminated one not at all
+    np.testing.assert_allclose(got[6, 1], rewards[6, 1] + 0.97 * 7.5, rtol=1e-6)
+    np.testing.assert_allclose(got[3, 0], rewards[3, 0], rtol=1e-6)
+
+
+def test_lambda_returns_hand_checked_and_n_step():
+    from jaxrl.returns import lambda_returns, n_step_return
+
+    r, v, d = jnp.array([1.0, 2.0, 3.0]), jnp.array([10.0, 20.0, 30.0]), jnp.array([0.5, 0.5, 0.5])
+    # lam = 1: G_2 = 3 + 0.5 * 30 = 18; G_1 = 2 + 0.5 * 18 = 11; G_0 = 1 + 0.5 * 11 = 6.5
+    np.testing.assert_allclose(lambda_returns(r, v, d, 1.0), [6.5, 11.0, 18.0])
+    # lam = 0: one-step TD targets r_t + d_t V'_t
+    np.testing.assert_allclose(lambda_returns(r, v, d, 0.0), [6.0, 12.0, 18.0])
+    assert float(n_step_return(r, d, v)) == 6.5
+    # an episode end after step 0: the 3-step return stops there and bootstraps from V'_0
+    np.testing.assert_allclose(n_step_return(r, d, v, jnp.array([True, False, False])), 1.0 + 0.5 * 10.0)
+    # vmap over envs equals a loop
+    R = jnp.stack([r, 2 * r]).T
+    got = jax.vmap(lambda_returns, in_axes=(1, 1, 1, None), out_axes=1)(R, jnp.stack([v, v]).T, jnp.stack([d, d]).T, 0.5)
+    np.testing.assert_allclose(got, lambda_returns(R, jnp.stack([v, v]).T, jnp.stack([d, d]).T, 0.5), rtol=1e-6)

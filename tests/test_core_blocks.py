@@ -1,0 +1,92 @@
+"""Core building blocks the learners share, against hand-checked NumPy references: the tanh-squashed
+Gaussian, epsilon-greedy, schedules, target updates, TD targets and losses, MLPs with LayerNorm and
+ensembles of heads."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl import distributions, losses, networks, optim
+
+
+def test_tanh_gaussian_log_prob_is_the_change_of_variables():
+    """log p(a) = log N(u; mean, std) - sum log |da/du|, a = low + (tanh(u) + 1) (high - low) / 2, computed
+    here in float64 NumPy; and it integrates to 1 over the box (1-D, by quadrature)."""
+    mean, log_std = jnp.array([0.3, -1.2]), jnp.array([-0.5, 0.4])
+    low, high = jnp.array([-2.0, 0.0]), jnp.array([2.0, 1.0])
+    d = distributions.TanhGaussian(mean, log_std, low, high)
+    a, logp = d.sample_and_log_prob(jax.random.key(0))
+    assert np.all(a > low) and np.all(a < high)
+    u = np.arctanh((np.asarray(a, np.float64) - np.asarray(low)) / np.asarray(high - low) * 2 - 1)
+    std = np.exp(np.asarray(log_std, np.float64))
+    gauss = -0.5 * ((u - np.asarray(mean)) / std) ** 2 - np.log(std) - 0.5 * np.log(2 * np.pi)
+    jac = (1 - np.tanh(u) ** 2) * np.asarray(high - low) / 2
+    np.testing.assert_allclose(logp, np.sum(gauss - np.log(jac)), rtol=1e-4)
+    np.testing.assert_allclose(d.log_prob(a), logp, rtol=1e-3)
+    np.testing.assert_allclose(d.mode(), np.asarray(low) + (np.tanh(np.asarray(mean)) + 1) * np.asarray(high - low) / 2, rtol=1e-6)
+    one = distributions.TanhGaussian(jnp.array([0.4]), jnp.array([0.3]), jnp.array([-1.0]), jnp.array([3.0]))
+    xs = np.linspace(-1 + 1e-6, 3 - 1e-6, 200_001)
+    density = np.exp(np.asarray(jax.vmap(lambda x: one.log_prob(jnp.array([x])))(jnp.asarray(xs, jnp.float32))))
+    assert abs(np.trapezoid(density, xs) - 1.0) < 2e-3
+    # finite for extreme pre-squash values (a naive log(1 - tanh(u)^2) is -inf at |u| > 9)
+    far = distributions.TanhGaussian(jnp.array([40.0]), jnp.array([-20.0]), jnp.array([-1.0]), jnp.array([1.0]))
+    assert np.isfinite(far.sample_and_log_prob(jax.random.key(1))[1])
+
+
+def test_epsilon_greedy_frequencies_and_schedule():
+    q = jnp.tile(jnp.array([0.0, 5.0, 1.0]), (40_000, 1))
+    picks = np.asarray(distributions.epsilon_greedy(jax.random.key(0), q, 0.3))
+    freq = np.bincount(picks, minlength=3) / len(picks)
+    np.testing.assert_allclose(freq, [0.1, 0.8, 0.1], atol=0.01)  # 0.7 greedy + 0.3 uniform over 3
+    assert np.all(np.asarray(distributions.epsilon_greedy(jax.random.key(1), q[:10], 0.0)) == 1)
+    sched = [float(optim.linear_schedule(1.0, 0.1, 0.5, p)) for p in (0.0, 0.25, 0.5, 0.9)]
+    np.testing.assert_allclose(sched, [1.0, 0.55, 0.1, 0.1], rtol=1e-6)
+
+
+def test_target_updates():
+    target, online = {"w": jnp.array([0.0, 10.0])}, {"w": jnp.array([1.0, 20.0])}
+    np.testing.assert_allclose(optim.polyak(target, online, 0.1)["w"], [0.1, 11.0])
+    np.testing.assert_allclose(optim.polyak(target, online, 1.0)["w"], [1.0, 20.0])
+    np.testing.assert_allclose(optim.periodic(target, online, jnp.array(6), 3)["w"], [1.0, 20.0])
+    np.testing.assert_allclose(optim.periodic(target, online, jnp.array(7), 3)["w"], [0.0, 10.0])
+
+
+def test_td_target_and_ensemble_loss_against_numpy():
+    r, term, v = jnp.array([1.0, 2.0, -1.0]), jnp.array([False, True, False]), jnp.array([10.0, 10.0, 4.0])
+    np.testing.assert_allclose(losses.td_target(r, term, v, 0.9, 2.0), [2 + 9.0, 4.0, -2 + 3.6], rtol=1e-6)
+    q = jnp.array([[0.0, 1.0, 5.0], [2.0, 2.0, 2.0]])
+    y = jnp.array([1.0, 1.0, 1.0])
+    valid = jnp.array([True, True, False])  # the third draw is not a transition
+    # head 0: mean(0.5 * [1, 0]) = 0.25; head 1: mean(0.5 * [1, 1]) = 0.5
+    np.testing.assert_allclose(losses.ensemble_td_loss(q, y, valid), 0.75, rtol=1e-6)
+    # Huber (delta 1): |err| = 1 -> 0.5; |err| = 4 -> 3.5 (masked out)
+    np.testing.assert_allclose(losses.ensemble_td_loss(q[0], y, jnp.array([True, True, True]), 1.0), (0.5 + 0 + 3.5) / 3, rtol=1e-6)
+    g = jax.grad(lambda y: losses.ensemble_td_loss(q, y, valid))(y)
+    assert np.all(np.asarray(g) == 0)  # no gradient into the target
+
+
+def test_mlp_layer_norm_and_ensembles_of_independent_heads():
+    x = jax.random.normal(jax.random.key(0), (5, 3))
+    mlp = networks.MLP((8, 8), 2, "mish", layer_norm=True)
+    p = mlp.init(jax.random.key(1), x)
+    assert set(p["params"]) == {"Dense_0", "LayerNorm_0", "Dense_1", "LayerNorm_1", "Dense_2"}
+    hidden = networks.MLP((8,), None, "relu", layer_norm=True)
+    h = hidden.apply(hidden.init(jax.random.key(2), x), x)
+    assert h.shape == (5, 8) and np.all(np.asarray(h) >= 0)
+    zero = networks.MLP((8,), 4, out_gain=0.0)
+    assert np.all(np.asarray(zero.apply(zero.init(jax.random.key(3), x), x)) == 0)  # zero-initialised output layer
+    q = networks.QEnsemble((8,), num_heads=3)
+    qp = q.init(jax.random.key(4), x, x[:, :2])
+    out = q.apply(qp, x, x[:, :2])
+    assert out.shape == (3, 5) and len({round(float(v), 5) for v in out[:, 0]}) == 3  # three different heads
+    head1 = jax.tree.map(lambda w: w[1], qp["params"]["VmapMLP_0"])
+    one = networks.MLP((8,), 1, "relu").apply({"params": head1}, jnp.concatenate([x, x[:, :2]], -1))[..., 0]
+    np.testing.assert_allclose(out[1], one, rtol=1e-5)  # head e is an MLP with the e-th slice of the params
+    duel = networks.QNetwork(3, (8,), dueling=True)
+    dq = duel.apply(duel.init(jax.random.key(5), x), x)
+    assert dq.shape == (5, 3)
