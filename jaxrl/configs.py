@@ -55,6 +55,51 @@ def as_traced(value: Any, cls, what: str, error: type[Exception] = None):
     return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), value)
 
 
+def check_positive_ints(obj: Any, names) -> None:
+    """Raise :class:`ConfigError` unless each field ``names`` of the config ``obj`` is an int >= 1."""
+    import numpy as np
+
+    for name in names:
+        v = getattr(obj, name)
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise ConfigError(f"{type(obj).__name__}.{name} must be a positive integer, got {v!r}")
+
+
+def check_mlp(obj: Any) -> None:
+    """A config's network fields: ``hidden_sizes`` (made a tuple) of positive ints and a known ``activation``."""
+    import numpy as np
+
+    from jaxrl.networks import ACTIVATIONS
+
+    name = type(obj).__name__
+    object.__setattr__(obj, "hidden_sizes", tuple(obj.hidden_sizes))
+    if not obj.hidden_sizes or any(not isinstance(h, (int, np.integer)) or isinstance(h, bool) or h < 1 for h in obj.hidden_sizes):
+        raise ConfigError(f"{name}.hidden_sizes must be positive integers, got {obj.hidden_sizes!r}")
+    if obj.activation not in ACTIVATIONS:
+        raise ConfigError(f"{name}.activation {obj.activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
+
+
+def hparams_functions(cls, ranges: dict, algo: str):
+    """An algorithm's ``(default_hparams, as_hparams, validate_hparams)`` for its traced hparams class
+    ``cls`` with ``ranges`` (see :func:`check_ranges`)."""
+
+    def default_hparams():
+        """The default hyperparameters (Python floats)."""
+        return cls()
+
+    def as_hparams(hparams):
+        """A ``cls`` or a dict of its fields (missing ones take defaults; None: all defaults) -> float32 leaves."""
+        return as_traced(hparams, cls, f"{algo} hyperparameter")
+
+    def validate_hparams(hparams, batch_shape=None):
+        """Check concrete values (every element of a batch) are in range; :class:`ConfigError` otherwise."""
+        hp = as_hparams(hparams)
+        check_ranges(hp, ranges, algo, batch_shape)
+        return hp
+
+    return default_hparams, as_hparams, validate_hparams
+
+
 def check_ranges(hparams: Any, ranges: dict, algo: str, batch_shape: tuple[int, ...] | None = None) -> None:
     """Raise :class:`ConfigError` if a concrete hyperparameter (every element of a batch) is outside
     its range. ``ranges``: ``name -> (lo, hi, closed_below)``; values must be finite, ``<= hi`` and

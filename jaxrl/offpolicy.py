@@ -21,7 +21,6 @@ vmapped runs (a sweep) compute and discard it (``vmap`` turns the cond into a se
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Callable
 
 import jax
@@ -31,7 +30,7 @@ from flax import struct
 
 from jaxrl import replay as replay_lib
 from jaxrl import rollout as rollout_lib
-from jaxrl.configs import ConfigError
+from jaxrl.configs import ConfigError, check_positive_ints
 from jaxrl.env import Env
 from jaxrl.optim import default_optimizer
 from jaxrl.policy import Policy
@@ -71,10 +70,7 @@ class OffPolicyConfig:
 
     def __post_init__(self):
         name = type(self).__name__
-        for field in ("total_timesteps", "num_envs", "num_steps", "buffer_size", "batch_size"):
-            v = getattr(self, field)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"{name}.{field} must be a positive integer, got {v!r}")
+        check_positive_ints(self, ("total_timesteps", "num_envs", "num_steps", "buffer_size", "batch_size"))
         if not isinstance(self.learning_starts, (int, np.integer)) or isinstance(self.learning_starts, bool) or self.learning_starts < 0:
             raise ConfigError(f"{name}.learning_starts must be a non-negative integer, got {self.learning_starts!r}")
         if self.total_timesteps < self.steps_per_update:

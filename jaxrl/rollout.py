@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+from jaxrl.configs import ConfigError, check_positive_ints
 
 from jaxrl.env import Env, TimeStep
 from jaxrl.policy import Policy, as_policy
@@ -88,4 +91,51 @@ def reset(key: jax.Array, env: Env, env_params: Any, policy: Policy | None = Non
     return RolloutState(env_state, ts.obs, jnp.ones((batch,), jnp.bool_), carry)
 
 
-__all__ = ["Transition", "RolloutState", "rollout", "reset", "TimeStep"]
+@dataclasses.dataclass(frozen=True)
+class OnPolicyConfig:
+    """Static settings of a learner that collects a rollout and takes minibatch epochs over it
+    (PPO, PQN; their configs subclass this).
+
+    Attributes:
+      total_timesteps: env steps of the whole run; ``num_updates =
+        total_timesteps // (num_envs * num_steps)``.
+      num_envs: parallel envs per run.
+      num_steps: rollout length per update (time axis ``T``).
+      num_minibatches: minibatches per epoch; must divide ``num_envs * num_steps``.
+      update_epochs: passes over each rollout.
+    """
+
+    total_timesteps: int = 524_288
+    num_envs: int = 32
+    num_steps: int = 64
+    num_minibatches: int = 4
+    update_epochs: int = 4
+
+    def __post_init__(self):
+        name = type(self).__name__
+        check_positive_ints(self, ("total_timesteps", "num_envs", "num_steps", "num_minibatches", "update_epochs"))
+        if self.batch_size % self.num_minibatches:
+            raise ConfigError(f"{name}: num_envs * num_steps (= {self.batch_size}) must be divisible by "
+                              f"num_minibatches (= {self.num_minibatches})")
+        if self.total_timesteps < self.batch_size:
+            raise ConfigError(f"{name}.total_timesteps (= {self.total_timesteps}) is less than one update's "
+                              f"num_envs * num_steps (= {self.batch_size})")
+
+    @property
+    def batch_size(self) -> int:
+        """Env steps per update, ``num_envs * num_steps``."""
+        return self.num_envs * self.num_steps
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    @property
+    def num_optimizer_steps(self) -> int:
+        return self.num_updates * self.update_epochs * self.num_minibatches
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+__all__ = ["OnPolicyConfig", "Transition", "RolloutState", "rollout", "reset", "TimeStep"]

@@ -4,12 +4,10 @@ ensembles of heads."""
 
 from __future__ import annotations
 
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from jaxrl import distributions, losses, networks, optim
 

@@ -509,3 +509,25 @@ def test_meta_gradient_trainer_runs_resets_agents_and_lowers_its_loss(tmp_path):
     assert sum(r["restarts"] for r in rows) == 3 * 2  # 2 agents, a 4-update lifetime ends every 2nd step of 2 updates
     log_lr = np.asarray(out.result.state.params["lifetime_lr"]["log_lr"])
     assert log_lr[0] > 0.3, log_lr  # the too-small step size is raised by gradient too
+
+
+def test_meta_gradient_validation_sees_pixels_as_ppo_does():
+    """The validation rollout and loss are PPO's own pieces (PPOParts): on pixel observations nothing
+    normalises the images (PPO's CNN torso scales them), so at the rollout's own parameters every
+    probability ratio is exactly 1 and the loss is -mean(advantage). (The metagrad's former private
+    copy normalised images by the empty statistics, clipping every pixel to 10.)"""
+    from jaxrl.algos.meta import metagrad
+
+    env, params = envs.make("cartpole_balance", obs="pixels", image_size=8, episode_length=10)
+    cfg = ppo.PPOConfig(total_timesteps=2 * 4, num_envs=2, num_steps=4, num_minibatches=1, update_epochs=1, hidden_sizes=(8,))
+    parts = ppo.make_parts(cfg, env, params)
+    trainer = ppo.make_train(cfg, env, params)
+
+    def check(key):
+        state = trainer.init(key, HP)
+        batch = metagrad.validation_batch(state, key, parts, ppo.as_hparams(HP))
+        return batch.obs, metagrad.validation_loss(state, batch, parts), -jnp.mean(batch.advantage)
+
+    obs, loss, expected = jax.jit(check)(jax.random.key(0))
+    assert obs.dtype == jnp.uint8 and obs.shape == (4, 2, 8, 8, 3) and int(obs.max()) > 10
+    np.testing.assert_allclose(loss, expected, atol=1e-6)

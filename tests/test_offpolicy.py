@@ -119,6 +119,19 @@ def test_checkpoint_holds_the_buffer_and_kill_9_then_resume_ends_as_the_uninterr
     assert [r["update"] for r in rows] == [r["update"] for r in ref_rows]
     for r, q in zip(rows, ref_rows):
         assert r["loss"] == q["loss"] and r["episode_return"] == q["episode_return"], r["update"]
+    code, out, err = run_cli(["eval", str(runs / "kill"), "--episodes", "4"], xla_cache)  # eval works on a SAC run
+    assert code == 0 and "update 256 (2,048 env steps), 4 episodes: return" in out, (out, err)
+
+
+def test_jaxrl_sweep_td3_over_learning_rates(tmp_path, capsys):
+    """``jaxrl sweep`` takes any registered learner: TD3's tiny preset, 2 learning rates x 2 seeds."""
+    code = cli.main(["sweep", "td3", "--preset", "tiny", "--env", "probe_continuous", "--seeds", "2",
+                     "--set", "lr=1e-3,3e-4", "--runs-dir", str(tmp_path / "runs"), "--name", "s"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "done: 4 runs, 256 env steps" in out and "lr=0.001" in out and "lr=0.0003" in out
+    curves = np.load(tmp_path / "runs" / "s" / "curves.npz")
+    assert curves["critic_loss"].shape == (2, 2, 8)
 
 
 # ----------------------------------------------------------------------------- sweeps

@@ -10,7 +10,8 @@ broken loss (``python benchmarks/offpolicy_mutations.py``; seeds 0 and 1, the te
 - TD3, Pendulum-v1, 30k env steps: measured -471 / -173 / -170 / -179 (Pendulum's swing-up has a
   local optimum near -500). Asserted >= -800 each and a mean >= -600. Broken: the actor loss's sign
   flipped ends at -1809 / -1838.
-- DQN, CartPole-v1, 100k env steps: measured 500 / 500 / 97 / 117 (random 26; DQN's greedy policy
+- DQN, CartPole-v1, 100k env steps (learning from 2k): measured 500 on all 4 seeds (random 26; with
+  Polyak targets instead of the default hard copies: 500 / 500 / 97 / 117, DQN's greedy policy
   oscillates on CartPole). Asserted >= 60 each and a mean >= 150. Broken: the loss on action 0
   instead of the action taken ends at 9.3 / 9.3. (A TD target WITHOUT the reward still reaches 500
   on CartPole: the termination signal alone teaches survival, so that mutation proves nothing here.)
@@ -81,3 +82,62 @@ def test_pqn_learns_cartpole():
     trained, random, _ = _train_and_eval(pqn, cfg, pqn.default_hparams(), "gymnax/CartPole-v1", 500)
     assert np.all(random < 40), random
     assert np.all(trained >= 400), (trained, random)
+
+
+# ----------------------------------------------------------------------------- real tasks (slow; benchmarks/RESULTS.md)
+
+
+def _evaluated_run(algo, config, hparams, env, params, seeds, evals=10, episodes=16):
+    """``seeds`` vmapped runs, in ``evals`` chunks; after each, the deterministic return of every seed
+    (``episodes`` episodes, outside the timed run). Returns ``(env steps [evals], returns [evals, seeds])``."""
+    from jaxrl import runner, trainer as trainer_lib
+
+    trainer = algo.make_train(config, env, params)
+    batched = trainer_lib.vmapped(trainer, seeds)
+    evaluate_all = jax.jit(jax.vmap(lambda s, k: evaluate.episode_returns(k, env, params, trainer.policy(s), episodes).mean(),
+                                    in_axes=(0, None)))
+    points = []
+
+    def on_progress(p):
+        points.append((p.env_steps // seeds, np.asarray(evaluate_all(p.state, jax.random.key(p.updates_done)))))
+        print(f"{p.env_steps // seeds:>8} steps of the env as made (x action repeat = control steps): eval "
+              f"{points[-1][1].round(1)}  ({p.elapsed_s:.0f} s)", flush=True)
+
+    hp = jax.tree.map(lambda x: np.full((seeds,), x, np.float32), algo.as_hparams(hparams))
+    keys = jax.random.split(jax.random.key(0), seeds)
+    runner.run(batched, keys, hp, chunk_updates=trainer.num_updates // evals, on_progress=on_progress)
+    return np.array([s for s, _ in points]), np.stack([r for _, r in points])
+
+
+SWINGUP = dict(total_timesteps=100_000, num_envs=4, buffer_size=200_000, batch_size=256, learning_starts=2_500,
+               replay_ratio=1.0, hidden_sizes=(256, 256))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("algo", [sac, td3], ids=["sac", "td3"])
+def test_learns_cartpole_swingup_within_200k_env_steps(algo):
+    """DM-Control-style cartpole_swingup from states at action repeat 2 (TD-MPC2's setting: 100k agent
+    steps = 200k env steps; its published SAC curve gives 835 there), 2 seeds: each reaches an
+    evaluation return >= 800 (16 episodes, deterministic policy) at some evaluation point within 200k
+    env steps. Recorded in benchmarks/RESULTS.md ("Off-policy: real tasks")."""
+    env, params = envs.make("cartpole_swingup", action_repeat=2)
+    steps, returns = _evaluated_run(algo, algo.Config(**SWINGUP), algo.default_hparams(), env, params, seeds=2)
+    assert steps[-1] * 2 == 200_000
+    assert np.all(returns.max(axis=0) >= 800), returns
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("algo,config", [(dqn, dqn.DQNConfig()), (pqn, pqn.PQNConfig())], ids=["dqn", "pqn"])
+def test_solves_cartpole_v1(algo, config):
+    """gymnax CartPole-v1 at the default configs (DQN 200k env steps, PQN 524k), 4 seeds, 10 evaluations
+    (16 deterministic episodes each): every seed's policy reaches the 'solved' level 475 at some
+    evaluation point (as the swing-up test asks for 800 within its budget). The final policies are
+    printed, not asserted: DQN's greedy policy oscillates on CartPole (8 seeds at the default all
+    reach 500 and 4-6 of them END there, the others between 90 and 330; Rejax's DQN ends 6 of 8 at
+    >= 475); PQN's end at 500 (benchmarks/RESULTS.md, "Off-policy: real tasks")."""
+    env, params = envs.make("gymnax/CartPole-v1")
+    _, returns = _evaluated_run(algo, config, algo.default_hparams(), env, params, seeds=4, evals=10)
+    print("final returns:", returns[-1])
+    assert np.all(returns.max(axis=0) >= 475), returns

@@ -8,8 +8,7 @@ from typing import Any
 
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, as_traced, check_ranges
-from jaxrl.networks import ACTIVATIONS
+from jaxrl.configs import ConfigError, Preset, check_mlp, check_positive_ints, hparams_functions
 from jaxrl.offpolicy import OffPolicyConfig
 
 LOSSES = ("mse", "huber")
@@ -29,7 +28,7 @@ class DQNConfig(OffPolicyConfig):
       loss: ``mse`` (``x^2 / 2``) or ``huber`` (delta 1) on the TD error.
     """
 
-    total_timesteps: int = 100_000
+    total_timesteps: int = 200_000
     num_envs: int = 10
     num_steps: int = 1
     buffer_size: int = 50_000
@@ -41,18 +40,13 @@ class DQNConfig(OffPolicyConfig):
     layer_norm: bool = False
     dueling: bool = False
     double_q: bool = True
-    target_update_period: int = 5
+    target_update_period: int = 250
     loss: str = "mse"
 
     def __post_init__(self):
-        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        check_mlp(self)
         super().__post_init__()
-        if not self.hidden_sizes or any(not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
-            raise ConfigError(f"DQNConfig.hidden_sizes must be positive integers, got {self.hidden_sizes!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"DQNConfig.activation {self.activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
-        if not isinstance(self.target_update_period, int) or self.target_update_period < 1:
-            raise ConfigError(f"DQNConfig.target_update_period must be a positive integer, got {self.target_update_period!r}")
+        check_positive_ints(self, ("target_update_period",))
         if self.loss not in LOSSES:
             raise ConfigError(f"DQNConfig.loss {self.loss!r} is unknown; choose one of {', '.join(LOSSES)}")
 
@@ -74,7 +68,7 @@ class DQNHparams:
 
     lr: Any = 1e-3
     gamma: Any = 0.99
-    tau: Any = 0.02
+    tau: Any = 1.0
     eps_start: Any = 1.0
     eps_end: Any = 0.05
     eps_decay: Any = 0.5
@@ -89,24 +83,14 @@ _RANGES = {
 }
 
 
-def default_hparams() -> DQNHparams:
-    return DQNHparams()
-
-
-def as_hparams(hparams: Any) -> DQNHparams:
-    return as_traced(hparams, DQNHparams, "DQN hyperparameter")
-
-
-def validate_hparams(hparams: Any, batch_shape: tuple[int, ...] | None = None) -> DQNHparams:
-    hp = as_hparams(hparams)
-    check_ranges(hp, _RANGES, "DQN", batch_shape)
-    return hp
+default_hparams, as_hparams, validate_hparams = hparams_functions(DQNHparams, _RANGES, "DQN")
 
 
 def presets() -> dict[str, Preset]:
     """DQN's named settings."""
     return {
-        "default": Preset(about="10 envs, 64x64 MLP, batch 100, 0.5 gradient steps per env step, 100k env steps (gymnax CartPole)"),
+        "default": Preset(about="10 envs, 64x64 MLP, batch 100, 0.5 gradient steps per env step, a hard target copy every "
+                                "250 gradient steps, 200k env steps (gymnax CartPole)"),
         "paper": Preset(
             config=dict(total_timesteps=10_000_000, num_envs=1, buffer_size=1_000_000, batch_size=32, learning_starts=50_000,
                         replay_ratio=0.25, hidden_sizes=(512,), target_update_period=2_500, loss="huber"),

@@ -12,19 +12,16 @@ import dataclasses
 import math
 from typing import Any, Callable
 
-import jax
-import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, as_traced, check_ranges
-from jaxrl.networks import ACTIVATIONS
+from jaxrl.configs import ConfigError, Preset, as_traced, check_mlp, check_ranges
+from jaxrl.rollout import OnPolicyConfig
 from jaxrl.algos.ppo.losses import clipped_surrogate
 from jaxrl.optim import default_optimizer
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(OnPolicyConfig):
     """Static PPO settings (changing one recompiles).
 
     Attributes:
@@ -71,41 +68,8 @@ class PPOConfig:
     optimizer: Callable = default_optimizer
 
     def __post_init__(self):
-        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
-        for name in ("total_timesteps", "num_envs", "num_steps", "num_minibatches", "update_epochs"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"PPOConfig.{name} must be a positive integer, got {v!r}")
-        if any((not isinstance(h, (int, np.integer))) or h < 1 for h in self.hidden_sizes) or not self.hidden_sizes:
-            raise ConfigError(f"PPOConfig.hidden_sizes must be positive integers, got {self.hidden_sizes!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"PPOConfig.activation {self.activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
-        if self.batch_size % self.num_minibatches:
-            raise ConfigError(
-                f"PPOConfig: num_envs * num_steps (= {self.batch_size}) must be divisible by "
-                f"num_minibatches (= {self.num_minibatches})"
-            )
-        if self.total_timesteps < self.batch_size:
-            raise ConfigError(
-                f"PPOConfig.total_timesteps (= {self.total_timesteps}) is less than one update's "
-                f"num_envs * num_steps (= {self.batch_size})"
-            )
-
-    @property
-    def batch_size(self) -> int:
-        """Env steps per update, ``num_envs * num_steps``."""
-        return self.num_envs * self.num_steps
-
-    @property
-    def num_updates(self) -> int:
-        return self.total_timesteps // self.batch_size
-
-    @property
-    def num_optimizer_steps(self) -> int:
-        return self.num_updates * self.update_epochs * self.num_minibatches
-
-    def replace(self, **changes) -> "PPOConfig":
-        return dataclasses.replace(self, **changes)
+        check_mlp(self)
+        super().__post_init__()
 
 
 @struct.dataclass

@@ -6,24 +6,18 @@ import dataclasses
 import math
 from typing import Any, Callable
 
-import numpy as np
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, as_traced, check_ranges
-from jaxrl.networks import ACTIVATIONS
+from jaxrl.configs import Preset, check_mlp, hparams_functions
+from jaxrl.rollout import OnPolicyConfig
 from jaxrl.optim import default_optimizer
 
 
 @dataclasses.dataclass(frozen=True)
-class PQNConfig:
+class PQNConfig(OnPolicyConfig):
     """Static PQN settings (changing one recompiles).
 
     Attributes:
-      total_timesteps: env steps of the whole run; ``num_updates = total_timesteps // (num_envs * num_steps)``.
-      num_envs: parallel envs per run.
-      num_steps: rollout length per update (time axis ``T``).
-      num_minibatches: minibatches per epoch; must divide ``num_envs * num_steps``.
-      update_epochs: passes over each rollout.
       hidden_sizes: hidden layer widths of the Q network.
       activation: one of ``jaxrl.networks.ACTIVATIONS``.
       layer_norm: LayerNorm after every hidden layer (what lets PQN drop the target network).
@@ -43,36 +37,8 @@ class PQNConfig:
     optimizer: Callable = default_optimizer
 
     def __post_init__(self):
-        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
-        for name in ("total_timesteps", "num_envs", "num_steps", "num_minibatches", "update_epochs"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"PQNConfig.{name} must be a positive integer, got {v!r}")
-        if not self.hidden_sizes or any(not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
-            raise ConfigError(f"PQNConfig.hidden_sizes must be positive integers, got {self.hidden_sizes!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"PQNConfig.activation {self.activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
-        if self.batch_size % self.num_minibatches:
-            raise ConfigError(f"PQNConfig: num_envs * num_steps (= {self.batch_size}) must be divisible by "
-                              f"num_minibatches (= {self.num_minibatches})")
-        if self.total_timesteps < self.batch_size:
-            raise ConfigError(f"PQNConfig.total_timesteps (= {self.total_timesteps}) is less than one update's "
-                              f"num_envs * num_steps (= {self.batch_size})")
-
-    @property
-    def batch_size(self) -> int:
-        return self.num_envs * self.num_steps
-
-    @property
-    def num_updates(self) -> int:
-        return self.total_timesteps // self.batch_size
-
-    @property
-    def num_optimizer_steps(self) -> int:
-        return self.num_updates * self.update_epochs * self.num_minibatches
-
-    def replace(self, **changes) -> "PQNConfig":
-        return dataclasses.replace(self, **changes)
+        check_mlp(self)
+        super().__post_init__()
 
 
 @struct.dataclass
@@ -107,18 +73,7 @@ _RANGES = {
 }
 
 
-def default_hparams() -> PQNHparams:
-    return PQNHparams()
-
-
-def as_hparams(hparams: Any) -> PQNHparams:
-    return as_traced(hparams, PQNHparams, "PQN hyperparameter")
-
-
-def validate_hparams(hparams: Any, batch_shape: tuple[int, ...] | None = None) -> PQNHparams:
-    hp = as_hparams(hparams)
-    check_ranges(hp, _RANGES, "PQN", batch_shape)
-    return hp
+default_hparams, as_hparams, validate_hparams = hparams_functions(PQNHparams, _RANGES, "PQN")
 
 
 def presets() -> dict[str, Preset]:

@@ -13,8 +13,7 @@ from typing import Any
 
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, as_traced, check_ranges
-from jaxrl.networks import ACTIVATIONS
+from jaxrl.configs import ConfigError, Preset, check_mlp, check_positive_ints, hparams_functions
 from jaxrl.offpolicy import OffPolicyConfig
 
 
@@ -49,14 +48,9 @@ class SACConfig(OffPolicyConfig):
     log_std_max: float = 2.0
 
     def __post_init__(self):
-        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        check_mlp(self)
         super().__post_init__()
-        if not self.hidden_sizes or any(not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
-            raise ConfigError(f"SACConfig.hidden_sizes must be positive integers, got {self.hidden_sizes!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"SACConfig.activation {self.activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
-        if not isinstance(self.num_critics, int) or self.num_critics < 1:
-            raise ConfigError(f"SACConfig.num_critics must be a positive integer, got {self.num_critics!r}")
+        check_positive_ints(self, ("num_critics",))
         if not isinstance(self.critic_subsample, int) or not 0 <= self.critic_subsample <= self.num_critics:
             raise ConfigError(f"SACConfig.critic_subsample must be in [0, num_critics = {self.num_critics}], got {self.critic_subsample!r}")
         if not self.log_std_min < self.log_std_max:
@@ -98,20 +92,7 @@ _RANGES = {
 }
 
 
-def default_hparams() -> SACHparams:
-    return SACHparams()
-
-
-def as_hparams(hparams: Any) -> SACHparams:
-    """A ``SACHparams`` or a dict of its fields (missing ones take defaults) -> float32 leaves."""
-    return as_traced(hparams, SACHparams, "SAC hyperparameter")
-
-
-def validate_hparams(hparams: Any, batch_shape: tuple[int, ...] | None = None) -> SACHparams:
-    """Check concrete values (every element of a batch) are in range; ConfigError otherwise."""
-    hp = as_hparams(hparams)
-    check_ranges(hp, _RANGES, "SAC", batch_shape)
-    return hp
+default_hparams, as_hparams, validate_hparams = hparams_functions(SACHparams, _RANGES, "SAC")
 
 
 def presets() -> dict[str, Preset]:

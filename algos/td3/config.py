@@ -8,8 +8,7 @@ from typing import Any
 
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, as_traced, check_ranges
-from jaxrl.networks import ACTIVATIONS
+from jaxrl.configs import Preset, check_mlp, check_positive_ints, hparams_functions
 from jaxrl.offpolicy import OffPolicyConfig
 
 
@@ -39,16 +38,9 @@ class TD3Config(OffPolicyConfig):
     policy_delay: int = 2
 
     def __post_init__(self):
-        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        check_mlp(self)
         super().__post_init__()
-        if not self.hidden_sizes or any(not isinstance(h, int) or h < 1 for h in self.hidden_sizes):
-            raise ConfigError(f"{type(self).__name__}.hidden_sizes must be positive integers, got {self.hidden_sizes!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"{type(self).__name__}.activation {self.activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
-        for name in ("num_critics", "policy_delay"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"{type(self).__name__}.{name} must be a positive integer, got {v!r}")
+        check_positive_ints(self, ("num_critics", "policy_delay"))
 
 
 @struct.dataclass
@@ -89,18 +81,7 @@ _RANGES = {
 }
 
 
-def default_hparams() -> TD3Hparams:
-    return TD3Hparams()
-
-
-def as_hparams(hparams: Any) -> TD3Hparams:
-    return as_traced(hparams, TD3Hparams, "TD3 hyperparameter")
-
-
-def validate_hparams(hparams: Any, batch_shape: tuple[int, ...] | None = None) -> TD3Hparams:
-    hp = as_hparams(hparams)
-    check_ranges(hp, _RANGES, "TD3", batch_shape)
-    return hp
+default_hparams, as_hparams, validate_hparams = hparams_functions(TD3Hparams, _RANGES, "TD3")
 
 
 def presets() -> dict[str, Preset]:
