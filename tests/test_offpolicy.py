@@ -156,8 +156,6 @@ SWEEP_SCRIPT = textwrap.dedent("""
             replay = res.state.replay
             out["buffers_differ"] = bool(np.any(np.asarray(replay.obs[0, 0]) != np.asarray(replay.obs[0, 1])))
             out["buffer_shape"] = list(replay.obs.shape)
-    alone = jax.jit(trainer)(jax.random.key(1), sac.default_hparams().replace(lr=3e-3))
-    out["alone_diff"] = float(np.max(np.abs(np.asarray(alone[1]["critic_loss"]) - np.asarray(out[8]["loss"])[1, 1])))
     print("RESULT" + json.dumps(out))
 """)
 
@@ -174,4 +172,4 @@ def test_a_sac_sweep_gives_each_run_its_own_buffer_and_8_devices_equal_one(tmp_p
     assert res["buffers_differ"]  # two seeds stored different experience
     np.testing.assert_allclose(eight["loss"], one["loss"], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(eight["reward"], one["reward"])
-    assert res["alone_diff"] <= 1e-4 * (1 + np.max(np.abs(eight["loss"])))  # run (lr 3e-3, seed 1) = that run alone
+    # (that each run equals the same run alone is tests/test_contract.py's vmapped-vs-separate check)

@@ -218,7 +218,7 @@ def test_sequence_longer_than_the_buffer_is_a_clear_error():
 
 
 def test_jit_equals_no_jit_and_vmap_equals_a_loop():
-    T, B, C = 20, 2, 12
+    T, B, C = 8, 2, 6
     trs = [make_stream(T, B, seed=s, k=2)[0] for s in (8, 9)]
     buffer = rp.Replay(capacity=C, num_envs=B, frame_stack=2)
 
