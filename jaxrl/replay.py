@@ -186,6 +186,8 @@ class Replay:
         """Write one step of the ``B`` envs (``tr`` leaves ``[B, ...]``, with ``first`` flags, e.g.
         one step of :func:`jaxrl.rollout.rollout`'s output): a slot each, and where the step ended an
         episode a ``final`` slot with ``tr.next_obs`` after it."""
+        if tr.first is None:
+            raise ValueError("Replay.add needs the transitions' `first` flags (jaxrl.rollout.rollout records them)")
         B, C = self.num_envs, self.capacity
         rows, head = jnp.arange(B), state.head
         done = jnp.logical_or(tr.terminated, tr.truncated)
