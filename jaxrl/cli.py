@@ -90,7 +90,8 @@ def _add_train(sub, with_fields: bool) -> None:
                    "callback while the program runs; such programs can be kept in the persistent compilation cache")
     t.add_argument("--eval-episodes", type=int, default=16, help="episodes of the deterministic policy after training (0: skip)")
     t.add_argument("--preset", default=None, metavar="NAME", help="a named setting of the algorithm (`jaxrl algos` lists them), "
-                   "e.g. small (a CPU) or paper (the published sizes); --set and --env override it")
+                   "e.g. small (a CPU) or paper (the published sizes); it replaces the values of --config, and --set "
+                   "and --env override it")
     t.add_argument("--objective", default=None, metavar="NAME|RULE_DIR", help="PPO's policy objective: ppo (clip, default), "
                    "dpo, or a learned rule saved by `jaxrl meta` (runs/<meta>/rule)")
     t.add_argument("--optimizer", default=None, metavar="NAME|RULE_DIR", help="the update rule of any algorithm: adam (default) "
@@ -109,7 +110,7 @@ def _add_sweep(sub) -> None:
         "the runs are split over every device of every host.",
     )
     w.add_argument("algo", nargs="?", default=DEFAULT_ALGO, help=f"algorithm (default {DEFAULT_ALGO})")
-    w.add_argument("--env", default=DEFAULT_ENV, help=f"env name (default {DEFAULT_ENV})")
+    w.add_argument("--env", default=None, help=f"env name (default: the preset's, else {DEFAULT_ENV})")
     w.add_argument("--env-opt", dest="env_opts", action="append", default=[], metavar="NAME=VALUE")
     w.add_argument("--seeds", type=_positive_int, default=4, help="seeds per setting (default 4)")
     w.add_argument("--preset", default=None, metavar="NAME", help="a named setting of the algorithm (`jaxrl algos` lists them)")
@@ -307,15 +308,17 @@ def sweep_command(args) -> int:
 
     algo = algos.get(args.algo)
     config_changes, swept = sweep.parse_sets(args.sets, algo.Config, algo.Hparams, random=bool(args.random))
-    base_hparams = {}
+    base_hparams, env_name = {}, args.env
     if args.preset is not None:
         preset = preset_of(algo, args.algo, args.preset)
         config_changes, base_hparams = {**preset.config, **config_changes}, dict(preset.hparams)
+        env_name = env_name or preset.env
+    env_name = env_name or DEFAULT_ENV
     if args.steps is not None:
         config_changes["total_timesteps"] = args.steps
     if args.num_envs is not None:
         config_changes["num_envs"] = args.num_envs
-    env_options = configs.parse_options(args.env_opts, envs.options(args.env), f"env {args.env!r}") if args.env_opts else {}
+    env_options = configs.parse_options(args.env_opts, envs.options(env_name), f"env {env_name!r}") if args.env_opts else {}
     devices = jax.devices()
     if args.devices is not None:
         if args.devices > len(devices):
@@ -325,7 +328,7 @@ def sweep_command(args) -> int:
 
     run_dir = os.path.join(args.runs_dir, experiment.sanitize_name(args.name)) if args.name else None
     out = sweep_dir.sweep_to_dir(
-        args.algo, args.env, env_options=env_options, config_changes=config_changes, swept=swept, seeds=args.seeds,
+        args.algo, env_name, env_options=env_options, config_changes=config_changes, swept=swept, seeds=args.seeds,
         random=args.random, random_seed=args.random_seed, run_dir=run_dir, runs_root=args.runs_dir,
         log_every=args.log_every, devices=devices, live=not args.no_live_log, last=args.last, command=["jaxrl", *sys.argv[1:]],
         base_hparams=base_hparams,

@@ -29,3 +29,10 @@ def ensemble_td_loss(q: jax.Array, target: jax.Array, valid: jax.Array, huber_de
     if per.ndim == valid.ndim:
         return masked_mean(per, valid)
     return jnp.sum(jax.vmap(masked_mean, in_axes=(0, None))(per, valid))
+
+
+def critic_loss(q: jax.Array, target: jax.Array, valid: jax.Array) -> tuple[jax.Array, dict]:
+    """An ensemble critic's regression on ``target``: ``(sum_e mean_n (Q_e - y)^2 / 2, {"critic_loss", "q"})``
+    with ``q`` ``[E, N]``, ``target`` ``[N]`` (no gradient) and ``q`` the mean Q over heads and valid draws."""
+    loss = ensemble_td_loss(q, target, valid)
+    return loss, {"critic_loss": loss, "q": masked_mean(jnp.mean(q, 0), valid)}

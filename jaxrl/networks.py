@@ -66,7 +66,7 @@ class QEnsemble(nn.Module):
 
     @nn.compact
     def __call__(self, obs, action):
-        x = jnp.concatenate([obs, action.astype(obs.dtype)], axis=-1)
+        x = jnp.concatenate([obs.astype(jnp.float32), action.astype(jnp.float32)], axis=-1)
         heads = ensemble(MLP, self.num_heads)(self.hidden_sizes, 1, self.activation, 1.0, self.layer_norm)
         return heads(x)[..., 0]
 

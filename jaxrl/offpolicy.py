@@ -33,7 +33,7 @@ from jaxrl import rollout as rollout_lib
 from jaxrl.configs import ConfigError, check_positive_ints
 from jaxrl.env import Env
 from jaxrl.optim import default_optimizer
-from jaxrl.policy import Policy
+from jaxrl.policy import Policy, no_carry
 from jaxrl.trainer import Trainer, episode_metrics
 from jaxrl.wrappers import FrameStack, find_wrapper, training_stack
 
@@ -46,7 +46,8 @@ class OffPolicyConfig:
       total_timesteps: env steps of the whole run; ``num_updates = total_timesteps // (num_envs * num_steps)``.
       num_envs: parallel envs per run.
       num_steps: env steps per env per update (each update acts ``num_envs * num_steps`` env steps).
-      buffer_size: transitions the replay buffer holds over all envs (``buffer_size / num_envs`` per env).
+      buffer_size: slots of the replay buffer over all envs (``ceil(buffer_size / num_envs)`` per env); a
+        slot holds one step, and an ended episode's final observation takes one more.
       batch_size: transitions per gradient step.
       learning_starts: env steps of uniformly random actions before the first gradient step
         (rounded up to whole updates; they count as env steps of the run).
@@ -138,17 +139,27 @@ class OffPolicyState:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Agent:
-    """What a replay learner provides to :func:`make_train` (pure functions; ``B`` = batch).
+    """What a replay learner provides to :func:`make_train` (pure functions; ``B`` = the envs).
+
+    Acting goes through the acting seam (:mod:`jaxrl.policy`), so an agent that plans (warm-started
+    from its previous plan) or keeps a recurrent state carries it here; a stateless agent uses
+    :func:`stateless_explore` / :func:`stateless_greedy` and the empty carry.
 
     Attributes:
       init: ``init(key, hparams, meta_params) -> agent_state``.
-      explore: ``explore(agent_state, hparams, key, obs[B], progress) -> action[B]`` (the behaviour
-        policy; ``progress`` in [0, 1] is the fraction of the run done, for schedules).
-      greedy: ``greedy(agent_state, key, obs[B]) -> action[B]`` (the evaluation policy).
+      explore: ``explore(agent_state, hparams, key, carry, obs[B], first[B], progress) -> (action[B],
+        carry, extras)``: the behaviour policy; ``progress`` in [0, 1] is the fraction of the run done
+        (for schedules). Called during the random warm-up too (its action is replaced, its carry kept).
+      greedy: ``greedy(agent_state, key, carry, obs[B], first[B]) -> (action[B], carry)``: the evaluation policy.
       learn: ``learn(agent_state, hparams, meta_params, batch, key) -> (agent_state, metrics)``:
         one gradient step on ``batch`` (what ``sample`` draws); metrics are scalars and include ``loss``.
       sample: ``sample(buffer, replay_state, key, batch_size) -> batch``; default
         :meth:`jaxrl.replay.Replay.sample` (single transitions with a ``valid`` mask).
+      sample_length: slots one draw of ``sample`` spans (2 for a transition; ``L`` for sequences of
+        ``L``): learning waits until every env holds one.
+      init_carry: ``init_carry(B) -> carry`` of ``explore`` and ``greedy``; default the empty carry.
+      extras: an UNBATCHED example of ``explore``'s extras, stored in the buffer beside each step
+        (e.g. a planner's action distribution); ``None``: nothing is stored.
       trainable: ``trainable(agent_state) -> pytree`` checked for NaN/inf after every update; default all of it.
     """
 
@@ -157,7 +168,35 @@ class Agent:
     greedy: Callable
     learn: Callable
     sample: Callable = None
+    sample_length: int = 2
+    init_carry: Callable = no_carry
+    extras: Any = None
     trainable: Callable = None
+
+
+def stateless_explore(act: Callable) -> Callable:
+    """``explore`` from ``act(agent_state, hparams, key, obs[B], progress) -> action[B]`` (no carry, no extras)."""
+    return lambda agent, hp, key, carry, obs, first, progress: (act(agent, hp, key, obs, progress), carry, {})
+
+
+def stateless_greedy(act: Callable) -> Callable:
+    """``greedy`` from ``act(agent_state, key, obs[B]) -> action[B]`` (no carry)."""
+    return lambda agent, key, carry, obs, first: (act(agent, key, obs), carry)
+
+
+def optimizer_config(config, num_optimizer_steps: int):
+    """``config`` as a parameter group that takes ``num_optimizer_steps`` steps over the run sees it
+    (e.g. TD3's delayed actor): what the ``optimizer`` slot reads for its schedule and progress."""
+    return _ScheduleView(config, num_optimizer_steps)
+
+
+@dataclasses.dataclass(frozen=True)
+class _ScheduleView:
+    config: Any
+    num_optimizer_steps: int
+
+    def __getattr__(self, name):
+        return getattr(self.config, name)
 
 
 def replay_for(config: OffPolicyConfig, env: Env) -> replay_lib.Replay:
@@ -184,12 +223,13 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
     spec = env.action_spec
     sample = agent.sample or (lambda buf, replay, key, n: buf.sample(replay, key, n))
     B, warmup = config.num_envs, config.warmup_updates
+    example = replay_lib.example_transition(env, agent.extras)
 
     def init(key, hparams, meta_params=None) -> OffPolicyState:
         hparams = as_hparams(hparams)
         agent_key, env_key, key = jax.random.split(key, 3)
-        rollout = rollout_lib.reset(env_key, venv, env_params)
-        return OffPolicyState(agent=agent.init(agent_key, hparams, meta_params), replay=buffer.init(replay_lib.example_transition(env)),
+        rollout = rollout_lib.reset(env_key, venv, env_params, Policy(None, agent.init_carry))
+        return OffPolicyState(agent=agent.init(agent_key, hparams, meta_params), replay=buffer.init(example),
                               rollout=rollout, key=key, update_step=jnp.zeros((), jnp.int32), hparams=hparams,
                               meta_params=meta_params)
 
@@ -199,10 +239,11 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
 
         def step(key, carry, obs, first):
             random_key, policy_key = jax.random.split(key)
-            explore = agent.explore(state.agent, state.hparams, policy_key, obs, progress)
-            return jnp.where(warm, spec.sample(random_key, (B,)).astype(explore.dtype), explore), carry, {}
+            action, carry, extras = agent.explore(state.agent, state.hparams, policy_key, carry, obs, first, progress)
+            action = jnp.where(warm, spec.sample(random_key, (B,)).astype(action.dtype), action)
+            return action, carry, extras if agent.extras is not None else {}
 
-        return Policy(step)
+        return Policy(step, agent.init_carry)
 
     def learn(state: OffPolicyState, replay, key):
         def one(agent_state, k):
@@ -217,14 +258,17 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
         key, act_key, learn_key = jax.random.split(state.key, 3)
         rollout, traj = rollout_lib.rollout(act_key, venv, env_params, behaviour(state), state.rollout, config.num_steps)
         replay = buffer.add_rollout(state.replay, traj)
-        ready = (state.update_step >= warmup) & buffer.can_sample(replay)
+        ready = (state.update_step >= warmup) & buffer.can_sample(replay, agent.sample_length)
         skipped = jax.tree.map(jnp.zeros_like, jax.eval_shape(learn, state, replay, learn_key)[1])
         agent_state, metrics = jax.lax.cond(ready, lambda: learn(state, replay, learn_key), lambda: (state.agent, skipped))
         metrics = {**metrics, **episode_metrics(traj), "learning": ready.astype(jnp.float32)}
         return state.replace(agent=agent_state, replay=replay, rollout=rollout, key=key, update_step=state.update_step + 1), metrics
 
     def policy(state: OffPolicyState) -> Policy:
-        return Policy(lambda key, carry, obs, first: (agent.greedy(state.agent, key, obs), carry, {}))
+        def step(key, carry, obs, first):
+            return (*agent.greedy(state.agent, key, carry, obs, first), {})
+
+        return Policy(step, agent.init_carry)
 
     trainable = agent.trainable or (lambda a: a)
     return Trainer(init=init, update=update, num_updates=config.num_updates, steps_per_update=config.steps_per_update,
@@ -236,4 +280,5 @@ def replay_bytes(config: OffPolicyConfig, env: Env) -> int:
     return replay_for(config, env).nbytes(replay_lib.example_transition(env))
 
 
-__all__ = ["Agent", "OffPolicyConfig", "OffPolicyState", "make_train", "replay_bytes", "replay_for"]
+__all__ = ["Agent", "OffPolicyConfig", "OffPolicyState", "make_train", "optimizer_config", "replay_bytes", "replay_for",
+           "stateless_explore", "stateless_greedy"]

@@ -55,10 +55,19 @@ def polyak(target: Any, online: Any, tau) -> Any:
     return optax.incremental_update(online, target, tau)  # optax takes the NEW parameters first
 
 
-def periodic(target: Any, online: Any, step: jax.Array, period: int) -> Any:
-    """``online`` where ``step % period == 0`` else ``target`` (a hard target update every ``period`` steps)."""
-    copy = (step % period) == 0
-    return jax.tree.map(lambda t, o: jnp.where(copy, o, t), target, online)
+def periodic(target: Any, online: Any, step: jax.Array, period: int, tau=1.0) -> Any:
+    """Every ``period`` (static) steps (where ``step % period == 0``) a Polyak step of rate ``tau``
+    toward ``online`` (``tau = 1``: a hard copy); ``target`` unchanged otherwise."""
+    due = (step % period) == 0
+    moved = polyak(target, online, tau)
+    return jax.tree.map(lambda t, m: jnp.where(due, m, t), target, moved)
+
+
+def gradient_step(tx: optax.GradientTransformation, params: Any, opt_state: Any, loss_fn) -> tuple[Any, Any, dict]:
+    """One step of ``tx`` on ``loss_fn(params) -> (loss, metrics)``: ``(params, opt_state, metrics)``."""
+    grads, metrics = jax.grad(loss_fn, has_aux=True)(params)
+    params, opt_state = apply_gradients(tx, params, opt_state, grads)
+    return params, opt_state, metrics
 
 
 def linear_schedule(start, end, fraction, progress) -> jax.Array:

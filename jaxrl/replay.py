@@ -24,7 +24,8 @@ So a step writes one slot, or two where an episode ended; each env's head advanc
 compiled program's ops for two capacities). A drawn transition whose slot is a ``final`` slot (or,
 before the buffer is full, lies past an env's written range) is returned with ``valid = False``;
 learners average their losses over the valid ones (:func:`masked_mean`). Conditioned on
-``valid``, a draw is uniform over every stored transition of every env.
+``valid``, a draw is uniform over every stored transition of every env (with ``frame_stack=k``:
+except the oldest ``k - 1`` slots of each env, whose stacks could reach past the oldest data).
 
 **Frame stacks** (``frame_stack=k`` for observations ``[..., k * c]`` from
 ``jaxrl.envs.make(..., frame_stack=k)``): only the newest ``c`` channels are stored; a sampled
@@ -50,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxrl.configs import ConfigError
 from jaxrl.rollout import Transition
 
 
@@ -258,7 +260,7 @@ class Replay:
     def sample_sequences(self, state: ReplayState, key: jax.Array, batch_size: int, length: int) -> Sequence:
         """``batch_size`` windows of ``length`` (both static) consecutive slots, time-major ``[L, N, ...]``."""
         if not 1 <= length <= self.capacity - (self.frame_stack - 1):
-            raise ValueError(f"a sequence of {length} slots does not fit a buffer of {self.capacity} slots per env"
+            raise ConfigError(f"a sequence of {length} slots does not fit a buffer of {self.capacity} slots per env"
                              + (f" with frame_stack={self.frame_stack}" if self.frame_stack > 1 else ""))
         env, start, valid = self._draw(state, key, batch_size, length)
         slots = (start[None] + jnp.arange(length)[:, None]) % self.capacity  # [L, N]

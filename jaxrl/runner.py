@@ -168,7 +168,7 @@ def _guarded(update: Callable, trainable: Callable) -> tuple[Callable, Callable]
     """``update`` plus a ``nonfinite`` metric; returns (guarded update, names of checked quantities).
 
     Checked, in order: ``loss``, ``grad_norm``, the other metrics, then every floating leaf of
-    ``trainable(new_state)`` (named by its path, e.g. ``trainable[1]['critic']...``), so the
+    ``trainable(new_state)`` (named by its path, e.g. ``trainable state.alpha_opt[1].nu``), so the
     error names the first quantity that went NaN/inf.
     """
     names: list[str] = []

@@ -291,9 +291,9 @@ class Sweeper:
         self.devices = list(devices) if devices is not None else jax.devices()
         self.num_runs = num_settings * num_seeds
         self.padded = -(-self.num_runs // len(self.devices)) * len(self.devices)
+        self._one_run = jax.eval_shape(trainer.init, jax.random.key(0), base_hparams)
         if check_memory:  # every run's state (replay buffers included) on its device, before compiling
-            one_run = jax.eval_shape(trainer.init, jax.random.key(0), base_hparams)
-            memory.check_fits(one_run, runs=self.padded, devices=self.devices, what=f"the sweep's {self.num_runs} runs")
+            memory.check_fits(self._one_run, runs=self.padded, devices=self.devices, what=f"the sweep's {self.num_runs} runs")
         self.sharding = runs_sharding(self.devices)
         runs, shape = self.num_runs, (num_settings, num_seeds)
         # One compiled call drops the padding and splits the run axis into [C, S] (as eager ops,
@@ -309,10 +309,14 @@ class Sweeper:
                                     on_log=on_log, live=live, check_finite=False, state_sharding=self.sharding)
 
     def run(self, settings: Sequence[dict], seeds: Sequence[int] | int, on_progress=None, keep_state: bool = False) -> SweepResult:
-        """Train every (setting, seed) pair; ``keep_state`` also returns the final states (leaves ``[C, S, ...]``)."""
+        """Train every (setting, seed) pair; ``keep_state`` also returns the final states (leaves ``[C, S, ...]``,
+        gathered on the first device: checked to fit there, replay buffers included, before compiling)."""
         seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
         settings = [dict(s) for s in settings]
         check_settings(settings, self.base_hparams, self.trainer.config)
+        if keep_state:  # the final states of every run on ONE device (beside the runs' own states)
+            memory.check_fits(self._one_run, runs=self.num_runs + self.padded // len(self.devices),
+                              devices=self.devices[:1], what=f"keep_state with {self.num_runs} runs")
         if (len(settings), len(seeds)) != (self.num_settings, self.num_seeds):
             raise SweepError(f"this sweep was compiled for {self.num_settings} settings x {self.num_seeds} seeds, "
                              f"got {len(settings)} x {len(seeds)}")

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl import cli, envs, experiment, memory, offpolicy, sinks
+from jaxrl import cli, envs, evaluate, experiment, memory, offpolicy, sinks
 from jaxrl.algos import sac
 from test_contract import assert_trees_equal, setup
 from test_runs import _wait_for_rows, cli as cli_proc, run_cli, xla_cache  # noqa: F401  (a fixture)
@@ -173,3 +173,42 @@ def test_a_sac_sweep_gives_each_run_its_own_buffer_and_8_devices_equal_one(tmp_p
     np.testing.assert_allclose(eight["loss"], one["loss"], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(eight["reward"], one["reward"])
     # (that each run equals the same run alone is tests/test_contract.py's vmapped-vs-separate check)
+
+
+# ----------------------------------------------------------------------------- a stateful agent in the shared loop
+
+
+def test_the_shared_loop_carries_an_agents_state_and_stores_its_extras():
+    """A planner or recurrent agent needs no change to jaxrl.offpolicy: a carry (here: the step of the
+    episode, restarted on ``first``) threads through acting, survives across updates, is reset by
+    auto-resets, and the agent's extras are stored in the buffer beside each step; sequence learners
+    wait until every env holds a window of ``sample_length`` slots."""
+    from jaxrl.policy import reset_where
+
+    from jaxrl.algos import dqn
+
+    env, params = envs.make("probe_discount")  # two-step episodes
+    base = dqn.make_agent(dqn.DQNConfig(total_timesteps=64, num_envs=2, buffer_size=64, batch_size=4, learning_starts=8,
+                                        hidden_sizes=(8,), target_update_period=2), env)
+
+    def explore(agent, hp, key, carry, obs, first, progress):
+        t = reset_where(first, jnp.zeros_like(carry), carry) + 1
+        return jnp.zeros(obs.shape[0], jnp.int32), t, {"t": t}
+
+    def greedy(agent, key, carry, obs, first):
+        return jnp.zeros(obs.shape[0], jnp.int32), reset_where(first, jnp.zeros_like(carry), carry) + 1
+
+    agent = offpolicy.Agent(init=base.init, explore=explore, greedy=greedy, learn=base.learn, sample_length=3,
+                            init_carry=lambda b: jnp.full((b,), 50, jnp.int32), extras={"t": jnp.zeros((), jnp.int32)})
+    config = dqn.DQNConfig(total_timesteps=64, num_envs=2, buffer_size=64, batch_size=4, learning_starts=8, hidden_sizes=(8,))
+    trainer = offpolicy.make_train(config, env, params, agent, dqn.as_hparams)
+    state, metrics = jax.jit(trainer)(jax.random.key(0), dqn.default_hparams())
+    replay = state.replay
+    t, first, final = np.asarray(replay.extras["t"]), np.asarray(replay.first), np.asarray(replay.final)
+    steps = ~final & (np.arange(t.shape[1])[None] < np.asarray(replay.size)[:, None])
+    assert np.all(t[steps & first] == 1)  # restarted at every episode's first step ...
+    assert np.all(t[steps & ~first] == 2) and np.any(steps & ~first)  # ... and carried to its second
+    assert state.rollout.carry.shape == (2,)
+    assert np.asarray(metrics["learning"])[-1] == 1.0
+    ret = evaluate.episode_returns(jax.random.key(1), env, params, trainer.policy(state), 4, 2)
+    assert ret.shape == (4,)

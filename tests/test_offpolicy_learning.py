@@ -120,7 +120,7 @@ def test_learns_cartpole_swingup_within_200k_env_steps(algo):
     """DM-Control-style cartpole_swingup from states at action repeat 2 (TD-MPC2's setting: 100k agent
     steps = 200k env steps; its published SAC curve gives 835 there), 2 seeds: each reaches an
     evaluation return >= 800 (16 episodes, deterministic policy) at some evaluation point within 200k
-    env steps. Recorded in benchmarks/RESULTS.md ("Off-policy: real tasks")."""
+    env steps. Recorded in benchmarks/RESULTS.md ("Off-policy learners", "Learning on real tasks")."""
     env, params = envs.make("cartpole_swingup", action_repeat=2)
     steps, returns = _evaluated_run(algo, algo.Config(**SWINGUP), algo.default_hparams(), env, params, seeds=2)
     assert steps[-1] * 2 == 200_000
@@ -136,7 +136,7 @@ def test_solves_cartpole_v1(algo, config):
     evaluation point (as the swing-up test asks for 800 within its budget). The final policies are
     printed, not asserted: DQN's greedy policy oscillates on CartPole (8 seeds at the default all
     reach 500 and 4-6 of them END there, the others between 90 and 330; Rejax's DQN ends 6 of 8 at
-    >= 475); PQN's end at 500 (benchmarks/RESULTS.md, "Off-policy: real tasks")."""
+    >= 475); PQN's end at 500 (benchmarks/RESULTS.md, "Off-policy learners")."""
     env, params = envs.make("gymnax/CartPole-v1")
     _, returns = _evaluated_run(algo, config, algo.default_hparams(), env, params, seeds=4, evals=10)
     print("final returns:", returns[-1])

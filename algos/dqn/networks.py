@@ -1,4 +1,4 @@
-"""DQN's Q network: :class:`jaxrl.networks.QNetwork` sized for the env (PQN builds the same)."""
+"""DQN's Q network: :class:`jaxrl.networks.QNetwork` sized for the env."""
 
 from __future__ import annotations
 

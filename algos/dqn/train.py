@@ -15,7 +15,7 @@ from jaxrl import offpolicy
 from jaxrl.configs import ConfigError
 from jaxrl.distributions import epsilon_greedy
 from jaxrl.env import Env, require_spaces
-from jaxrl.optim import apply_gradients, linear_schedule, polyak
+from jaxrl.optim import gradient_step, linear_schedule, periodic
 from jaxrl.trainer import Trainer
 from jaxrl.algos.dqn import losses
 from jaxrl.algos.dqn.config import DQNConfig, as_hparams
@@ -43,6 +43,8 @@ def epsilon(hparams, progress):
 
 
 def make_agent(config: DQNConfig, env: Env) -> offpolicy.Agent:
+    """DQN's :class:`jaxrl.offpolicy.Agent` for ``env`` (flat observations ``[d]``, ``n`` discrete
+    actions): a Q network ``obs[..., d] -> q[..., n]`` and its target."""
     net = make_network(config, env)
     obs0 = jnp.zeros(env.observation_spec.shape, jnp.float32)
 
@@ -50,26 +52,23 @@ def make_agent(config: DQNConfig, env: Env) -> offpolicy.Agent:
         params = net.init(key, obs0)
         return DQNAgentState(params, params, config.optimizer(hp, meta_params, config).init(params), jnp.zeros((), jnp.int32))
 
-    def explore(agent, hp, key, obs, progress):
-        return epsilon_greedy(key, net.apply(agent.params, obs), epsilon(hp, progress))
-
-    def greedy(agent, key, obs):
-        return jnp.argmax(net.apply(agent.params, obs), axis=-1).astype(jnp.int32)
-
     def learn(agent, hp, meta_params, batch, key):
         next_q_target = net.apply(agent.target_params, batch.next_obs)
         next_q_online = net.apply(agent.params, batch.next_obs) if config.double_q else next_q_target
         target = losses.q_target(batch, next_q_online, next_q_target, hp, config.double_q)
-        grads, metrics = jax.grad(lambda p: losses.q_loss(net.apply(p, batch.obs), batch, target, config.loss),
-                                  has_aux=True)(agent.params)
-        params, opt_state = apply_gradients(config.optimizer(hp, meta_params, config), agent.params, agent.opt_state, grads)
+        params, opt_state, metrics = gradient_step(config.optimizer(hp, meta_params, config), agent.params, agent.opt_state,
+                                                   lambda p: losses.q_loss(net.apply(p, batch.obs), batch, target, config.loss))
         step = agent.step + 1
-        due = step % config.target_update_period == 0
-        target_params = jax.tree.map(lambda t, n: jnp.where(due, n, t), agent.target_params,
-                                     polyak(agent.target_params, params, hp.tau))
+        target_params = periodic(agent.target_params, params, step, config.target_update_period, hp.tau)
         return DQNAgentState(params, target_params, opt_state, step), metrics
 
-    return offpolicy.Agent(init=init, explore=explore, greedy=greedy, learn=learn)
+    return offpolicy.Agent(
+        init=init,
+        explore=offpolicy.stateless_explore(lambda agent, hp, key, obs, progress:
+                                            epsilon_greedy(key, net.apply(agent.params, obs), epsilon(hp, progress))),
+        greedy=offpolicy.stateless_greedy(lambda agent, key, obs: jnp.argmax(net.apply(agent.params, obs), axis=-1).astype(jnp.int32)),
+        learn=learn,
+    )
 
 
 def make_train(config: DQNConfig, env: Env, env_params: Any) -> Trainer:

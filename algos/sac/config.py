@@ -27,7 +27,8 @@ class SACConfig(OffPolicyConfig):
       layer_norm: LayerNorm after every hidden layer of the actor and the critics.
       num_critics: Q heads in the critic ensemble (2: twin critics).
       critic_subsample: the TD target takes the minimum over this many heads drawn at random per
-        gradient step (REDQ-style, for ensembles of more than 2); 0: over all heads.
+        gradient step (REDQ, for ensembles of more than 2; the actor then uses the mean over all
+        heads, the minimum over twin heads); 0: over all heads.
       log_std_min: lower bound of the policy's log standard deviation (before the tanh squash).
       log_std_max: upper bound of the policy's log standard deviation.
     """
@@ -67,7 +68,9 @@ class SACHparams:
       tau: Polyak rate of the target critics (in (0, 1]).
       init_alpha: initial entropy temperature (> 0).
       target_entropy: the temperature is tuned so the policy's entropy per action dimension is
-        this (the usual ``-1``: a target of ``-dim(action)`` nats).
+        this (the usual ``-1``: a target of ``-dim(action)`` nats). The entropy is of the action in
+        its box (the log-density includes the squash into ``[low, high]``), so on a box wider than
+        ``[-1, 1]`` the same target is less random per unit of range.
       max_grad_norm: global gradient-norm clip of every update (> 0).
       reward_scale: rewards are multiplied by this in the TD target (> 0).
     """

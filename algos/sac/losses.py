@@ -8,7 +8,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxrl.losses import ensemble_td_loss, td_target
+from jaxrl.losses import td_target
 from jaxrl.replay import Batch, masked_mean
 
 
@@ -20,15 +20,11 @@ def critic_target(batch: Batch, next_q: jax.Array, next_log_prob: jax.Array, alp
     return td_target(batch.reward, batch.terminated, soft, hparams.gamma, hparams.reward_scale)
 
 
-def critic_loss(q: jax.Array, target: jax.Array, valid: jax.Array) -> tuple[jax.Array, dict]:
-    """``sum_e mean_n (Q_e - y)^2 / 2`` over the valid draws (``q`` ``[E, N]``, ``target`` ``[N]``, no gradient)."""
-    loss = ensemble_td_loss(q, target, valid)
-    return loss, {"critic_loss": loss, "q": masked_mean(jnp.mean(q, 0), valid)}
-
-
 def actor_loss(log_prob: jax.Array, q: jax.Array, alpha, valid: jax.Array) -> tuple[jax.Array, dict]:
-    """``mean_n(alpha log pi(a|s) - min_e Q_e(s, a))``, ``a ~ pi`` reparameterised (``q`` ``[E, N]``)."""
-    loss = masked_mean(alpha * log_prob - jnp.min(q, axis=0), valid)
+    """``mean_n(alpha log pi(a|s) - Q(s, a))``, ``a ~ pi`` reparameterised, ``q`` ``[E, N]``; ``Q`` is the
+    minimum over twin heads (E <= 2) and the mean over a larger ensemble (REDQ's actor)."""
+    value = jnp.min(q, axis=0) if q.shape[0] <= 2 else jnp.mean(q, axis=0)
+    loss = masked_mean(alpha * log_prob - value, valid)
     return loss, {"actor_loss": loss, "entropy": -masked_mean(log_prob, valid)}
 
 

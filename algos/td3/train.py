@@ -2,7 +2,8 @@
 
 The loop is :func:`jaxrl.offpolicy.make_train`; this is TD3's :class:`jaxrl.offpolicy.Agent`. One
 gradient step updates the critics; every ``policy_delay``-th one also updates the actor (on the
-updated critics) and moves the target actor and critics by Polyak averaging.
+updated critics) and moves the target actor and critics by Polyak averaging. (The delay is a
+``lax.cond``: a single run skips the actor step; vmapped runs compute and discard it.)
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from flax import struct
 from jaxrl import offpolicy
 from jaxrl.configs import ConfigError
 from jaxrl.env import Env, require_spaces
-from jaxrl.losses import ensemble_td_loss, td_target
-from jaxrl.optim import apply_gradients, polyak
-from jaxrl.replay import masked_mean
+from jaxrl.losses import critic_loss, td_target
+from jaxrl.optim import gradient_step, polyak
 from jaxrl.trainer import Trainer
 from jaxrl.algos.td3 import losses
 from jaxrl.algos.td3.config import TD3Config, as_hparams
@@ -44,60 +44,67 @@ def check_env(env: Env) -> None:
     require_spaces(env, "TD3", discrete=False, bounded=True)
 
 
+def critic_step(nets, spec, agent: TD3AgentState, hp, tx, batch, key) -> tuple[TD3AgentState, dict]:
+    """Regress the critics on ``r + gamma (1 - terminated) min_e Q'_e(s', smoothed mu'(s'))``."""
+    actor, critic = nets
+    next_action = losses.smoothed_target_action(spec, actor.apply(agent.target_actor, batch.next_obs), key, hp)
+    next_q = jnp.min(critic.apply(agent.target_critic, batch.next_obs, next_action), axis=0)
+    target = td_target(batch.reward, batch.terminated, next_q, hp.gamma, hp.reward_scale)
+    params, opt, metrics = gradient_step(tx, agent.critic, agent.critic_opt,
+                                         lambda p: critic_loss(critic.apply(p, batch.obs, batch.action), target, batch.valid))
+    return agent.replace(critic=params, critic_opt=opt), metrics
+
+
+def actor_step(nets, agent: TD3AgentState, hp, tx, batch) -> tuple[TD3AgentState, dict]:
+    """Improve the actor against the critics, then move both targets by ``tau``."""
+    actor, critic = nets
+    params, opt, metrics = gradient_step(
+        tx, agent.actor, agent.actor_opt,
+        lambda p: losses.actor_loss(critic.apply(agent.critic, batch.obs, actor.apply(p, batch.obs)), batch.valid))
+    return agent.replace(actor=params, actor_opt=opt, target_actor=polyak(agent.target_actor, params, hp.tau),
+                         target_critic=polyak(agent.target_critic, agent.critic, hp.tau)), metrics
+
+
 def make_agent(config: TD3Config, env: Env) -> offpolicy.Agent:
-    actor, critic = make_networks(config, env)
+    """TD3's :class:`jaxrl.offpolicy.Agent` for ``env`` (flat observations ``[d]``, a Box of actions).
+    The actor's optimiser takes ``1 / policy_delay`` of the gradient steps, and its learning-rate
+    schedule (and a learned rule's lifetime progress) is sized for that."""
+    nets = make_networks(config, env)
+    actor, critic = nets
     spec = env.action_spec
     obs0 = jnp.zeros(env.observation_spec.shape, jnp.float32)
     act0 = jnp.zeros(spec.shape, jnp.float32)
+    actor_config = offpolicy.optimizer_config(config, max(1, config.num_optimizer_steps // config.policy_delay))
 
     def init(key, hp, meta_params=None) -> TD3AgentState:
         actor_key, critic_key = jax.random.split(key)
         a, c = actor.init(actor_key, obs0), critic.init(critic_key, obs0, act0)
-        tx = config.optimizer(hp, meta_params, config)
-        return TD3AgentState(a, c, a, c, tx.init(a), tx.init(c), jnp.zeros((), jnp.int32))
-
-    def explore(agent, hp, key, obs, progress):
-        return losses.explore(spec, actor.apply(agent.actor, obs), key, hp, progress)
-
-    def greedy(agent, key, obs):
-        return actor.apply(agent.actor, obs)
-
-    def critic_step(agent, hp, tx, batch, key):
-        next_action = losses.smoothed_target_action(spec, actor.apply(agent.target_actor, batch.next_obs), key, hp)
-        next_q = jnp.min(critic.apply(agent.target_critic, batch.next_obs, next_action), axis=0)
-        target = td_target(batch.reward, batch.terminated, next_q, hp.gamma, hp.reward_scale)
-
-        def loss(p):
-            q = critic.apply(p, batch.obs, batch.action)
-            value = ensemble_td_loss(q, target, batch.valid)
-            return value, {"critic_loss": value, "q": masked_mean(jnp.mean(q, 0), batch.valid)}
-
-        grads, metrics = jax.grad(loss, has_aux=True)(agent.critic)
-        params, opt = apply_gradients(tx, agent.critic, agent.critic_opt, grads)
-        return agent.replace(critic=params, critic_opt=opt), metrics
-
-    def actor_step(agent, hp, tx, batch):
-        grads, metrics = jax.grad(lambda p: losses.actor_loss(critic.apply(agent.critic, batch.obs, actor.apply(p, batch.obs)),
-                                                              batch.valid), has_aux=True)(agent.actor)
-        params, opt = apply_gradients(tx, agent.actor, agent.actor_opt, grads)
-        return agent.replace(actor=params, actor_opt=opt, target_actor=polyak(agent.target_actor, params, hp.tau),
-                             target_critic=polyak(agent.target_critic, agent.critic, hp.tau)), metrics
+        return TD3AgentState(a, c, a, c, config.optimizer(hp, meta_params, actor_config).init(a),
+                             config.optimizer(hp, meta_params, config).init(c), jnp.zeros((), jnp.int32))
 
     def learn(agent, hp, meta_params, batch, key):
-        tx = config.optimizer(hp, meta_params, config)
-        agent, critic_metrics = critic_step(agent, hp, tx, batch, key)
+        agent, critic_metrics = critic_step(nets, spec, agent, hp, config.optimizer(hp, meta_params, config), batch, key)
+        actor_tx = config.optimizer(hp, meta_params, actor_config)
+        due = agent.step % config.policy_delay == 0
         skipped = {"actor_loss": jnp.zeros((), jnp.float32)}
-        agent, actor_metrics = jax.lax.cond(agent.step % config.policy_delay == 0, lambda a: actor_step(a, hp, tx, batch),
-                                            lambda a: (a, skipped), agent)
-        metrics = {**critic_metrics, **actor_metrics, "loss": critic_metrics["critic_loss"] + actor_metrics["actor_loss"]}
+        agent, actor_metrics = jax.lax.cond(due, lambda a: actor_step(nets, a, hp, actor_tx, batch), lambda a: (a, skipped), agent)
+        metrics = {**critic_metrics, **actor_metrics, "actor_updates": due.astype(jnp.float32),
+                   "loss": critic_metrics["critic_loss"] + actor_metrics["actor_loss"]}
         return agent.replace(step=agent.step + 1), metrics
 
-    return offpolicy.Agent(init=init, explore=explore, greedy=greedy, learn=learn)
+    return offpolicy.Agent(
+        init=init,
+        explore=offpolicy.stateless_explore(lambda agent, hp, key, obs, progress:
+                                            losses.explore(spec, actor.apply(agent.actor, obs), key, hp, progress)),
+        greedy=offpolicy.stateless_greedy(lambda agent, key, obs: actor.apply(agent.actor, obs)),
+        learn=learn,
+    )
 
 
 def make_train(config: TD3Config, env: Env, env_params: Any) -> Trainer:
-    """Build TD3's pure training function (arguments and metrics as :func:`jaxrl.algos.sac.make_train`;
-    metrics: ``loss``, ``critic_loss``, ``actor_loss`` (0 on the steps without an actor update), ``q``)."""
+    """Build TD3's pure training function (arguments as :func:`jaxrl.algos.sac.make_train`). Metrics:
+    ``loss``, ``critic_loss``, ``q``, ``actor_loss`` (averaged over the update's gradient steps, 0 on
+    those without an actor update: divide by ``actor_updates``, their fraction, for the actor's own loss)."""
     if not isinstance(config, TD3Config):
         raise ConfigError(f"config must be a TD3Config, got {type(config).__name__}")
     check_env(env)
