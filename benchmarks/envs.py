@@ -3,7 +3,13 @@
 
     python benchmarks/envs.py [--tasks all|name,name] [--envs 1024] [--steps 100] [--repeats 3]
                               [--pixel-tasks all|none|name,...] [--pixel-envs 64] [--image-size 64]
+                              [--physics faithful|fast|faithful,fast]
                               [--playground PYTHON] [--json out.json]
+
+``--physics`` picks the tasks' physics preset (``make(task, physics=...)``; default the faithful
+one, DM Control's settings); with both (``faithful,fast``) every task is timed in each preset, the
+two interleaved task by task, in rows ``"<task> (<preset>)"`` (state tasks only; not with
+``--playground``).
 
 For each task, three programs, each ONE ``jax.jit`` of a ``lax.scan`` over ``--steps`` env steps of
 ``--envs`` parallel envs with uniformly random actions (drawn in the graph), the env params passed
@@ -49,7 +55,7 @@ import numpy as np
 
 from common import loadavg, machine_info, time_program, write_json
 from jaxrl import envs
-from jaxrl.envs.mjx_env import MjxTask, mjx
+from jaxrl.envs.mjx_env import MjxTask, check_physics, mjx
 from jaxrl.wrappers import AutoReset, VecEnv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -115,8 +121,9 @@ def bench_bare(env, params, num_envs: int, steps: int, repeats: int) -> dict:
     return {**out, "steps_per_s": num_envs * steps / out["run_s"]}
 
 
-def bench_pixels(task: str, num_envs: int, steps: int, repeats: int, image_size: int) -> dict:
-    env, params = envs.make(task, obs="pixels", image_size=image_size)
+def bench_pixels(task: str, num_envs: int, steps: int, repeats: int, image_size: int,
+                 physics: str = "faithful") -> dict:
+    env, params = envs.make(task, obs="pixels", image_size=image_size, physics=physics)
     out = bench_jaxrl(env, params, num_envs, steps, repeats)
     return {**out, "frames_per_s": out.pop("steps_per_s"), "shape": list(env.observation_spec.shape)}
 
@@ -140,7 +147,8 @@ def bench_playground(python: str, tasks: list[str], num_envs: int, steps: int, r
 def bench_at_playground_budget(task: str, pg: dict, row: dict, a) -> None:
     """Time jaxrl's ``task`` with Playground's solver iterations; adds ``row["jaxrl_pg_solver"]``."""
     solver = pg["solver"]
-    env, params = envs.make(task, solver_iterations=solver["iterations"], ls_iterations=solver["ls_iterations"])
+    env, params = envs.make(task, physics=a.physics, solver_iterations=solver["iterations"],
+                            ls_iterations=solver["ls_iterations"])
     m = env.mj_model
     same = {"timestep": abs(float(m.opt.timestep) - solver["timestep"]) < 1e-12,
             "integrator": int(m.opt.integrator) == solver["integrator"], "n_substeps": env.unwrapped.n_substeps == pg["n_substeps"]}
@@ -179,8 +187,14 @@ def main(argv=None) -> dict:
     p.add_argument("--playground", metavar="PYTHON", help="a Python with MuJoCo Playground installed")
     p.add_argument("--match-playground-solver", action="store_true",
                    help="also time jaxrl's task at Playground's solver iterations (needs --playground)")
+    p.add_argument("--physics", default="faithful", help="physics preset(s), comma-separated: faithful, fast")
     p.add_argument("--json", metavar="PATH")
     a = p.parse_args(argv)
+    presets = [x.strip() for x in a.physics.split(",") if x.strip()]
+    for preset in presets:
+        check_physics(preset)
+    if len(presets) > 1 and a.playground:
+        raise SystemExit("--playground compares one preset: pass a single --physics")
     if a.repeats < 1 or a.envs < 1 or a.steps < 1:
         raise SystemExit("--repeats, --envs and --steps must be >= 1")
     if a.match_playground_solver and not a.playground:
@@ -192,14 +206,15 @@ def main(argv=None) -> dict:
     print(f"{len(tasks)} tasks, {a.envs} envs x {a.steps} steps, median of {a.repeats}; "
           f"{jax.devices()}; load {loadavg()}", flush=True)
 
-    for task in tasks:
-        env, params = envs.make(task)
-        row = {"n_substeps": env.unwrapped.n_substeps, "control_dt": env.unwrapped.dt}
+    for task, preset in ((t, p) for t in tasks for p in presets):
+        env, params = envs.make(task, physics=preset)
+        row = {"n_substeps": env.unwrapped.n_substeps, "control_dt": env.unwrapped.dt, "physics": preset}
         row["jaxrl"] = bench_jaxrl(env, params, a.envs, a.steps, a.repeats)
         row["bare"] = bench_bare(env, params, a.envs, a.steps, a.repeats)
         row["jaxrl_over_bare"] = row["bare"]["run_s"] / row["jaxrl"]["run_s"]
-        doc["tasks"][task] = row
-        print(f"[state] {task:24s} jaxrl {row['jaxrl']['steps_per_s']:>10,.0f} steps/s (compile "
+        key = task if len(presets) == 1 else f"{task} ({preset})"
+        doc["tasks"][key] = row
+        print(f"[state] {key:24s} jaxrl {row['jaxrl']['steps_per_s']:>10,.0f} steps/s (compile "
               f"{row['jaxrl']['compile_s']:5.1f} s)  bare mjx.step {row['bare']['steps_per_s']:>10,.0f} "
               f"(compile {row['bare']['compile_s']:5.1f} s)  jaxrl/bare {row['jaxrl_over_bare']:.2f}", flush=True)
         write_json(a.json, doc)  # after every task: a stopped run keeps what it measured
@@ -220,7 +235,7 @@ def main(argv=None) -> dict:
                 write_json(a.json, doc)
 
     for task in pixel_tasks:
-        row = bench_pixels(task, a.pixel_envs, a.pixel_steps, a.repeats, a.image_size)
+        row = bench_pixels(task, a.pixel_envs, a.pixel_steps, a.repeats, a.image_size, presets[0])
         doc["pixels"][task] = row
         print(f"[pixels] {task:24s} {row['frames_per_s']:>8,.0f} frames/s {tuple(row['shape'])} "
               f"(compile {row['compile_s']:5.1f} s)", flush=True)
@@ -229,7 +244,7 @@ def main(argv=None) -> dict:
     print("\n| task | jaxrl steps/s | bare mjx.step steps/s | jaxrl/bare | Playground steps/s | jaxrl/Playground "
           "| jaxrl at Playground's solver, steps/s | that / Playground | compile s (jaxrl) | pixel frames/s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for task in dict.fromkeys(tasks + pixel_tasks):
+    for task in dict.fromkeys(list(doc["tasks"]) + pixel_tasks):
         row, pix = doc["tasks"].get(task), doc["pixels"].get(task)
         pg = row.get("playground") if row else None
         cells = [task,

@@ -26,8 +26,8 @@ links stand upright):
 
 Initial state: shoulder and elbow angles ``U(-pi, pi)`` each, velocities 0.
 
-Physics (envs/assets/acrobot.xml): RK4 at 0.01 s as in DMC (no integrator
-change), constraints and contacts disabled, so MJX's solver never runs. Every
+Physics (envs/assets/acrobot.xml): RK4 at 0.01 s as in DMC
+(``physics="fast"``: semi-implicit Euler), constraints and contacts disabled, so MJX's solver never runs. Every
 task constant lives in :class:`AcrobotParams`.
 """
 
@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx, task_factory
+from jaxrl.envs.mjx_env import FastPhysics, MjxParams, MjxTask, mjx, task_factory
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
 
@@ -72,6 +72,7 @@ class Acrobot(MjxTask):
     """
 
     xml = "acrobot.xml"
+    fast = FastPhysics(integrator="euler")
     obs_size = 6
     default_camera: ClassVar[str] = "fixed"
     refresh_poses = True  # observe/reward read post-step poses

@@ -4,8 +4,11 @@
 
 Registered names: ``cartpole_balance``, ``cartpole_swingup``,
 ``cartpole_balance_sparse``, ``cartpole_swingup_sparse``; options
-``episode_length`` (default 1000 env steps) and ``n_substeps`` (physics steps
-of 0.01 s per env step, default 1).
+``episode_length`` (default 1000 env steps), ``n_substeps`` (physics steps
+of 0.01 s per env step, default 1) and ``physics``: ``"faithful"`` (default)
+integrates with RK4 as DM Control does; ``"fast"`` with semi-implicit Euler
+(one forward pass per step instead of four; about 7e-4 in qpos per step away
+from DM Control).
 
 Observation ``[5]`` float32: ``[cart x, cos(angle), sin(angle), cart x-velocity,
 pole angular velocity]``, angle 0 = upright. Action ``[1]`` in ``[-1, 1]``
@@ -33,7 +36,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx, task_factory, f32
+from jaxrl.envs.mjx_env import FastPhysics, MjxParams, MjxTask, mjx, task_factory, f32
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
 
@@ -69,6 +72,7 @@ class Cartpole(MjxTask):
     """Cart-pole; ``swingup`` starts hanging down, ``sparse`` uses the indicator reward."""
 
     xml = "cartpole.xml"
+    fast = FastPhysics(integrator="euler")
     obs_size = 5
     swingup: bool
     sparse: bool = False

@@ -36,10 +36,10 @@ depend on the nominal physics, so a user who randomises ``params.model`` and
 wants the settling under those physics rebuilds the pool with
 :func:`settled_states`.
 
-MJX: Euler at 0.01 s (damping implicit), Newton solver with iterations 6 and
-ls_iterations 8, contacts only between body geoms and the floor (DM Control
-also allows rare contacts between non-adjacent links: the other deviation);
-see ``assets/cheetah.xml`` for why.
+Physics (``physics="faithful"``, the default, as DM Control): Euler at 0.01 s
+(damping implicit), Newton with iterations 100 / ls_iterations 50, every geom
+colliding with the floor and with non-adjacent links. ``physics="fast"``: caps
+6 / 8 and body-vs-floor contacts only; see ``assets/cheetah.xml`` for why.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl.envs._locomotion import kinematics_and_com_velocity, subtree_bodies
-from jaxrl.envs.mjx_env import MjxParams, MjxTask, load_mj_model, mjx, task_factory
+from jaxrl.envs.mjx_env import FastPhysics, MjxParams, MjxTask, load_mj_model, mjx, task_factory
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
 
@@ -108,6 +108,7 @@ class Cheetah(MjxTask):
     """Make a planar cheetah run forward as fast as it can (reward saturates at 10 m/s)."""
 
     xml = "cheetah.xml"
+    fast = FastPhysics(iterations=6, ls_iterations=8, floor_contacts_only=True)
     obs_size = 17
     default_camera = "side"
     n_substeps: int = 1

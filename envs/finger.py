@@ -41,10 +41,10 @@ circle swept by the tip marker (radius 0.13 m around the hinge) at angle
 ``U(-pi, pi)`` from the top; it is a mocap body, so its position is
 ``data.mocap_pos`` (DMC edits the model's ``site_pos``).
 
-Physics (envs/assets/finger.xml; see its comment for the deviations from DMC,
-all for MJX speed): semi-implicit Euler at 0.01 s, elliptic friction cones,
-gravity off, Newton with 8 iterations / 16 line-search iterations, contacts
-only between the fingertip and the spinner capsules. ``finger_spin``'s
+Physics (envs/assets/finger.xml): semi-implicit Euler at 0.01 s, elliptic
+friction cones, gravity off, Newton with DMC's 200 iterations / 50 line-search
+iterations (``physics="fast"``: 8 / 16), contacts only between the fingertip and
+the spinner capsules (the only pairs that can touch in DMC's model). ``finger_spin``'s
 ``env.mj_model`` is a copy of the MJCF with the hinge damping lowered from 0.5
 to 0.03 and the tip marker and target hidden (DMC's ``Spin`` does the same);
 the turn tasks' copy sets the target's drawn radius. Every task constant lives
@@ -64,7 +64,7 @@ import mujoco
 from flax import struct
 
 from jaxrl.env import timestep
-from jaxrl.envs.mjx_env import MjxParams, MjxState, MjxTask, asset_path, mjx, task_factory, f32
+from jaxrl.envs.mjx_env import FastPhysics, MjxParams, MjxState, MjxTask, asset_path, mjx, task_factory, f32
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
 
@@ -117,6 +117,7 @@ class Finger(MjxTask):
     """
 
     xml = "finger.xml"
+    fast = FastPhysics(iterations=8, ls_iterations=16)
     default_camera: ClassVar[str] = "cam0"
     refresh_poses = True  # observe/reward read post-step poses
     # The touch entries of the observation (log1p of the touch sensors) are the contact forces of

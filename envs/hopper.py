@@ -43,10 +43,10 @@ their ranges, ``rooty`` uniform in ``[-pi, pi]``, ``rootx = rootz = 0`` (torso
 at 1 m), zero velocity; the hopper then falls (parts may start below the
 floor, as in DM Control, and are pushed out by the soft contacts).
 
-MJX: Euler at 0.005 s (damping implicit), Newton solver with iterations 6 and
-ls_iterations 8; contacts only between body geoms and the floor (DM Control
-also allows rare contacts between non-adjacent links: the other deviation);
-see ``assets/hopper.xml``. Every constant above lives in :class:`HopperParams`.
+Physics (``physics="faithful"``, the default, as DM Control): Euler at 0.005 s
+(damping implicit), Newton with iterations 100 / ls_iterations 50, every geom
+colliding with the floor and with non-adjacent links. ``physics="fast"``: caps
+6 / 8 and body-vs-floor contacts only; see ``assets/hopper.xml``. Every constant above lives in :class:`HopperParams`.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl.envs._locomotion import kinematics_and_com_velocity, random_joints, subtree_bodies
-from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx, task_factory, f32
+from jaxrl.envs.mjx_env import FastPhysics, MjxParams, MjxTask, mjx, task_factory, f32
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
 
@@ -141,6 +141,7 @@ class Hopper(MjxTask):
     """Planar hopper; ``hop`` (static) picks hopping forward over standing still."""
 
     xml = "hopper.xml"
+    fast = FastPhysics(iterations=6, ls_iterations=8, floor_contacts_only=True)
     obs_size = 15
     default_camera = "side"
     # Observation entries read from the contact forces of the env step's last physics step

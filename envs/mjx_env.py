@@ -65,18 +65,84 @@ def load_mj_model(filename: str) -> mujoco.MjModel:
     return mujoco.MjModel.from_xml_path(asset_path(filename))
 
 
+PHYSICS = ("faithful", "fast")
+
+
+@dataclasses.dataclass(frozen=True)
+class FastPhysics:
+    """What a task's ``physics="fast"`` preset changes in its faithful (DM Control) model.
+
+    Attributes:
+      integrator: ``"euler"`` to step with semi-implicit Euler where the task's default is RK4
+        (one forward pass per physics step instead of four); ``None``: keep the model's.
+      iterations / ls_iterations: Newton / line-search caps (MuJoCo Playground's DM Control
+        ports use 1-4 Newton iterations); ``None``: keep the model's.
+      floor_contacts_only: keep only the contacts between the floor (geoms of the world body)
+        and the other geoms, dropping collisions between a body's links.
+    """
+
+    integrator: str | None = None
+    iterations: int | None = None
+    ls_iterations: int | None = None
+    floor_contacts_only: bool = False
+
+    def describe(self) -> str:
+        """One line: what the preset changes (``"nothing"`` when it changes nothing)."""
+        parts = []
+        if self.integrator:
+            parts.append(f"{self.integrator} integrator")
+        if self.iterations or self.ls_iterations:
+            parts.append(f"solver caps {self.iterations or '-'} / {self.ls_iterations or '-'}")
+        if self.floor_contacts_only:
+            parts.append("floor contacts only")
+        return ", ".join(parts) or "nothing"
+
+
+def _only_floor_contacts(m: mujoco.MjModel) -> None:
+    """In place: world geoms collide with everything (1 / 1), every other colliding geom only
+    with them (contype 1, conaffinity 0); the bodies' aggregate bits (the OR of their geoms',
+    which MuJoCo's broad phase reads) follow."""
+    colliding = (m.geom_contype | m.geom_conaffinity) != 0
+    world = m.geom_bodyid == 0
+    m.geom_contype[:] = np.where(colliding, 1, 0)
+    m.geom_conaffinity[:] = np.where(colliding & world, 1, 0)
+    for b in range(m.nbody):
+        mine = m.geom_bodyid == b
+        m.body_contype[b] = np.bitwise_or.reduce(m.geom_contype[mine], initial=0)
+        m.body_conaffinity[b] = np.bitwise_or.reduce(m.geom_conaffinity[mine], initial=0)
+
+
+_INTEGRATORS = {"euler": mujoco.mjtIntegrator.mjINT_EULER}
+
+
 @functools.lru_cache(maxsize=None)
-def with_solver_budget(base: mujoco.MjModel, iterations: int | None, ls_iterations: int | None) -> mujoco.MjModel:
-    """A copy of ``base`` (cached per model and budget) with ``opt.iterations`` / ``opt.ls_iterations``
-    replaced where given; ``base`` itself when neither is."""
-    if iterations is None and ls_iterations is None:
+def model_variant(base: mujoco.MjModel, fast: FastPhysics | None, iterations: int | None = None,
+                  ls_iterations: int | None = None) -> mujoco.MjModel:
+    """A copy of ``base`` (cached per model and settings) with the ``fast`` preset's edits, then
+    ``opt.iterations`` / ``opt.ls_iterations`` replaced where given; ``base`` itself when nothing
+    changes."""
+    if fast is None and iterations is None and ls_iterations is None:
         return base
     m = copy.copy(base)
+    if fast is not None:
+        if fast.integrator:
+            m.opt.integrator = _INTEGRATORS[fast.integrator]
+        if fast.floor_contacts_only:
+            _only_floor_contacts(m)
+        iterations = iterations if iterations is not None else fast.iterations
+        ls_iterations = ls_iterations if ls_iterations is not None else fast.ls_iterations
     if iterations is not None:
         m.opt.iterations = iterations
     if ls_iterations is not None:
         m.opt.ls_iterations = ls_iterations
     return m
+
+
+def check_physics(value) -> str:
+    """``value`` if it names a physics preset, else ValueError naming the choices."""
+    if value not in PHYSICS:
+        raise ValueError(f"physics must be one of {', '.join(map(repr, PHYSICS))}, got {value!r}")
+    return value
 
 
 def optional_positive_int(name: str, value) -> int | None:
@@ -87,11 +153,17 @@ def optional_positive_int(name: str, value) -> int | None:
 class MjxTask(Env):
     """An MJX task; ``n_substeps`` physics steps per env step (static).
 
-    ``solver_iterations`` / ``ls_iterations`` (static; ``None``: the MJCF's, i.e. DM Control's)
-    replace the constraint solver's Newton and line-search iteration budgets in ``mj_model`` and
-    so in ``params.model`` and in any C stepping of ``env.mj_model``: fewer iterations step faster
-    and solve contacts less exactly (MuJoCo Playground's DM Control ports use 1-4 Newton
-    iterations; ``benchmarks/RESULTS.md`` measures both).
+    ``physics`` (static): ``"faithful"`` (the default) steps DM Control's model with DM Control's
+    settings (integrator, solver caps, collision pairs; tests/test_dmc_fidelity.py checks it
+    against DM Control's own MJCF stepped by MuJoCo C); ``"fast"`` applies the task's
+    :class:`FastPhysics` (class attribute ``fast``: Euler for RK4, Playground-like solver caps,
+    floor-only contacts), which steps and compiles faster and departs from DM Control's
+    trajectories (README "Tasks" gives both presets' speed and the gap).
+
+    ``solver_iterations`` / ``ls_iterations`` (static; ``None``: the preset's) replace the
+    constraint solver's Newton and line-search iteration budgets in ``mj_model`` and so in
+    ``params.model`` and in any C stepping of ``env.mj_model``: fewer iterations step faster
+    and solve contacts less exactly (``benchmarks/RESULTS.md`` measures both).
 
     Class attributes of a subclass: ``xml`` (asset file name),
     ``obs_size`` (length of the flat observation vector) and
@@ -105,6 +177,8 @@ class MjxTask(Env):
     # Indices of observation entries that read constraint forces of the last physics step (touch
     # sensors), which a recomputation from the post-step qpos/qvel cannot reproduce.
     force_obs_indices: ClassVar[tuple[int, ...]] = ()
+    # What physics="fast" changes (nothing unless a task says).
+    fast: ClassVar[FastPhysics] = FastPhysics()
     # mjx.step leaves body/geom/site poses at the pre-step configuration (kinematics run before
     # integration). A task whose observe/reward read poses sets this to recompute them from the
     # post-step qpos after each env step, as DM Control does (mj_step1 after every step).
@@ -112,6 +186,7 @@ class MjxTask(Env):
     n_substeps: int = 1
     solver_iterations: int | None = None
     ls_iterations: int | None = None
+    physics: str = "faithful"
 
     @property
     def base_mj_model(self) -> mujoco.MjModel:
@@ -121,8 +196,9 @@ class MjxTask(Env):
     @property
     def mj_model(self) -> mujoco.MjModel:
         """The host ``mujoco.MjModel`` this task steps (for ``mujoco.mj_step``, rendering):
-        ``base_mj_model`` with the solver budget applied."""
-        return with_solver_budget(self.base_mj_model, self.solver_iterations, self.ls_iterations)
+        ``base_mj_model`` with the physics preset and the solver budget applied."""
+        fast = self.fast if self.physics == "fast" else None
+        return model_variant(self.base_mj_model, fast, self.solver_iterations, self.ls_iterations)
 
     @property
     def dt(self) -> float:
@@ -197,23 +273,25 @@ class MjxTask(Env):
 
 def task_factory(cls: type[MjxTask], default_substeps: int = 1, **fields):
     """A registry factory: ``make(episode_length=1000, n_substeps=default_substeps,
-    solver_iterations=None, ls_iterations=None) -> (env, params)``.
+    physics="faithful", solver_iterations=None, ls_iterations=None) -> (env, params)``.
 
-    ``env`` is ``TimeLimit(cls(n_substeps=..., solver_iterations=..., ls_iterations=..., **fields),
-    max_steps=episode_length)``; every option is validated (integers >= 1; the solver budgets may
-    be ``None``: the model's own) before anything is built.
+    ``env`` is ``TimeLimit(cls(n_substeps=..., physics=..., solver_iterations=...,
+    ls_iterations=..., **fields), max_steps=episode_length)``; every option is validated
+    (integers >= 1; the solver budgets may be ``None``: the preset's; ``physics`` one of
+    ``PHYSICS``) before anything is built.
     """
 
-    def make(episode_length: int = 1000, n_substeps: int = default_substeps,
+    def make(episode_length: int = 1000, n_substeps: int = default_substeps, physics: str = "faithful",
              solver_iterations: int | None = None, ls_iterations: int | None = None):
         episode_length = positive_int("episode_length", episode_length)
-        env = cls(n_substeps=positive_int("n_substeps", n_substeps),
+        env = cls(n_substeps=positive_int("n_substeps", n_substeps), physics=check_physics(physics),
                   solver_iterations=optional_positive_int("solver_iterations", solver_iterations),
                   ls_iterations=optional_positive_int("ls_iterations", ls_iterations), **fields)
         return TimeLimit(env, max_steps=episode_length), env.default_params()
 
     args = "".join(f", {k}={v!r}" for k, v in fields.items())
     make.__doc__ = (f"{cls.__name__}(n_substeps{args}) under a TimeLimit of episode_length env steps "
-                    f"(n_substeps physics steps each, default {default_substeps}); solver_iterations / "
-                    f"ls_iterations: the constraint solver's budgets (None: the model's).")
+                    f"(n_substeps physics steps each, default {default_substeps}); physics: 'faithful' "
+                    f"(DM Control's model and settings) or 'fast' ({cls.fast.describe()}); "
+                    f"solver_iterations / ls_iterations: the constraint solver's budgets (None: the preset's).")
     return make

@@ -37,9 +37,10 @@ range, ``rooty`` uniform in ``[-pi, pi]``, ``rootz = rootx = 0`` (torso frame
 at 1.3 m), zero velocity; the walker then falls to the floor (parts may start
 below it, as in DM Control, and are pushed out by the soft contacts).
 
-MJX: Euler at 0.0025 s (damping implicit), Newton solver with iterations 6 and
-ls_iterations 8, only body-vs-floor contacts (exactly DM Control's filter); see
-``assets/walker.xml`` for why. Every constant above lives in :class:`WalkerParams`.
+Physics (``physics="faithful"``, the default, as DM Control): Euler at 0.0025 s
+(damping implicit), Newton with iterations 100 / ls_iterations 50, only
+body-vs-floor contacts (exactly DM Control's filter). ``physics="fast"``: caps
+6 / 8; see ``assets/walker.xml`` for why. Every constant above lives in :class:`WalkerParams`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxrl.envs._locomotion import kinematics_and_com_velocity, random_joints, subtree_bodies
-from jaxrl.envs.mjx_env import MjxParams, MjxTask, mjx, task_factory, f32
+from jaxrl.envs.mjx_env import FastPhysics, MjxParams, MjxTask, mjx, task_factory, f32
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
 
@@ -84,6 +85,7 @@ class Walker(MjxTask):
     """Planar walker; ``task`` (static) is ``"stand"``, ``"walk"`` or ``"run"``."""
 
     xml = "walker.xml"
+    fast = FastPhysics(iterations=6, ls_iterations=8)
     obs_size = 24
     default_camera = "side"
     n_substeps: int = 10

@@ -9,8 +9,10 @@
     jaxrl envs
     jaxrl algos
 
-With no arguments ``jaxrl train`` trains PPO on ``cartpole_balance`` into
-``runs/<generated name>/``. Every input error is one line (exit status 2),
+With no arguments ``jaxrl train`` trains PPO on ``cartpole_balance`` with the fast physics
+preset (``--env-opt physics=fast``: Euler instead of DM Control's RK4; it compiles and trains
+about twice as fast on a CPU) into ``runs/<generated name>/``; any ``--env`` (including
+``--env cartpole_balance``) gets the task's faithful default. Every input error is one line (exit status 2),
 reported before anything compiles.
 """
 
@@ -23,6 +25,7 @@ import sys
 
 DEFAULT_ALGO = "ppo"
 DEFAULT_ENV = "cartpole_balance"
+DEFAULT_ENV_OPTIONS = {"physics": "fast"}  # the no-argument demo only; see the module docstring
 
 
 class CliError(Exception):
@@ -69,7 +72,7 @@ def _add_train(sub, with_fields: bool) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument("algo", nargs="?", default=None, help=f"algorithm (default {DEFAULT_ALGO})")
-    t.add_argument("--env", default=None, help=f"env name (default {DEFAULT_ENV}; see `jaxrl envs`)")
+    t.add_argument("--env", default=None, help=f"env name (default {DEFAULT_ENV} with physics=fast; see `jaxrl envs`)")
     t.add_argument("--seed", type=int, default=None, help="PRNG seed (default 0)")
     t.add_argument("--steps", type=_positive_int, default=None, help="total env steps (same as --set total_timesteps=N)")
     t.add_argument("--num-envs", type=_positive_int, default=None, help="parallel envs (same as --set num_envs=N)")
@@ -227,7 +230,8 @@ def _spec_from_args(args):
         if args.algo not in (None, spec.algo):
             raise CliError(f"--config is a {spec.algo} run; the algorithm {args.algo!r} was also given")
     else:
-        spec = experiment.Spec(algo=args.algo or DEFAULT_ALGO, env=DEFAULT_ENV)
+        spec = experiment.Spec(algo=args.algo or DEFAULT_ALGO, env=DEFAULT_ENV,
+                               env_options=dict(DEFAULT_ENV_OPTIONS) if args.env is None else {})
     algo = algos.get(args.algo or spec.algo)
     if args.preset is not None:
         preset = preset_of(algo, args.algo or spec.algo, args.preset)
@@ -313,12 +317,14 @@ def sweep_command(args) -> int:
         preset = preset_of(algo, args.algo, args.preset)
         config_changes, base_hparams = {**preset.config, **config_changes}, dict(preset.hparams)
         env_name = env_name or preset.env
+    env_options = {} if env_name else dict(DEFAULT_ENV_OPTIONS)
     env_name = env_name or DEFAULT_ENV
     if args.steps is not None:
         config_changes["total_timesteps"] = args.steps
     if args.num_envs is not None:
         config_changes["num_envs"] = args.num_envs
-    env_options = configs.parse_options(args.env_opts, envs.options(env_name), f"env {env_name!r}") if args.env_opts else {}
+    if args.env_opts:
+        env_options.update(configs.parse_options(args.env_opts, envs.options(env_name), f"env {env_name!r}"))
     devices = jax.devices()
     if args.devices is not None:
         if args.devices > len(devices):

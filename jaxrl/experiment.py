@@ -413,7 +413,8 @@ def _run_chunks(built: Built, ck, state, start: int, elapsed0: float, on_log, on
             return interrupt.requested or stop
 
         if progress:
-            print(f"compiling {spec.algo} on {spec.env} ({trainer.num_updates} updates of {trainer.steps_per_update:,} env steps, "
+            env_opts = "".join(f" {k}={v}" for k, v in spec.env_options.items())
+            print(f"compiling {spec.algo} on {spec.env}{env_opts} ({trainer.num_updates} updates of {trainer.steps_per_update:,} env steps, "
                   f"chunks of {built.chunk}, log every {built.log_every}) ...", file=stream, flush=True)
         return runner.run(trainer, jax.random.key(spec.seed), built.hparams, chunk_updates=built.chunk,
                           on_progress=on_progress, log_every=built.log_every, on_log=on_log, live=live_log,

@@ -34,6 +34,13 @@ def test_no_arguments_means_train_ppo_on_cartpole_balance(monkeypatch):
         cli.main([])
     spec = seen["spec"]
     assert (spec.algo, spec.env, spec.seed, spec.config, spec.hparams) == ("ppo", "cartpole_balance", 0, {}, {})
+    assert spec.env_options == {"physics": "fast"}  # the demo's preset; any --env gets the faithful default
+    with pytest.raises(Stop):
+        cli.main(["train", "--env", "cartpole_balance"])
+    assert seen["spec"].env_options == {}
+    with pytest.raises(Stop):
+        cli.main(["train", "--env-opt", "physics=faithful"])
+    assert seen["spec"].env_options == {"physics": "faithful"}
     assert seen["run_dir"] is None and seen["runs_root"] == "runs" and not seen["resume"]
 
 

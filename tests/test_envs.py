@@ -60,8 +60,15 @@ def test_bad_options_rejected(name, bad):
         make(name, **bad)
 
 
+@pytest.mark.parametrize("bad", ["Fast", "dmc", 1, None])
+def test_bad_physics_preset_rejected(bad):
+    with pytest.raises(ValueError, match=f"physics must be one of 'faithful', 'fast', got {bad!r}"):
+        make("walker_walk", physics=bad)
+
+
 def test_options_and_time_limit():
-    assert envs.options("pendulum_swingup") == {"episode_length": 1000, "n_substeps": 1, "solver_iterations": None,
+    assert envs.options("pendulum_swingup") == {"episode_length": 1000, "n_substeps": 1, "physics": "faithful",
+                                                 "solver_iterations": None,
                                                  "ls_iterations": None, "obs": "state", "image_size": 64,
                                                  "camera": None, "depth": False, "frame_stack": 1, "action_repeat": 1}
     env, _ = make("cartpole_balance", episode_length=200, n_substeps=2)
@@ -85,7 +92,8 @@ def test_mjx_task_static_parts(name):
 
 def test_models_as_specified():
     cp = Cartpole(swingup=False).mj_model
-    assert cp.opt.timestep == 0.01 and cp.opt.integrator == mujoco.mjtIntegrator.mjINT_EULER
+    assert cp.opt.timestep == 0.01 and cp.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4  # as DM Control
+    assert Cartpole(swingup=False, physics="fast").mj_model.opt.integrator == mujoco.mjtIntegrator.mjINT_EULER
     slider = cp.joint("slider")
     assert slider.limited and np.allclose(slider.range, [-1.8, 1.8])
     assert cp.body("pole").mass[0] == pytest.approx(0.1) and cp.actuator("push").gear[0] == 10

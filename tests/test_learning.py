@@ -32,7 +32,9 @@ def _policy_returns(env, params, trainer, state, key, episodes=16):
 
 @pytest.mark.timeout(240)
 def test_ppo_learns_cartpole_balance():
-    env, params = envs.make("cartpole_balance")
+    # The fast physics preset (Euler, what the numbers above were measured on): about 3x cheaper
+    # here than DM Control's RK4; PPO on the faithful default is the slow swing-up test below.
+    env, params = envs.make("cartpole_balance", physics="fast")
     config = ppo.PPOConfig(total_timesteps=327_680)  # 160 updates x 2048 steps
     trainer = ppo.make_train(config, env, params)
     state, metrics = jax.jit(trainer)(jax.random.key(0), ppo.default_hparams().replace(lr=3e-3))

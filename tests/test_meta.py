@@ -518,7 +518,7 @@ def test_meta_gradient_validation_sees_pixels_as_ppo_does():
     copy normalised images by the empty statistics, clipping every pixel to 10.)"""
     from jaxrl.algos.meta import metagrad
 
-    env, params = envs.make("cartpole_balance", obs="pixels", image_size=8, episode_length=10)
+    env, params = envs.make("cartpole_balance", obs="pixels", image_size=8, episode_length=10, physics="fast")
     cfg = ppo.PPOConfig(total_timesteps=2 * 4, num_envs=2, num_steps=4, num_minibatches=1, update_epochs=1, hidden_sizes=(8,))
     parts = ppo.make_parts(cfg, env, params)
     trainer = ppo.make_train(cfg, env, params)

@@ -18,7 +18,8 @@ TINY = ppo.PPOConfig(total_timesteps=4 * 8 * 2, num_envs=4, num_steps=8, num_min
 
 @functools.lru_cache(maxsize=None)
 def _tiny_run():
-    env, params = envs.make("cartpole_balance", obs="pixels", image_size=32, frame_stack=2, episode_length=20)
+    env, params = envs.make("cartpole_balance", obs="pixels", image_size=32, frame_stack=2, episode_length=20,
+                            physics="fast")  # machinery only: the cheaper physics
     trainer = ppo.make_train(TINY, env, params)
     state, metrics = jax.jit(trainer)(jax.random.key(0), ppo.default_hparams())
     return env, trainer, state, metrics

@@ -9,6 +9,7 @@ distributions with DM Control's procedure.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -97,10 +98,12 @@ SPEC = {  # DM Control's joint names (qpos order), ranges (deg), gears, density
 def test_models_as_specified(domain):
     task = MODELS[domain]
     m = task.mj_model
+    fast = dataclasses.replace(task, physics="fast").mj_model
     names, ranges, gears, density = SPEC[domain]
     assert m.opt.timestep == TASKS[{"cheetah": "cheetah_run", "walker": "walker_walk", "hopper": "hopper_hop"}[domain]][1]
     assert m.opt.integrator == mujoco.mjtIntegrator.mjINT_EULER and m.opt.cone == mujoco.mjtCone.mjCONE_PYRAMIDAL
-    assert m.opt.solver == mujoco.mjtSolver.mjSOL_NEWTON and (m.opt.iterations, m.opt.ls_iterations) == (6, 8)
+    assert m.opt.solver == mujoco.mjtSolver.mjSOL_NEWTON and (m.opt.iterations, m.opt.ls_iterations) == (100, 50)
+    assert (fast.opt.iterations, fast.opt.ls_iterations) == (6, 8)  # the fast preset's caps
     assert m.opt.disableflags == 0  # contacts on, Euler damping implicit (DM Control's defaults)
     assert [m.joint(j).name for j in range(m.njnt)] == names and m.nq == m.nv == len(names)
     # Planar root: slides x and z, hinge about y, unlimited and undamped.
@@ -131,12 +134,16 @@ def test_models_as_specified(domain):
             s = m.site(site)
             assert s.type[0] == mujoco.mjtGeom.mjGEOM_SPHERE and s.size[0] == 0.05 and np.allclose(s.pos, [x, 0, 0])
             assert s.bodyid[0] == m.body("foot").id
-    # Contacts: every body geom against the floor, nothing else.
+    # Contacts: the walker's geoms only against the floor (DM Control's filter); the hopper's and
+    # cheetah's every geom against every other (MuJoCo's default 1 / 1, as DM Control), and in the
+    # fast preset only against the floor.
     floor = m.geom("floor").id
-    for i in range(m.ngeom):
-        for j in range(i + 1, m.ngeom):
-            collide = (m.geom_contype[i] & m.geom_conaffinity[j]) or (m.geom_contype[j] & m.geom_conaffinity[i])
-            assert bool(collide) == (floor in (i, j)), (m.geom(i).name, m.geom(j).name)
+    for model, floor_only in ((m, domain == "walker"), (fast, True)):
+        for i in range(model.ngeom):
+            for j in range(i + 1, model.ngeom):
+                collide = ((model.geom_contype[i] & model.geom_conaffinity[j])
+                           or (model.geom_contype[j] & model.geom_conaffinity[i]))
+                assert bool(collide) == (floor in (i, j) or not floor_only), (model.geom(i).name, model.geom(j).name)
     # Rendering needs: materials on every geom, a side camera tracking the centre of mass.
     assert m.nmat >= 1 and (m.geom_matid >= 0).all()
     cam = m.camera("side")
@@ -146,11 +153,12 @@ def test_models_as_specified(domain):
 
 @pytest.mark.parametrize("domain", MODELS)
 def test_solver_caps_cover_what_newton_needs(domain):
-    """The XML's iterations=6 cap: with DM Control's caps (100 / 50) MuJoCo C's Newton solver needs
-    fewer than 6 iterations in at least 99% of physics steps of random-action episodes."""
+    """The fast preset's iterations=6 cap: with DM Control's caps (100 / 50, the default) MuJoCo C's
+    Newton solver needs fewer than 6 iterations in at least 99% of physics steps of random-action
+    episodes."""
     task = MODELS[domain]
     m = mujoco.MjModel.from_xml_path(asset_path(task.xml))
-    m.opt.iterations, m.opt.ls_iterations = 100, 50
+    assert (m.opt.iterations, m.opt.ls_iterations) == (100, 50)
     d = mujoco.MjData(m)
     rng = np.random.default_rng(0)
     iters = []
