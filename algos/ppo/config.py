@@ -22,15 +22,11 @@ from jaxrl.optim import default_optimizer
 
 @dataclasses.dataclass(frozen=True)
 class PPOConfig(OnPolicyConfig):
-    """Static PPO settings (changing one recompiles).
+    """Static PPO settings (changing one recompiles). The rollout and epoch fields
+    (``total_timesteps``, ``num_envs``, ``num_steps``, ``num_minibatches``, ``update_epochs``) are
+    :class:`jaxrl.rollout.OnPolicyConfig`'s, documented there.
 
     Attributes:
-      total_timesteps: env steps of the whole run; ``num_updates =
-        total_timesteps // (num_envs * num_steps)``.
-      num_envs: parallel envs per run.
-      num_steps: rollout length per update (time axis ``T``).
-      num_minibatches: minibatches per epoch; must divide ``num_envs * num_steps``.
-      update_epochs: passes over each rollout.
       hidden_sizes: hidden layer widths of the actor and of the critic MLP.
       activation: one of ``jaxrl.networks.ACTIVATIONS``.
       normalize_obs: normalise observations by running statistics held in
