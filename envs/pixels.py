@@ -68,7 +68,7 @@ from jaxrl.env import Env, Wrapper
 from jaxrl.envs._options import positive_int
 from jaxrl.envs.mjx_env import MjxState, MjxTask, mjx
 from jaxrl.spaces import Box
-from jaxrl.wrappers import ActionRepeat, FrameStack, find_state
+from jaxrl.wrappers import ActionRepeat, CheckActions, FrameStack, find_state
 
 _G = mujoco.mjtGeom
 PLANE, SPHERE, CAPSULE, ELLIPSOID, CYLINDER, BOX = (int(t) for t in (
@@ -544,7 +544,7 @@ class PixelObs(Wrapper):
 # ----------------------------------------------------------------------------- registry options
 
 OBS_OPTIONS: dict[str, Any] = {"obs": "state", "image_size": 64, "camera": None, "depth": False, "frame_stack": 1,
-                               "action_repeat": 1}
+                               "action_repeat": 1, "debug": False}
 
 
 def _image_size(value) -> tuple[int, int]:
@@ -556,8 +556,10 @@ def _image_size(value) -> tuple[int, int]:
     return size, size
 
 
-def check_obs_options(obs="state", image_size=64, camera=None, depth=False, frame_stack=1, action_repeat=1) -> dict:
+def check_obs_options(obs="state", image_size=64, camera=None, depth=False, frame_stack=1, action_repeat=1, debug=False) -> dict:
     """Validate :data:`OBS_OPTIONS` values (before any env is built); ValueError naming the bad one."""
+    if not isinstance(debug, bool):
+        raise ValueError(f"debug must be True or False, got {debug!r}")
     if obs not in ("state", "pixels"):
         raise ValueError(f"obs must be 'state' or 'pixels', got {obs!r}")
     height, width = _image_size(image_size)
@@ -569,18 +571,21 @@ def check_obs_options(obs="state", image_size=64, camera=None, depth=False, fram
             raise ValueError(f"{', '.join(given)} only apply to pixel observations: pass obs='pixels'")
     if camera is not None and not isinstance(camera, (str, int, np.integer)):
         raise ValueError(f"camera must be a camera name or index, got {camera!r}")
-    return dict(obs=obs, height=height, width=width, camera=camera, depth=depth,
+    return dict(obs=obs, height=height, width=width, camera=camera, depth=depth, debug=debug,
                 frame_stack=positive_int("frame_stack", frame_stack), action_repeat=positive_int("action_repeat", action_repeat))
 
 
 def apply_obs_options(env: Env, obs="state", height=64, width=64, camera=None, depth=False, frame_stack=1,
-                      action_repeat=1) -> Env:
+                      action_repeat=1, debug=False) -> Env:
     """``env`` (a registry factory's) with the checked options applied, innermost first:
     :class:`~jaxrl.wrappers.ActionRepeat` (so pixels are rendered once per AGENT step, not once per
     repeated physics step), :class:`PixelObs`, then :class:`~jaxrl.wrappers.FrameStack` (stacks agent
-    steps, as DrQ / Dreamer / TD-MPC do with DM Control's action repeat)."""
+    steps, as DrQ / Dreamer / TD-MPC do with DM Control's action repeat), and with ``debug`` the
+    action checks of :class:`~jaxrl.wrappers.CheckActions` outermost, where the agent's action enters."""
     if action_repeat > 1:
         env = ActionRepeat(env, action_repeat)
     if obs == "pixels":
         env = PixelObs(env, height=height, width=width, camera=camera, depth=depth)
-    return FrameStack(env, frame_stack) if frame_stack > 1 else env
+    if frame_stack > 1:
+        env = FrameStack(env, frame_stack)
+    return CheckActions(env) if debug else env

@@ -85,7 +85,9 @@ def make(name: str, **overrides) -> tuple[Env, Any]:
         observations along their last axis (:class:`jaxrl.wrappers.FrameStack`);
         ``action_repeat=k`` applies each action for ``k`` task steps and sums their
         rewards (:class:`jaxrl.wrappers.ActionRepeat`, inside the pixel renderer:
-        one frame per agent step; the time limit counts agent steps, ``ceil(T / k)``).
+        one frame per agent step; the time limit counts agent steps, ``ceil(T / k)``);
+        ``debug=True`` reports NaN or out-of-range actions where they enter ``step``
+        (:class:`jaxrl.wrappers.CheckActions`, live when the runner checkifies the program).
 
     Returns:
       ``(env, params)``: the env (with its time limit applied) and its params pytree.

@@ -11,11 +11,18 @@ Safety:
 - orbax writes each step into a temporary folder and renames it when complete,
   so a kill during a write leaves the previous checkpoints intact;
 - after a save, jaxrl records the size and SHA-256 of every file of the step
-  (``jaxrl_checksums.json``); a truncated or altered checkpoint is refused with a
-  message naming the file, and :meth:`Checkpointer.restore_latest` falls back to
-  the newest intact one (moving the bad one aside, never deleting it);
-- a checkpoint written by a different algorithm, env or static config, or whose
-  state has a different structure, is refused with a message naming the difference.
+  (``jaxrl_checksums.json``); a truncated or altered checkpoint, or one WITHOUT that
+  record (its writer was killed before finishing it, or the record was removed), is
+  not trusted: it is refused with a message naming the file, and
+  :meth:`Checkpointer.restore_latest` falls back to the newest intact one (a writer
+  moves the bad one aside, never deleting it; a read-only reader leaves it where it is);
+- a checkpoint's identity is everything that makes its numbers: algorithm, env and
+  its options, static config, seed, traced hyperparameters (``identity``), and the
+  software stack (``stack``: versions of jax, jaxlib, mujoco, ..., and the backend). A
+  checkpoint of another identity, or whose state has a different structure, is refused
+  with the field that differs; one of another stack is refused for resuming (the numbers
+  would part from an uninterrupted run's) unless ``allow_other_stack``, and only noted
+  for evaluation. A checkpoint written before a field was recorded is noted, not refused.
 
 Typed PRNG keys are stored as their raw ``key_data`` and re-wrapped on restore.
 """
@@ -113,22 +120,41 @@ def write_json_atomic(path: str, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def _diff(expected: dict, found: dict) -> list[str]:
-    keys = sorted(set(expected) | set(found))
-    return [f"{k}: this run has {expected.get(k)!r}, the checkpoint {found.get(k)!r}" for k in keys if expected.get(k) != found.get(k)]
+def _diff(expected: dict, found: dict, prefix: str = "") -> list[str]:
+    """``"field: this run has X, the checkpoint Y"`` for every field that differs (dicts field by field;
+    fields the checkpoint does not record are skipped: see :func:`_unrecorded`)."""
+    out = []
+    for k in sorted(set(expected) & set(found)):
+        a, b = expected[k], found[k]
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: this run has {a!r}, the checkpoint {b!r}")
+    out += [f"{prefix}{k}: this run has none, the checkpoint {found[k]!r}" for k in sorted(set(found) - set(expected))]
+    return out
+
+
+def _unrecorded(expected: dict, found: dict) -> list[str]:
+    return sorted(set(expected) - set(found))
 
 
 class Checkpointer:
     """Save and restore a run's state in ``directory`` (one orbax step per checkpoint).
 
     Args:
-      directory: the checkpoint folder (created).
+      directory: the checkpoint folder (created unless ``read_only``).
       keep: how many of the newest checkpoints to keep.
       identity: JSON-safe facts a checkpoint must match to be restored into this
-        run (e.g. algorithm, env, env options, static config).
+        run (algorithm, env, env options, static config, seed, hparams).
+      stack: JSON-safe facts of the software and hardware (versions, backend) a
+        checkpoint must match to be RESUMED (see ``allow_other_stack``).
+      read_only: never write, move or delete anything (``eval``, ``render``).
+      allow_other_stack: restore a checkpoint of another ``stack`` (a note instead of an error).
+      warn: where notes go (default ``print``).
     """
 
-    def __init__(self, directory: str, keep: int = 3, identity: dict | None = None):
+    def __init__(self, directory: str, keep: int = 3, identity: dict | None = None, stack: dict | None = None,
+                 read_only: bool = False, allow_other_stack: bool = False, warn: Callable[[str], None] = print):
         import orbax.checkpoint as ocp
 
         if keep < 1:
@@ -136,19 +162,34 @@ class Checkpointer:
         self._ocp = ocp
         self.directory = os.path.abspath(directory)
         self.identity = json.loads(json.dumps(identity or {}))
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False, create=True)
-        self._manager = ocp.CheckpointManager(self.directory, options=options)
+        self.stack = json.loads(json.dumps(stack or {}))
+        self.read_only, self.allow_other_stack, self.warn = read_only, allow_other_stack or read_only, warn
+        self._keep, self._manager = keep, None
+        if os.path.isdir(self.directory):  # else created by the first save: a refused resume creates nothing
+            self._open()
+
+    def _open(self) -> None:
+        # Never orbax's own read_only option (it logs three warnings per open): a read-only
+        # Checkpointer simply never saves, moves or deletes.
+        options = self._ocp.CheckpointManagerOptions(max_to_keep=self._keep, enable_async_checkpointing=False, create=True)
+        self._manager = self._ocp.CheckpointManager(self.directory, options=options)
 
     def steps(self) -> list[int]:
         """The steps saved, oldest first."""
+        if self._manager is None:
+            return []
         self._manager.reload()
         return sorted(self._manager.all_steps())
 
     def save(self, step: int, state: Any, info: dict | None = None) -> None:
         """Write ``state`` as checkpoint ``step`` (blocking), then its checksums."""
+        if self.read_only:
+            raise CheckpointError(f"{self.directory} was opened read-only")
         ocp = self._ocp
-        meta = {"step": int(step), "identity": self.identity, "structure": structure(state), "info": info or {}}
+        meta = {"step": int(step), "identity": self.identity, "stack": self.stack, "structure": structure(state), "info": info or {}}
         try:
+            if self._manager is None:
+                self._open()
             self._manager.save(
                 int(step),
                 args=ocp.args.Composite(state=ocp.args.StandardSave(to_saveable(state)), meta=ocp.args.JsonSave(meta)),
@@ -167,8 +208,9 @@ class Checkpointer:
         """Raise :class:`CheckpointError` if a file of ``step`` is missing, truncated or altered."""
         folder = self._step_dir(step)
         path = os.path.join(folder, CHECKSUMS)
-        if not os.path.exists(path):
-            return  # killed between orbax's commit and the checksum write: orbax's own checks apply
+        if not os.path.exists(path):  # its writer was killed before finishing it, or the record was removed
+            raise CheckpointError(f"checkpoint {step} in {self.directory} has no {CHECKSUMS} (its writer was stopped before "
+                                  "finishing it, or the file was removed): not trusted")
         try:
             with open(path) as f:
                 expected = json.load(f)
@@ -195,9 +237,20 @@ class Checkpointer:
     def check_compatible(self, meta: dict, like: Any) -> None:
         """Refuse a checkpoint written for another algorithm/env/config or state structure."""
         step = meta.get("step")
-        diffs = _diff(self.identity, meta.get("identity", {}))
+        where = f"checkpoint {step} in {self.directory}"
+        theirs = meta.get("identity", {})
+        diffs = _diff(self.identity, theirs)
         if diffs:
-            raise CheckpointMismatchError(f"checkpoint {step} in {self.directory} was written by a different run setup: " + "; ".join(diffs))
+            raise CheckpointMismatchError(f"{where} was written by a different run setup: " + "; ".join(diffs))
+        missing = _unrecorded(self.identity, theirs) + [f"stack.{k}" for k in _unrecorded(self.stack, meta.get("stack", {}))]
+        if missing:
+            self.warn(f"jaxrl: note: {where} was written by an older jaxrl that did not record {', '.join(missing)}; not checked")
+        stack_diffs = _diff(self.stack, meta.get("stack", {}))
+        if stack_diffs and not self.allow_other_stack:
+            raise CheckpointMismatchError(f"{where} was written with other software or hardware ({'; '.join(stack_diffs)}): resuming "
+                                          "would not give an uninterrupted run's numbers; allow it with --allow-other-stack")
+        if stack_diffs:
+            self.warn(f"jaxrl: note: {where} was written with other software or hardware: {'; '.join(stack_diffs)}")
         mine, theirs = structure(like), meta.get("structure")
         if mine != theirs:
             detail = next((f"{a} vs {b}" for a, b in zip(mine, theirs or []) if a != b), f"{len(mine)} vs {len(theirs or [])} leaves")
@@ -229,12 +282,14 @@ class Checkpointer:
             raise CheckpointError(f"checkpoint {step} in {self.directory} is corrupt: {type(e).__name__}: {e}") from None
         return from_saveable(restored, like), meta.get("info", {})
 
-    def restore_latest(self, like: Any, warn: Callable[[str], None] = print) -> tuple[Any, dict, int]:
-        """Restore the newest INTACT checkpoint; a corrupt newer one is reported and moved aside.
+    def restore_latest(self, like: Any, warn: Callable[[str], None] | None = None) -> tuple[Any, dict, int]:
+        """Restore the newest INTACT checkpoint; a corrupt newer one is reported and (unless
+        ``read_only``) moved aside.
 
         A checkpoint of a different run setup is an error, not skipped.
         Returns ``(state, info, step)``.
         """
+        warn = warn or self.warn
         steps = self.steps()
         if not steps:
             raise CheckpointError(f"no checkpoint in {self.directory}")
@@ -245,6 +300,9 @@ class Checkpointer:
             except CheckpointMismatchError:
                 raise
             except CheckpointError as e:
+                if self.read_only:
+                    warn(f"jaxrl: warning: {e}; skipped it (left in place)")
+                    continue
                 aside = os.path.join(os.path.dirname(self.directory), f"corrupt-checkpoint-{step}")
                 warn(f"jaxrl: warning: {e}; moved it to {aside}")
                 shutil.move(self._step_dir(step), aside)
@@ -252,4 +310,5 @@ class Checkpointer:
         raise CheckpointError(f"no intact checkpoint in {self.directory}")
 
     def close(self) -> None:
-        self._manager.close()
+        if self._manager is not None:
+            self._manager.close()

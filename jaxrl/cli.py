@@ -13,13 +13,16 @@ With no arguments ``jaxrl train`` trains PPO on ``cartpole_balance`` with the fa
 preset (``--env-opt physics=fast``: Euler instead of DM Control's RK4; it compiles and trains
 about twice as fast on a CPU) into ``runs/<generated name>/``; any ``--env`` (including
 ``--env cartpole_balance``) gets the task's faithful default. Every input error is one line (exit status 2),
-reported before anything compiles.
+reported before anything compiles; a run stopped by a non-finite value, a debug check or a full disk is
+one line with exit status 1. ``--trust-code`` (train, sweep, eval, render) lets config fields name any
+Python function (it imports and runs it); without it, only jaxrl's registered functions.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 
@@ -32,14 +35,48 @@ class CliError(Exception):
     """A bad command-line value; printed as one line, exit status 2."""
 
 
-def _positive_int(text: str) -> int:
+MAX_COUNT = 2**31 - 1  # counts are int32 inside the compiled program
+MAX_SEED = 2**32 - 1  # JAX takes a seed modulo 2**32
+
+
+def _integer(text: str, lo: int, hi: int, what: str) -> int:
+    """``text`` (``1000000``, ``1_000_000`` or ``1e6``) as an int in ``[lo, hi]``, else a one-line usage error."""
     try:
-        value = int(float(text)) if "e" in text.lower() else int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        clean = text.strip().replace("_", "")
+        if "e" in clean.lower():
+            number = float(clean)
+            if not math.isfinite(number) or number != int(number):
+                raise ValueError(text)
+            value = int(number)
+        else:
+            value = int(clean)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _integer(text, 1, MAX_COUNT, f"an integer from 1 to {MAX_COUNT}")
+
+
+def _seed(text: str) -> int:
+    return _integer(text, 0, MAX_SEED, f"a seed from 0 to {MAX_SEED} (JAX takes seeds modulo 2**32)")
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _index(text: str) -> int:
+    return _integer(text, 0, MAX_COUNT, f"an integer from 0 to {MAX_COUNT}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,7 +110,7 @@ def _add_train(sub, with_fields: bool) -> None:
     )
     t.add_argument("algo", nargs="?", default=None, help=f"algorithm (default {DEFAULT_ALGO})")
     t.add_argument("--env", default=None, help=f"env name (default {DEFAULT_ENV} with physics=fast; see `jaxrl envs`)")
-    t.add_argument("--seed", type=int, default=None, help="PRNG seed (default 0)")
+    t.add_argument("--seed", type=_seed, default=None, help="PRNG seed (default 0)")
     t.add_argument("--steps", type=_positive_int, default=None, help="total env steps (same as --set total_timesteps=N)")
     t.add_argument("--num-envs", type=_positive_int, default=None, help="parallel envs (same as --set num_envs=N)")
     t.add_argument("--env-opt", dest="env_opts", action="append", default=[], metavar="NAME=VALUE",
@@ -84,6 +121,11 @@ def _add_train(sub, with_fields: bool) -> None:
     t.add_argument("--name", default=None, help="run name (default <algo>-<env>-s<seed>-<time>)")
     t.add_argument("--runs-dir", default="runs", help="where run directories go (default ./runs)")
     t.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a run from its newest intact checkpoint")
+    t.add_argument("--restart", action="store_true", help="with --resume: if the run has no intact checkpoint, train it again "
+                   "from update 0 (its metrics are cut) instead of refusing")
+    t.add_argument("--allow-other-stack", action="store_true", help="with --resume: accept a checkpoint written with other "
+                   "package versions or on another backend (the numbers will part from an uninterrupted run's)")
+    t.add_argument("--trust-code", action="store_true", help="allow config fields (run.json, --config, --set) to name any Python function as module:name; this IMPORTS AND RUNS that code, so use it only for run files you trust (default: only jaxrl's registered functions)")
     t.add_argument("--log-every", type=_positive_int, default=None, help="updates per log row (default: ~100 rows per run)")
     t.add_argument("--checkpoint-every", type=_positive_int, default=None, help="updates per checkpoint (default: ~10 per run)")
     t.add_argument("--keep", type=_positive_int, default=None, help="checkpoints kept (default 3)")
@@ -91,7 +133,7 @@ def _add_train(sub, with_fields: bool) -> None:
     t.add_argument("--wandb", default=None, metavar="PROJECT", help="also log to Weights & Biases (needs jaxrl[wandb])")
     t.add_argument("--no-live-log", action="store_true", help="write log rows at each checkpoint instead of through a host "
                    "callback while the program runs; such programs can be kept in the persistent compilation cache")
-    t.add_argument("--eval-episodes", type=int, default=16, help="episodes of the deterministic policy after training (0: skip)")
+    t.add_argument("--eval-episodes", type=_index, default=16, help="episodes of the deterministic policy after training (0: skip)")
     t.add_argument("--preset", default=None, metavar="NAME", help="a named setting of the algorithm (`jaxrl algos` lists them), "
                    "e.g. small (a CPU) or paper (the published sizes); it replaces the values of --config, and --set "
                    "and --env override it")
@@ -120,19 +162,20 @@ def _add_sweep(sub) -> None:
     w.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=V1,V2",
                    help="values of a traced hyperparameter (a grid axis), or one value of a static config field")
     w.add_argument("--random", type=_positive_int, default=None, metavar="N", help="N random settings from --set ranges lo:hi[:log]")
-    w.add_argument("--random-seed", type=int, default=0)
+    w.add_argument("--random-seed", type=_seed, default=0)
     w.add_argument("--steps", type=_positive_int, default=None, help="env steps per run")
     w.add_argument("--num-envs", type=_positive_int, default=None, help="parallel envs per run")
     w.add_argument("--name", default=None)
     w.add_argument("--runs-dir", default="runs")
     w.add_argument("--log-every", type=_positive_int, default=None)
     w.add_argument("--devices", type=_positive_int, default=None, help="use the first N devices (default: all)")
-    w.add_argument("--last", type=float, default=0.1, help="fraction of the final updates that ranks settings (default 0.1)")
+    w.add_argument("--last", type=_finite, default=0.1, help="fraction of the final updates that ranks settings (default 0.1)")
     w.add_argument("--no-live-log", action="store_true")
     w.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="jax.distributed coordinator address")
     w.add_argument("--num-processes", type=_positive_int, default=None)
-    w.add_argument("--process-id", type=int, default=None)
+    w.add_argument("--process-id", type=_index, default=None)
     w.add_argument("--distributed", action="store_true", help="jax.distributed.initialize() with auto-detection")
+    w.add_argument("--trust-code", action="store_true", help="allow config fields (run.json, --config, --set) to name any Python function as module:name; this IMPORTS AND RUNS that code, so use it only for run files you trust (default: only jaxrl's registered functions)")
 
 
 def _add_meta(sub) -> None:
@@ -150,7 +193,7 @@ def _add_meta(sub) -> None:
                    help="a size of the rule, e.g. hidden=16 (lpo, open) or knots=8 (lifetime_lr)")
     m.add_argument("--env", default=None, help="the task the inner PPO agents train on (default probe_action)")
     m.add_argument("--env-opt", dest="env_opts", action="append", default=[], metavar="NAME=VALUE")
-    m.add_argument("--seed", type=int, default=None)
+    m.add_argument("--seed", type=_seed, default=None)
     m.add_argument("--steps", type=_positive_int, default=None, help="env steps of each inner PPO run")
     m.add_argument("--num-envs", type=_positive_int, default=None, help="parallel envs of each inner PPO run")
     m.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help="a PPO config or hyperparameter field")
@@ -158,12 +201,12 @@ def _add_meta(sub) -> None:
     m.add_argument("--population", type=_positive_int, default=None, help="es: members per generation (default 16, even)")
     m.add_argument("--chunk", type=_positive_int, default=None, help="es: members evaluated at once (divides the population)")
     m.add_argument("--seeds", type=_positive_int, default=None, help="inner PPO runs per member (es, default 2) or agents (grad)")
-    m.add_argument("--sigma", type=float, default=None, help="es: search noise std (default 0.1)")
-    m.add_argument("--meta-lr", type=float, default=None, help="learning rate of the meta-parameters (es default 0.05, grad 0.01)")
+    m.add_argument("--sigma", type=_finite, default=None, help="es: search noise std (default 0.1)")
+    m.add_argument("--meta-lr", type=_finite, default=None, help="learning rate of the meta-parameters (es default 0.05, grad 0.01)")
     m.add_argument("--strategy", default=None, help="es: openes (default) or evosax:<Name> (needs jaxrl[meta])")
     m.add_argument("--fitness", default=None, choices=["final", "auc"], help="es: final return (default) or area under the curve")
-    m.add_argument("--last", type=float, default=None, help="es: fraction of the final updates that counts for --fitness final (0.25)")
-    m.add_argument("--baseline", type=float, default=None, help="es: divide the fitness by this (e.g. default PPO's return)")
+    m.add_argument("--last", type=_finite, default=None, help="es: fraction of the final updates that counts for --fitness final (0.25)")
+    m.add_argument("--baseline", type=_finite, default=None, help="es: divide the fitness by this (e.g. default PPO's return)")
     m.add_argument("--meta-steps", type=_positive_int, default=None, help="grad: meta-gradient steps (default 100)")
     m.add_argument("--unroll", type=_positive_int, default=None, help="grad: inner updates per meta-gradient (default 4)")
     m.add_argument("--name", default=None)
@@ -171,6 +214,10 @@ def _add_meta(sub) -> None:
     m.add_argument("--checkpoint-every", type=_positive_int, default=None, help="generations per checkpoint (default ~10 per run)")
     m.add_argument("--keep", type=_positive_int, default=None)
     m.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a meta run from its newest intact checkpoint")
+    m.add_argument("--restart", action="store_true", help="with --resume: if the meta run has no intact checkpoint, start it "
+                   "again from generation 0 instead of refusing")
+    m.add_argument("--allow-other-stack", action="store_true", help="with --resume: accept a checkpoint written with other "
+                   "package versions or on another backend")
 
 
 def _add_inspect(sub) -> None:
@@ -178,8 +225,9 @@ def _add_inspect(sub) -> None:
     e = sub.add_parser("eval", help="evaluate a run's policy", description="Run the deterministic policy of a run's checkpoint.")
     e.add_argument("run_dir")
     e.add_argument("--episodes", type=_positive_int, default=16, help="episodes (default 16)")
-    e.add_argument("--step", type=int, default=None, help="checkpoint (update count; default the newest)")
-    e.add_argument("--seed", type=int, default=1, help="PRNG seed of the evaluation (default 1)")
+    e.add_argument("--step", type=_index, default=None, help="checkpoint (update count; default the newest)")
+    e.add_argument("--seed", type=_seed, default=1, help="PRNG seed of the evaluation (default 1)")
+    e.add_argument("--trust-code", action="store_true", help="allow config fields (run.json, --config, --set) to name any Python function as module:name; this IMPORTS AND RUNS that code, so use it only for run files you trust (default: only jaxrl's registered functions)")
 
     r = sub.add_parser("render", help="write a video of a run's policy", description="Render one episode of a run's "
                        "deterministic policy with MuJoCo's renderer (headless: EGL or OSMesa) to a GIF or MP4.")
@@ -189,8 +237,9 @@ def _add_inspect(sub) -> None:
     r.add_argument("--width", type=_positive_int, default=320)
     r.add_argument("--height", type=_positive_int, default=240)
     r.add_argument("--camera", default=None, help="camera name or index (default: the model's first camera, else the free camera)")
-    r.add_argument("--step", type=int, default=None, help="checkpoint (default the newest)")
-    r.add_argument("--seed", type=int, default=1)
+    r.add_argument("--step", type=_index, default=None, help="checkpoint (default the newest)")
+    r.add_argument("--seed", type=_seed, default=1)
+    r.add_argument("--trust-code", action="store_true", help="allow config fields (run.json, --config, --set) to name any Python function as module:name; this IMPORTS AND RUNS that code, so use it only for run files you trust (default: only jaxrl's registered functions)")
 
     pl = sub.add_parser("plot", help="plot runs' return vs env steps", description="Plot a metric vs env steps for "
                         "several runs on one figure; runs differing only in seed are drawn as mean and spread.")
@@ -238,7 +287,7 @@ def _spec_from_args(args):
         spec = dataclasses.replace(spec, config={**spec.config, **preset.config}, hparams={**spec.hparams, **preset.hparams})
         if preset.env is not None and args.env is None:
             spec = dataclasses.replace(spec, env=preset.env, env_options=dict(preset.env_options))
-    config_changes, hparam_changes = configs.parse_sets(args.sets, algo.Config, algo.Hparams)
+    config_changes, hparam_changes = configs.parse_sets(args.sets, algo.Config, algo.Hparams, trust_code=args.trust_code)
     if args.steps is not None:
         config_changes["total_timesteps"] = args.steps
     if args.num_envs is not None:
@@ -269,6 +318,8 @@ def _spec_from_args(args):
 def train_command(args) -> int:
     from jaxrl import experiment
 
+    if not args.resume and (args.restart or args.allow_other_stack):
+        raise CliError(f"{'--restart' if args.restart else '--allow-other-stack'} applies to --resume RUN_DIR only")
     if args.resume:
         given = [f for f in ("algo", "env", "seed", "steps", "num_envs", "config", "log_every", "checkpoint_every", "keep", "name",
                              "objective", "optimizer", "preset")
@@ -283,7 +334,8 @@ def train_command(args) -> int:
         run_dir = os.path.join(args.runs_dir, experiment.sanitize_name(args.name)) if args.name else None
     outcome = experiment.train(
         spec, run_dir=run_dir, runs_root=args.runs_dir, resume=bool(args.resume), tensorboard=not args.no_tensorboard,
-        wandb_project=args.wandb, live_log=not args.no_live_log, command=["jaxrl", *sys.argv[1:]],
+        wandb_project=args.wandb, live_log=not args.no_live_log, command=["jaxrl", *sys.argv[1:]], trust_code=args.trust_code,
+        restart=args.restart, allow_other_stack=args.allow_other_stack,
     )
     res = outcome.result
     ret = "-" if outcome.last_return is None else f"{outcome.last_return:.1f}"
@@ -311,7 +363,7 @@ def sweep_command(args) -> int:
     import jax
 
     algo = algos.get(args.algo)
-    config_changes, swept = sweep.parse_sets(args.sets, algo.Config, algo.Hparams, random=bool(args.random))
+    config_changes, swept = sweep.parse_sets(args.sets, algo.Config, algo.Hparams, random=bool(args.random), trust_code=args.trust_code)
     base_hparams, env_name = {}, args.env
     if args.preset is not None:
         preset = preset_of(algo, args.algo, args.preset)
@@ -370,8 +422,11 @@ def meta_command(args) -> int:
         saved = meta_run.read_spec(args.resume).method
         if args.method not in (None, saved):
             raise CliError(f"{args.resume} is a `jaxrl meta {saved}` run, not `jaxrl meta {args.method}`")
-        meta_run.meta_to_dir(run_dir=args.resume, resume=True, command=["jaxrl", *sys.argv[1:]])
+        meta_run.meta_to_dir(run_dir=args.resume, resume=True, command=["jaxrl", *sys.argv[1:]], restart=args.restart,
+                             allow_other_stack=args.allow_other_stack)
         return 0
+    if args.restart or args.allow_other_stack:
+        raise CliError(f"{'--restart' if args.restart else '--allow-other-stack'} applies to --resume RUN_DIR only")
     method = args.method or "es"
     es_only = [f for f in ("generations", "population", "chunk", "sigma", "strategy", "fitness", "last", "baseline") if getattr(args, f) is not None]
     grad_only = [f for f in ("meta_steps", "unroll") if getattr(args, f) is not None]
@@ -423,7 +478,8 @@ def meta_command(args) -> int:
 def eval_command(args) -> int:
     from jaxrl import experiment
 
-    built, state, info = experiment.load_state(args.run_dir, args.step, warn=lambda m: print(m, file=sys.stderr))
+    built, state, info = experiment.load_state(args.run_dir, args.step, warn=lambda m: print(m, file=sys.stderr),
+                                               trust_code=args.trust_code)
     rets = experiment.evaluate_state(built, state, args.episodes, args.seed)
     print(f"{args.run_dir}: update {info.get('update')} ({info.get('env_steps', 0):,} env steps), {args.episodes} episodes: "
           f"return {rets.mean():.1f} +/- {rets.std():.1f} (min {rets.min():.1f}, max {rets.max():.1f})", flush=True)
@@ -437,7 +493,7 @@ def render_command(args) -> int:
     from jaxrl import experiment
 
     done = experiment.render_run(args.run_dir, args.out, args.steps, args.width, args.height, args.camera, args.step,
-                                 args.seed, warn=lambda m: print(m, file=sys.stderr))
+                                 args.seed, warn=lambda m: print(m, file=sys.stderr), trust_code=args.trust_code)
     print(f"wrote {done['path']}: an episode of {done['frames']} states, return {done['return']:.1f}", flush=True)
     return 0
 
@@ -445,7 +501,9 @@ def render_command(args) -> int:
 def plot_command(args) -> int:
     from jaxrl import plot
 
-    out = args.out or (os.path.join(args.run_dirs[0], "plots", f"{args.metric}.png") if len(args.run_dirs) == 1 else f"{args.metric}.png")
+    from jaxrl.experiment import output_path
+
+    out = args.out or (output_path(args.run_dirs[0], "plots", f"{args.metric}.png") if len(args.run_dirs) == 1 else f"{args.metric}.png")
     plot.plot_runs(args.run_dirs, out, args.metric)
     print(f"wrote {out}", flush=True)
     return 0
@@ -472,18 +530,27 @@ def envs_command(args) -> int:
     return 0
 
 
-def _setup_compilation_cache() -> None:
-    """Persist compiled programs across runs (a repeated ``jaxrl train`` skips most compiling).
-
-    ``JAXRL_COMPILATION_CACHE`` chooses the folder (default ``~/.cache/jaxrl/xla``);
-    ``0`` or ``off`` turns it off. Must run before jax is imported.
-    """
+def _cache_dir() -> str | None:
+    """The persistent compilation cache's folder: ``JAXRL_COMPILATION_CACHE`` (default
+    ``~/.cache/jaxrl/xla``); ``0`` or ``off`` turns it off (None)."""
     path = os.environ.get("JAXRL_COMPILATION_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "jaxrl", "xla"))
-    if path.lower() in ("", "0", "off", "false", "no"):
+    return None if path.lower() in ("", "0", "off", "false", "no") else path
+
+
+def _quiet_xla() -> None:
+    """XLA:CPU logs two ~2 KB ERROR-level lines per program it loads from the persistent cache (a
+    benign tuning-feature mismatch: ``cpu_aot_loader``). XLA reads its log level once, when jaxlib
+    loads, so this runs before anything imports jax; a level the user set, or ``JAXRL_DEBUG``, wins."""
+    if _cache_dir() is not None and not os.environ.get("JAXRL_DEBUG"):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _setup_compilation_cache() -> None:
+    """Persist compiled programs across runs (a repeated ``jaxrl train`` skips most compiling)
+    in :func:`_cache_dir`."""
+    path = _cache_dir()
+    if path is None:
         return
-    # XLA:CPU logs an ERROR-level line per cached program it loads (a benign
-    # tuning-feature mismatch); keep the terminal readable unless the user chose a level.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import jax
 
     jax.config.update("jax_compilation_cache_dir", path)
@@ -493,6 +560,7 @@ def _setup_compilation_cache() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    _quiet_xla()  # before anything imports jax
     if not argv:
         argv = ["train"]
     wants_help = argv[:1] == ["train"] and any(a in ("-h", "--help") for a in argv)
@@ -501,8 +569,15 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 2
     from jaxrl.checkpoint import CheckpointError
+    from jaxrl.experiment import RunWriteError
     from jaxrl.video import RenderError
 
+    if not os.environ.get("JAXRL_DEBUG"):
+        import logging
+
+        # orbax logs a failed write (a full disk) as an ERROR with a traceback from its own thread;
+        # the same failure reaches the user as one line below. JAXRL_DEBUG=1 shows both.
+        logging.getLogger("absl").setLevel(logging.CRITICAL)
     try:
         if args.command in ("train", "sweep", "eval", "render", "meta"):
             _setup_compilation_cache()
@@ -514,8 +589,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"jaxrl: error: {_first_line(e)}", file=sys.stderr)
         return 2
-    except FloatingPointError as e:  # a non-finite loss/gradient/parameter stopped the run
-        print(f"jaxrl: error: {e}", file=sys.stderr)
+    except (FloatingPointError, RunWriteError) as e:  # a non-finite value, a debug check or a full disk stopped the run
+        if os.environ.get("JAXRL_DEBUG"):
+            raise
+        print(f"jaxrl: error: {_first_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         # A compiled chunk may still be running on XLA's threads, and a normal interpreter exit

@@ -7,7 +7,10 @@ fields are settable from the command line and saved in a run directory:
 
 - :func:`to_dict` / :func:`from_dict`: JSON-safe round trip. Tuples stay
   tuples; callables (the objective / optimizer slots) are saved as
-  ``"module:qualname"`` and imported back.
+  ``"module:qualname"`` and looked up back in jaxrl's registry of slot functions
+  (:func:`register`): a name read from a run file or the command line can only
+  select a function jaxrl registered, never import other code, unless the caller
+  passes ``trust_code=True`` (``--trust-code`` on the command line).
 - :func:`parse_sets`: ``["lr=3e-4", "hidden_sizes=64,64"]`` -> changes for the
   config and the hparams, each value parsed by the type of the field's default;
   unknown names and malformed values raise :class:`ConfigError` naming the
@@ -55,14 +58,21 @@ def as_traced(value: Any, cls, what: str, error: type[Exception] = None):
     return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), value)
 
 
+MAX_COUNT = 2**31 - 1  # counters (updates, env steps, buffer slots) are int32 in the compiled program
+
+
 def check_positive_ints(obj: Any, names) -> None:
-    """Raise :class:`ConfigError` unless each field ``names`` of the config ``obj`` is an int >= 1."""
+    """Raise :class:`ConfigError` unless each field ``names`` of the config ``obj`` is an int in
+    ``[1, MAX_COUNT]`` (counts are int32 inside the compiled program)."""
     import numpy as np
 
     for name in names:
         v = getattr(obj, name)
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
             raise ConfigError(f"{type(obj).__name__}.{name} must be a positive integer, got {v!r}")
+        if v > MAX_COUNT:
+            raise ConfigError(f"{type(obj).__name__}.{name} must be at most {MAX_COUNT} (counts are int32 in the compiled "
+                              f"program), got {v!r}")
 
 
 def check_mlp(obj: Any) -> None:
@@ -127,18 +137,52 @@ def _callable_name(fn: Callable) -> str:
     return f"{module}:{qualname}"
 
 
-def _import_callable(text: str) -> Callable:
+_REGISTERED: dict[str, Callable] = {}
+
+
+def register(fn: Callable, name: str | None = None) -> Callable:
+    """Let configs read from files select ``fn`` by its name ``"module:qualname"`` (a decorator).
+
+    jaxrl registers its slot functions (PPO's objectives, the default optimiser, learned rules,
+    saved rules); an algorithm's callable defaults are accepted by name as well. Any other
+    ``module:name`` in a run file or a ``--set`` is refused unless the caller trusts the code.
+    """
+    _REGISTERED[name or _callable_name(fn)] = fn
+    return fn
+
+
+def registered() -> list[str]:
+    """The names of the registered slot functions (those imported so far)."""
+    return sorted(_REGISTERED)
+
+
+def _untrusted(text: str, where: str) -> ConfigError:
+    return ConfigError(
+        f"{where} names the function {text!r}, which is not one of jaxrl's registered functions "
+        f"({', '.join(registered())}); a config read from a file or the command line cannot run other code. "
+        "If you trust it, pass --trust-code (Python: trust_code=True), which imports and runs it")
+
+
+def _import_callable(text: str, trust_code: bool = False, where: str = "a config field") -> Callable:
+    """``"module:qualname"`` -> the callable. Untrusted: only jaxrl's own modules are imported, and
+    only a function :func:`register` made known is returned."""
     module, _, qualname = text.partition(":")
     if not module or not qualname:
-        raise ConfigError(f"expected a callable as 'module:name', got {text!r}")
+        raise ConfigError(f"{where} expects a callable as 'module:name', got {text!r}")
+    if not trust_code and text in _REGISTERED:
+        return _REGISTERED[text]
+    if not trust_code and module != "jaxrl" and not module.startswith("jaxrl."):
+        raise _untrusted(text, where)  # before importing anything
     try:
         obj: Any = importlib.import_module(module)
         for part in qualname.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as e:
-        raise ConfigError(f"cannot import {text!r}: {e}") from None
+        raise ConfigError(f"{where}: cannot import {text!r}: {e}") from None
+    if not trust_code and _REGISTERED.get(text) is not obj:
+        raise _untrusted(text, where)
     if not callable(obj):
-        raise ConfigError(f"{text!r} is not callable")
+        raise ConfigError(f"{where}: {text!r} is not callable")
     return obj
 
 
@@ -161,7 +205,7 @@ def _defaults(cls) -> dict[str, Any]:
     return {f.name: f.default for f in dataclasses.fields(cls)}
 
 
-def _coerce(cls, name: str, value: Any) -> Any:
+def _coerce(cls, name: str, value: Any, trust_code: bool = False) -> Any:
     """A JSON value or a command-line string -> the type of the field's default."""
     default = _defaults(cls)[name]
     where = f"{cls.__name__}.{name}"
@@ -170,26 +214,24 @@ def _coerce(cls, name: str, value: Any) -> Any:
             return value
         if not isinstance(value, str):
             raise ConfigError(f"{where} expects a callable as 'module:name', got {value!r}")
-        return _import_callable(value)
+        if value == _to_json(default):
+            return default
+        return _import_callable(value, trust_code, where)
     if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{where} expects true/false, got {value!r}")
+        try:
+            return _bool(value)
+        except ValueError:
+            raise ConfigError(f"{where} expects true/false, got {value!r}") from None
     if isinstance(default, tuple):
         items = value if isinstance(value, (list, tuple)) else [v for v in str(value).replace(" ", "").split(",") if v]
         kind = type(default[0]) if default else str
         try:
             return tuple(_scalar(kind, v) for v in items)
-        except ValueError:
+        except (ValueError, TypeError, OverflowError):
             raise ConfigError(f"{where} expects a comma-separated list of {kind.__name__}, got {value!r}") from None
     try:
         return _scalar(type(default), value)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         raise ConfigError(f"{where} expects {type(default).__name__}, got {value!r}") from None
 
 
@@ -214,24 +256,27 @@ def _scalar(kind: type, value: Any) -> Any:
     return value
 
 
-def from_dict(cls, data: dict[str, Any], base: Any = None):
+def from_dict(cls, data: dict[str, Any], base: Any = None, trust_code: bool = False):
     """Build ``cls`` from a (JSON) dict; missing fields take ``base``'s values or the defaults.
 
-    Raises :class:`ConfigError` for an unknown field or a value of the wrong type.
+    Raises :class:`ConfigError` for an unknown field or a value of the wrong type. A callable
+    field named as ``"module:name"`` must be a registered function (:func:`register`) unless
+    ``trust_code`` (then any importable function is imported).
     """
     known = _defaults(cls)
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ConfigError(f"{cls.__name__} has no field {', '.join(map(repr, unknown))}; its fields are: {', '.join(known)}")
     values = {k: getattr(base, k) for k in known} if base is not None else dict(known)
-    values.update({k: _coerce(cls, k, v) for k, v in data.items()})
+    values.update({k: _coerce(cls, k, v, trust_code) for k, v in data.items()})
     return cls(**values)
 
 
-def parse_sets(sets: list[str], config_cls, hparams_cls) -> tuple[dict, dict]:
+def parse_sets(sets: list[str], config_cls, hparams_cls, trust_code: bool = False) -> tuple[dict, dict]:
     """``["name=value", ...]`` -> ``(config_changes, hparams_changes)``, each value parsed.
 
-    A name may be qualified (``config.num_envs``, ``hparams.lr``) when both have it.
+    A name may be qualified (``config.num_envs``, ``hparams.lr``) when both have it. A callable
+    field takes a registered function's name (or, with ``trust_code``, any ``module:name``).
     """
     config_fields, hparam_fields = _defaults(config_cls), _defaults(hparams_cls)
     config_changes, hparam_changes = {}, {}
@@ -242,9 +287,9 @@ def parse_sets(sets: list[str], config_cls, hparams_cls) -> tuple[dict, dict]:
             raise ConfigError(f"--set expects name=value, got {item!r}")
         scope, _, bare = name.rpartition(".")
         if scope in ("config", "") and bare in config_fields:
-            config_changes[bare] = _coerce(config_cls, bare, value)
+            config_changes[bare] = _coerce(config_cls, bare, value, trust_code)
         elif scope in ("hparams", "") and bare in hparam_fields:
-            hparam_changes[bare] = _coerce(hparams_cls, bare, value)
+            hparam_changes[bare] = _coerce(hparams_cls, bare, value, trust_code)
         else:
             every = list(config_fields) + list(hparam_fields)
             hint = did_you_mean(bare, every)
@@ -315,11 +360,27 @@ def parse_options(items: list[str], defaults: dict[str, Any], what: str) -> dict
             raise ConfigError(f"{what} has no option {name!r}; its options are: {', '.join(f'{k}={v!r}' for k, v in defaults.items()) or 'none'}")
         default = defaults[name]
         try:
-            out[name] = _scalar(type(default), value) if isinstance(default, (int, float, str)) and not isinstance(default, bool) else (
-                value.strip().lower() in ("1", "true", "yes", "on") if isinstance(default, bool) else value)
-        except (TypeError, ValueError):
+            if isinstance(default, bool):
+                out[name] = _bool(value)
+            elif isinstance(default, (int, float, str)):
+                out[name] = _scalar(type(default), value)
+            else:
+                out[name] = value
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{what} option {name} expects {type(default).__name__}, got {value!r}") from None
     return out
+
+
+def _bool(value: Any) -> bool:
+    """``true/false, yes/no, on/off, 1/0`` (any case) -> bool; anything else is a ValueError."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)

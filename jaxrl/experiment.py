@@ -16,10 +16,13 @@ run directory::
       plots/, videos/   written by `jaxrl plot` / `jaxrl render`
 
 :func:`train` with ``resume=True`` continues from the newest intact
-checkpoint and gives bit-for-bit the numbers of an uninterrupted run.
-Everything that can be wrong with the input (unknown algorithm, env or field,
-a value out of range, an existing or unwritable run directory, too little disk
-for the checkpoints) is reported before anything compiles.
+checkpoint and gives bit-for-bit the numbers of an uninterrupted run (and refuses,
+unless ``restart``, when there is none). Everything that can be wrong with the input
+(unknown algorithm, env or field, a value out of range, an existing, busy or unwritable
+run directory, too little disk for the checkpoints) is reported before anything compiles.
+A writing process holds the run directory's lock (:mod:`jaxrl.rundir`); :func:`load_state`,
+:func:`render_run` and :func:`jaxrl.plot.plot_runs` only read a run. Callable config fields
+named in a run file resolve only to jaxrl's registered functions unless ``trust_code``.
 """
 
 from __future__ import annotations
@@ -39,13 +42,12 @@ from typing import Any, Callable
 import jax
 
 from jaxrl import checkpoint as ckpt
-from jaxrl import configs, memory, runner, sinks
+from jaxrl import configs, memory, rundir, runner, sinks
+from jaxrl.rundir import RunDirError
 
 SPEC_FILE, METRICS_FILE, RESULT_FILE = "run.json", "metrics.jsonl", "result.json"
-
-
-class RunDirError(ValueError):
-    """A run directory is missing, exists already, is unwritable, or lacks space."""
+MAX_SEED = 2**32 - 1  # JAX (without x64) takes a seed modulo 2**32: a larger one would repeat a smaller one's numbers
+NUMERIC_PACKAGES = ("jax", "jaxlib", "flax", "optax", "mujoco", "mujoco-mjx", "jaxrl")  # a checkpoint's stack
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,22 +109,33 @@ class Built:
         )
 
     def identity(self) -> dict:
-        """What a checkpoint must match to be restored into this run."""
-        return {"algo": self.spec.algo, "env": self.spec.env, "env_options": self.spec.env_options, "config": configs.to_dict(self.config)}
+        """What a checkpoint must match to be restored into this run: everything that makes its numbers."""
+        resolved = self.resolved_spec()
+        return {"algo": self.spec.algo, "env": self.spec.env, "env_options": self.spec.env_options, "config": resolved.config,
+                "seed": self.spec.seed, "hparams": resolved.hparams}
 
     def abstract_state(self):
         return jax.eval_shape(self.trainer.init, jax.random.key(0), self.hparams)
 
 
-def build(spec: Spec) -> Built:
-    """Validate ``spec`` and build its trainer (nothing is compiled)."""
+def check_seed(seed: Any) -> int:
+    """``seed`` if it is an integer in ``[0, 2**32 - 1]``, else :class:`ConfigError` (before anything compiles)."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise configs.ConfigError(f"seed must be an integer from 0 to {MAX_SEED} (JAX takes seeds modulo 2**32), got {seed!r}")
+    return seed
+
+
+def build(spec: Spec, trust_code: bool = False) -> Built:
+    """Validate ``spec`` and build its trainer (nothing is compiled). ``trust_code``: a callable
+    config field may name any importable function (default: jaxrl's registered ones only)."""
     from jaxrl import algos, envs
 
     algo = algos.get(spec.algo)
-    if not isinstance(spec.seed, int) or isinstance(spec.seed, bool):
-        raise configs.ConfigError(f"seed must be an integer, got {spec.seed!r}")
+    check_seed(spec.seed)
+    if not isinstance(spec.env_options, dict) or not isinstance(spec.config, dict) or not isinstance(spec.hparams, dict):
+        raise configs.ConfigError("a run spec's env_options, config and hparams must be JSON objects")
     env, env_params = envs.make(spec.env, **spec.env_options)
-    config = configs.from_dict(algo.Config, spec.config)
+    config = configs.from_dict(algo.Config, spec.config, trust_code=trust_code)
     hparams = algo.validate_hparams(configs.from_dict(algo.Hparams, spec.hparams))
     trainer = algo.make_train(config, env, env_params)
     n = trainer.num_updates
@@ -154,6 +167,13 @@ def versions() -> dict:
         except md.PackageNotFoundError:
             pass
     return out
+
+
+def stack() -> dict:
+    """The software and hardware a run's numbers depend on (recorded in, and checked against, its checkpoints)."""
+    out = {k: v for k, v in versions().items() if k in NUMERIC_PACKAGES}
+    d = jax.devices()[0]
+    return {**out, "backend": d.platform, "device_kind": d.device_kind}
 
 
 def device_info() -> dict:
@@ -193,19 +213,22 @@ def read_spec(run_dir: str) -> Spec:
     return Spec.from_json(data)
 
 
-def checkpointer(run_dir: str, built: Built) -> ckpt.Checkpointer:
-    return ckpt.Checkpointer(os.path.join(run_dir, "checkpoints"), keep=built.spec.keep, identity=built.identity())
+def checkpointer(run_dir: str, built: Built, read_only: bool = False, allow_other_stack: bool = False,
+                 warn: Callable[[str], None] = print) -> ckpt.Checkpointer:
+    return ckpt.Checkpointer(os.path.join(run_dir, "checkpoints"), keep=built.spec.keep, identity=built.identity(), stack=stack(),
+                             read_only=read_only, allow_other_stack=allow_other_stack, warn=warn)
 
 
-def load_state(run_dir: str, step: int | None = None, warn: Callable[[str], None] = print):
-    """``(built, state, info)`` of a run's checkpoint (default: the newest intact one).
+def load_state(run_dir: str, step: int | None = None, warn: Callable[[str], None] = print, trust_code: bool = False):
+    """``(built, state, info)`` of a run's checkpoint (default: the newest intact one), READ-ONLY:
+    nothing in ``run_dir`` is written, moved or deleted (a damaged checkpoint is skipped, not moved).
 
     ``built`` is the run's :class:`Built` (env, trainer...), ``state`` the full training
     state, ``info`` the host counters saved with it: ``update``, ``env_steps``, ``time_s``
-    (run seconds, compile excluded).
+    (run seconds, compile excluded). ``trust_code``: see :func:`build`.
     """
-    built = build(read_spec(run_dir))
-    ck = checkpointer(run_dir, built)
+    built = build(read_spec(run_dir), trust_code)
+    ck = checkpointer(run_dir, built, read_only=True, warn=warn)
     like = built.abstract_state()
     if step is None:
         state, info, _ = ck.restore_latest(like, warn=warn)
@@ -265,6 +288,9 @@ def train(
     stream=None,
     on_chunk: Callable[[runner.Progress], bool | None] | None = None,
     command: list[str] | None = None,
+    trust_code: bool = False,
+    restart: bool = False,
+    allow_other_stack: bool = False,
 ) -> Outcome:
     """Train ``spec`` into a run directory, or resume the run in ``run_dir``.
 
@@ -279,32 +305,56 @@ def train(
         False: at each chunk's end, which lets the persistent compilation cache
         store the chunk program (see :func:`jaxrl.runner.run`).
       on_chunk: called after each chunk's checkpoint; returning True stops the run.
+      trust_code: a callable config field may name any importable ``module:name``
+        (default: only jaxrl's registered functions; see :func:`jaxrl.configs.register`).
+      restart: when resuming a run that has no intact checkpoint, train it again from
+        update 0 (its metrics are cut) instead of refusing.
+      allow_other_stack: resume from a checkpoint written with other package versions
+        or on another backend (its numbers will part from an uninterrupted run's).
 
     Returns:
       An :class:`Outcome` (status, counters, the runner's result with the final state).
 
-    The steps: build and check everything (:func:`_prepare`: the spec, the run directory, memory
-    and disk), restore or record the run (:func:`_restore_or_record`), open the sinks, run in
+    The process holds the run directory's lock (:mod:`jaxrl.rundir`) from before it looks at
+    the directory until it returns: a second writer of the same run is refused. The steps:
+    build and check everything (:func:`_prepare`: the spec, the run directory, memory and
+    disk), restore or record the run (:func:`_restore_or_record`), open the sinks, run in
     checkpointed chunks (:func:`_run_chunks`), write ``result.json``.
     """
     stream = stream or sys.stdout
-    spec, built, run_dir = _prepare(spec, run_dir, runs_root, resume, wandb_project)
+    spec, built, run_dir, lock = _prepare(spec, run_dir, runs_root, resume, wandb_project, command, trust_code)
+    with lock:
+        ck = checkpointer(run_dir, built, allow_other_stack=allow_other_stack, warn=lambda m: print(m, file=stream, flush=True))
+        state, start, elapsed0 = _restore_or_record(built, run_dir, ck, resume, restart, command)
+        return _train_locked(built, run_dir, ck, state, start, elapsed0, resume, progress, tensorboard, wandb_project,
+                             live_log, stream, on_chunk)
+
+
+def _train_locked(built: Built, run_dir: str, ck, state, start: int, elapsed0: float, resume: bool, progress: bool,
+                  tensorboard: bool, wandb_project: str | None, live_log: bool, stream, on_chunk) -> Outcome:
+    """The body of :func:`train` once the run directory is locked and the state restored or recorded."""
     n, steps = built.trainer.num_updates, built.trainer.steps_per_update
-    ck = checkpointer(run_dir, built)
-    state, start, elapsed0 = _restore_or_record(built, run_dir, ck, resume, command, stream)
     last = {"return": None, "status": "complete", "done": start}
 
     def write_result(status: str, done: int, result=None, error: str | None = None):
-        write_json_atomic(os.path.join(run_dir, RESULT_FILE), {
-            "status": status, "updates_done": done, "num_updates": n, "env_steps": done * steps,
-            "last_return": last["return"], "compile_s": getattr(result, "compile_s", None), "run_s": getattr(result, "run_s", None),
-            "checkpoints": ck.steps(), "error": error,
-        })
+        try:
+            write_json_atomic(os.path.join(run_dir, RESULT_FILE), {
+                "status": status, "updates_done": done, "num_updates": n, "env_steps": done * steps,
+                "last_return": last["return"], "compile_s": getattr(result, "compile_s", None),
+                "run_s": getattr(result, "run_s", None), "checkpoints": ck.steps(), "error": error,
+            })
+        except OSError as e:
+            if status in ("complete", "stopped", "interrupted"):
+                raise RunWriteError(f"could not write {os.path.join(run_dir, RESULT_FILE)}: {e.strerror or e}") from None
+            # a failure report on a full disk: the error itself is raised by the caller
 
     try:
         fan = _open_sinks(built, run_dir, start, resume, progress, tensorboard, wandb_project, stream)
     except BaseException as e:
         write_result("failed", start, error=f"{type(e).__name__}: {e}")
+        write_error = _as_write_error(e, run_dir, ck)
+        if write_error is not None:
+            raise write_error from None
         raise
 
     def on_log(row):
@@ -322,56 +372,92 @@ def train(
         return Outcome(run_dir, "complete", start, n, runner.RunResult(state, {}, 0.0, 0.0, start), last["return"], built)
     try:
         result = _run_chunks(built, ck, state, start, elapsed0, on_log, on_chunk, live_log, progress, last, stream)
-    except runner.NonFiniteError as e:
         fan.close()
+    except runner.NonFiniteError as e:
+        fan.close(quiet=True)
         good = ck.steps()
         where = f"the last good checkpoint is update {good[-1]} in {ck.directory}" if good else "no checkpoint was written"
         write_result("failed", last["done"], error=str(e))
         raise _with_hint(e, where) from None
     except BaseException as e:
-        fan.close()
+        fan.close(quiet=True)
+        write_error = _as_write_error(e, run_dir, ck)
         write_result("killed", last["done"], error=f"{type(e).__name__}: {e} (the checkpoints written before are intact)")
+        if write_error is not None:
+            raise write_error from None
         raise
-    fan.close()
     write_result(last["status"], result.updates_done, result)
     return Outcome(run_dir, last["status"], result.updates_done, n, result, last["return"], built)
 
 
-def _prepare(spec: Spec | None, run_dir: str | None, runs_root: str, resume: bool, wandb_project: str | None):
-    """``(spec, built, run_dir)``: the spec (the run's own when resuming), its trainer, and a run
-    directory that is new (or, resuming, exists), writable, with disk for the checkpoints, for a
-    state that fits the device's memory. Every check happens here, before anything compiles."""
+class RunWriteError(OSError):
+    """A run could not write its files (a full disk, a quota, a file size limit): one line naming the path."""
+
+
+def _as_write_error(error: BaseException, run_dir: str, ck) -> RunWriteError | None:
+    """A :class:`RunWriteError` naming the file and the last good checkpoint, if ``error`` is a failed
+    write (an ``OSError``, also inside a sink's or checkpoint's error); else None."""
+    cause = error
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__
+    if cause is None or isinstance(cause, RunWriteError):
+        return cause
+    path = getattr(cause, "filename", None) or (ck.directory if isinstance(error, ckpt.CheckpointError) else run_dir)
+    good = ck.steps()
+    where = (f"the last good checkpoint is update {good[-1]}; resume with `jaxrl train --resume {run_dir}` once it can be written"
+             if good else "no checkpoint was written")
+    return RunWriteError(f"could not write {path}: {cause.strerror or cause}; the run stopped ({where})")
+
+
+def _prepare(spec: Spec | None, run_dir: str | None, runs_root: str, resume: bool, wandb_project: str | None,
+             command: list[str] | None, trust_code: bool):
+    """``(spec, built, run_dir, lock)``: the spec (the run's own when resuming), its trainer, and a run
+    directory that is new (or, resuming, exists), locked by this process, writable, with disk for the
+    checkpoints, for a state that fits the device's memory. Every check happens here, before anything
+    compiles; the directory's emptiness is checked under the lock (two processes starting the same
+    run cannot both pass)."""
     if resume:
         if run_dir is None:
             raise RunDirError("resume needs the run directory")
         spec = read_spec(run_dir)
     spec = spec or Spec()
-    built = build(spec)
+    built = build(spec, trust_code)
     if wandb_project:
         sinks.require_wandb()
-    if run_dir is None:
-        run_dir = os.path.join(runs_root, default_name(spec))
-        for i in range(2, 1000):
-            if not os.path.exists(run_dir):
-                break
-            run_dir = os.path.join(runs_root, f"{default_name(spec)}-{i}")
-    if not resume and os.path.isdir(run_dir) and os.listdir(run_dir):
-        raise RunDirError(f"run directory {run_dir} exists and is not empty; resume it with --resume {run_dir} or choose another name")
     like = built.abstract_state()
     memory.check_fits(like, what=f"{spec.algo} on {spec.env}")
-    preflight(run_dir, (spec.keep + 1) * ckpt.state_bytes(like) + (64 << 20))
-    return spec, built, run_dir
+    if resume:
+        lock = rundir.acquire(run_dir, command)
+    elif run_dir is None:
+        name = default_name(spec)
+        run_dir, lock = rundir.lock_fresh_name(lambda i: os.path.join(runs_root, f"{name}-{i}" if i else name), command)
+    else:
+        lock = rundir.lock_new(run_dir, command, hint=f"resume it with --resume {run_dir} or choose another name")
+    try:
+        preflight(run_dir, (spec.keep + 1) * ckpt.state_bytes(like) + (64 << 20))
+    except BaseException:
+        lock.release()
+        raise
+    return spec, built, run_dir, lock
 
 
-def _restore_or_record(built: Built, run_dir: str, ck, resume: bool, command, stream):
+def _restore_or_record(built: Built, run_dir: str, ck, resume: bool, restart: bool, command):
     """Resuming: ``(state, start update, run seconds so far)`` from the newest intact checkpoint
-    (the metrics file cut back to it). New: writes ``run.json`` and returns ``(None, 0, 0.0)``."""
+    (the metrics file cut back to it); with no intact checkpoint, a refusal unless ``restart``
+    (then ``(None, 0, 0.0)`` and the metrics cut to nothing). New: writes ``run.json`` and
+    returns ``(None, 0, 0.0)``."""
     metrics_path = os.path.join(run_dir, METRICS_FILE)
     if resume:
         state, start, elapsed0 = None, 0, 0.0
-        if ck.steps():
-            state, info, start = ck.restore_latest(built.abstract_state(), warn=lambda m: print(m, file=stream, flush=True))
+        try:
+            state, info, start = ck.restore_latest(built.abstract_state())
             elapsed0 = float(info.get("time_s", 0.0))
+        except ckpt.CheckpointMismatchError:
+            raise
+        except ckpt.CheckpointError as e:
+            if not restart:
+                raise ckpt.CheckpointError(f"{e}: nothing to resume from (the run stopped before its first checkpoint, or every "
+                                           "checkpoint is damaged); pass --restart to train it again from update 0") from None
         sinks.truncate_jsonl(metrics_path, start)
         return state, start, elapsed0
     resolved = built.resolved_spec()
@@ -418,7 +504,7 @@ def _run_chunks(built: Built, ck, state, start: int, elapsed0: float, on_log, on
                   f"chunks of {built.chunk}, log every {built.log_every}) ...", file=stream, flush=True)
         return runner.run(trainer, jax.random.key(spec.seed), built.hparams, chunk_updates=built.chunk,
                           on_progress=on_progress, log_every=built.log_every, on_log=on_log, live=live_log,
-                          state=state, start_update=start)
+                          state=state, start_update=start, debug=bool(spec.env_options.get("debug")))
 
 
 def _with_hint(error: runner.NonFiniteError, where: str) -> runner.NonFiniteError:
@@ -450,20 +536,32 @@ def evaluate_state(built: Built, state: Any, episodes: int, seed: int = 0):
     return np.asarray(jax.jit(returns)(jax.random.key(seed), state))
 
 
+def output_path(run_dir: str, folder: str, filename: str) -> str:
+    """Where a read-only command (``render``, ``plot``) writes its output by default:
+    ``run_dir/folder/filename``, or ``./<run name>-<filename>`` when the run directory is not
+    writable. These commands add only that file; they never change a run's own files."""
+    target = os.path.join(run_dir, folder)
+    if os.access(target if os.path.isdir(target) else run_dir, os.W_OK):
+        return os.path.join(target, filename)
+    return f"{os.path.basename(os.path.normpath(run_dir))}-{filename}"
+
+
 def render_run(run_dir: str, out: str | None = None, steps: int | None = None, width: int = 320, height: int = 240,
-               camera=None, step: int | None = None, seed: int = 1, warn: Callable[[str], None] = print) -> dict:
+               camera=None, step: int | None = None, seed: int = 1, warn: Callable[[str], None] = print,
+               trust_code: bool = False) -> dict:
     """Render one episode of a run's deterministic policy to ``out`` (.gif or .mp4).
 
-    Default ``out``: ``run_dir/videos/episode-<update>.gif``; default camera: the
-    model's first camera if it has one, else MuJoCo's free camera. Call
-    ``jaxrl.video.ensure_gl()`` before jaxrl.envs is first imported (the CLI does).
+    Default ``out``: ``run_dir/videos/episode-<update>.gif`` (``./<run>-episode-<update>.gif``
+    if the run directory is read-only); default camera: the model's first camera if it has
+    one, else MuJoCo's free camera. Call ``jaxrl.video.ensure_gl()`` before jaxrl.envs is
+    first imported (the CLI does). The run's own files are only read (:func:`load_state`).
     Returns :func:`jaxrl.video.render_policy`'s dict (``path``, ``frames``, ``return``).
     """
     from jaxrl import video
 
     video.check_gl()
-    built, state, info = load_state(run_dir, step, warn=warn)
-    out = out or os.path.join(run_dir, "videos", f"episode-{info.get('update', 0)}.gif")
+    built, state, info = load_state(run_dir, step, warn=warn, trust_code=trust_code)
+    out = out or output_path(run_dir, "videos", f"episode-{info.get('update', 0)}.gif")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     model = getattr(built.env, "mj_model", None)
     if camera is None and model is not None and model.ncam:

@@ -16,6 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
+from jaxrl.configs import register
 
 
 def learning_rate(hparams, config):
@@ -27,6 +28,7 @@ def learning_rate(hparams, config):
     return hparams.lr
 
 
+@register
 def default_optimizer(hparams, meta_params, config, lr_scale=None) -> optax.GradientTransformation:
     """Global-norm clipping then Adam (eps 1e-5); the learning rate decays linearly to 0 if ``config.anneal_lr``.
 

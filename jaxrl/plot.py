@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -64,7 +65,8 @@ def draw(ax, steps: np.ndarray, values: np.ndarray, label: str) -> None:
     """One curve: the mean over the first axis of ``values[S, T]`` and, for S > 1, a +/- std band.
     Non-finite points (no episode ended, or a diverged run) are left out of the mean."""
     values = np.asarray(values, np.float64)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column with no finite value: NaN, a gap in the line
         mean = np.nanmean(np.where(np.isfinite(values), values, np.nan), 0)
         std = np.nanstd(np.where(np.isfinite(values), values, np.nan), 0)
     n = len(values)
@@ -98,6 +100,9 @@ def plot_runs(run_dirs: Sequence[str], out: str, metric: str = "episode_return",
             key = json.dumps({**json.loads(key), "run": os.path.basename(os.path.normpath(d))})
         seeds.setdefault(key, set()).add(seed)
         groups.setdefault(key, []).append(load_curve(d, metric))
+    if not any(np.isfinite(values).any() for runs in groups.values() for _, values in runs):
+        what = "no episode has ended yet: train longer or use a shorter episode" if metric == "episode_return" else "all of it is missing or non-finite"
+        raise RunDirError(f"nothing to plot: {metric} has no finite value in {', '.join(run_dirs)} ({what})")
     plt, fig, ax = _figure()
     for label, runs in zip(_labels(list(groups)), groups.values()):
         n = min(len(steps) for steps, _ in runs)

@@ -36,6 +36,10 @@ NONFINITE = "nonfinite"  # per-update metric: 0 if finite, else 1 + index into t
 _WEIGHTED = ("episode_return", "episode_length")  # averaged over the episodes that ended
 
 
+class DebugCheckError(FloatingPointError):
+    """Debug mode: a check of the env's (e.g. a NaN or out-of-range action entering ``step``) failed."""
+
+
 class NonFiniteError(FloatingPointError):
     """A loss, gradient norm or parameter became NaN/inf during training."""
 
@@ -147,21 +151,35 @@ def _host_value(name: str, value) -> Any:
     return int(value) if name == NONFINITE else float(value)
 
 
+def divisors(n: int) -> list[int]:
+    """The divisors of ``n >= 1``, ascending, by trial division up to ``sqrt(n)`` (46,341 steps at
+    most for any run a config accepts, whose counts are below 2**31)."""
+    small, large = [], []
+    d = 1
+    while d * d <= n:
+        if n % d == 0:
+            small.append(d)
+            if d * d != n:
+                large.append(n // d)
+        d += 1
+    return small + large[::-1]
+
+
 def pick_chunk(num_updates: int, target: int, multiple_of: int = 1) -> int:
     """A chunk size near ``target`` that divides ``num_updates`` (so one executable serves
     every chunk) and is a multiple of ``multiple_of``; falls back to the nearest multiple
     of ``multiple_of`` (one more compile for the remainder) when that divisor is less
     than half of ``target``."""
     target = max(multiple_of, min(num_updates, target))
-    divisors = [d for d in range(multiple_of, target + 1, multiple_of) if num_updates % d == 0]
-    if divisors and 2 * divisors[-1] >= target:
-        return divisors[-1]
+    fits = [d for d in divisors(num_updates) if d <= target and d % multiple_of == 0]
+    if fits and 2 * fits[-1] >= target:
+        return fits[-1]
     return max(multiple_of, target // multiple_of * multiple_of)
 
 
 def pick_log_every(num_updates: int, rows: int = 100) -> int:
     """The smallest divisor of ``num_updates`` giving at most ``rows`` log rows."""
-    return next(d for d in range(1, num_updates + 1) if num_updates % d == 0 and num_updates // d <= rows)
+    return next(d for d in divisors(num_updates) if num_updates // d <= rows)
 
 
 def _guarded(update: Callable, trainable: Callable) -> tuple[Callable, Callable]:
@@ -222,6 +240,18 @@ def _finalize(acc: dict, count: int) -> dict:
     return out
 
 
+def _checkified(chunk: Callable) -> Callable:
+    """``chunk`` returning ``(state, metrics, error)``: the program with its ``checkify`` checks live
+    (debug mode: the env's :class:`~jaxrl.wrappers.CheckActions`)."""
+    from jax.experimental import checkify
+
+    def checked(state, update0, num):
+        error, (state, metrics) = checkify.checkify(lambda s, u: chunk(s, u, num), errors=checkify.user_checks)(state, update0)
+        return state, metrics, error
+
+    return checked
+
+
 def _make_chunk(trainer: Trainer, log_every: int | None, emit: Callable | None, check_finite: bool):
     """``chunk(state, update0, num) -> (state, metrics[num])`` (``num`` static).
 
@@ -267,12 +297,12 @@ class Runner:
 
     def __init__(self, trainer: Trainer, chunk_updates: int | None = None, *, log_every: int | None = None,
                  on_log: Callable[[dict], None] | None = None, live: bool = True, check_finite: bool = True,
-                 state_sharding: Any = None):
+                 state_sharding: Any = None, debug: bool = False):
         n = trainer.num_updates
-        self.trainer, self.on_log, self.check_finite, self.live = trainer, on_log, check_finite, live
+        self.trainer, self.on_log, self.check_finite, self.live, self.debug = trainer, on_log, check_finite, live, debug
         if on_log is not None and not log_every:  # about 100 rows, dividing the run and the chunk
             g = math.gcd(n, chunk_updates) if chunk_updates else n
-            log_every = next((d for d in range(1, g + 1) if g % d == 0 and n // d <= 100), g)
+            log_every = next((d for d in divisors(g) if n // d <= 100), g)
         self.log_every = log_every if on_log else None
         self.chunk = max(1, min(n, chunk_updates)) if chunk_updates else pick_chunk(n, -(-n // 20), self.log_every or 1)
         if self.log_every and (self.chunk % self.log_every or n % self.log_every):
@@ -284,7 +314,7 @@ class Runner:
         # ``state_sharding`` (e.g. a sweep's runs split over devices) pins where init puts every
         # state leaf; the chunk program then keeps it, so no leaf is replicated or all-gathered.
         self._init = jax.jit(trainer.init, out_shardings=state_sharding) if state_sharding is not None else jax.jit(trainer.init)
-        self._chunk_fn = chunk_fn
+        self._chunk_fn = _checkified(chunk_fn) if debug else chunk_fn
         self._chunk = None  # jitted on the first run, when the state's shardings are known
         self._compiled: dict[int, Any] = {}
 
@@ -325,7 +355,7 @@ class Runner:
             # The state leaves a chunk with the shardings it came in with (a sharded sweep's
             # state stays split over the devices), so one executable serves every chunk.
             shardings = jax.tree.map(lambda x: x.sharding, state)
-            self._chunk = jax.jit(self._chunk_fn, static_argnums=2, out_shardings=(shardings, None))
+            self._chunk = jax.jit(self._chunk_fn, static_argnums=2, out_shardings=(shardings, None, None) if self.debug else (shardings, None))
         if size not in self._compiled:
             self._compiled[size] = self._chunk.lower(state, jnp.zeros((), jnp.int32), size).compile()
         return self._compiled[size]
@@ -367,8 +397,11 @@ class Runner:
             compile_s += time.perf_counter() - t
             clock["t0"] = clock["last_t"] = time.perf_counter()
             clock["last_update"] = done
-            new_state, metrics = _call_interruptibly(program, state, jnp.asarray(done, jnp.int32))
+            new_state, metrics, *error = _call_interruptibly(program, state, jnp.asarray(done, jnp.int32))
             metrics = to_host(metrics)
+            if error and error[0].get():
+                message = error[0].get().splitlines()[0].replace(" (`check` failed)", "")
+                raise DebugCheckError(f"{message} (in updates {done + 1} to {done + size})")
             if log_every and not self.live:  # rows after the chunk, reduced from its metrics on the host
                 rows, elapsed = size // log_every, time.perf_counter() - clock["t0"]
                 for i in range(rows):  # each row gets its share of the chunk's time
@@ -406,6 +439,7 @@ def run(
     state: Any = None,
     start_update: int = 0,
     check_finite: bool = True,
+    debug: bool = False,
 ) -> RunResult:
     """Train with ``trainer`` in compiled chunks of ``chunk_updates`` updates.
 
@@ -433,11 +467,14 @@ def run(
         updates) instead of ``trainer.init(key, hparams, meta_params)``.
       check_finite: stop with :class:`NonFiniteError` at the first non-finite
         metric or parameter (checked after every chunk).
+      debug: run the chunks checkified, so the env's debug checks are live (an env made with
+        ``debug=True``: :class:`~jaxrl.wrappers.CheckActions`); the first failed check stops
+        the run after its chunk with :class:`DebugCheckError`. Slower; off by default.
 
     Returns:
       The final state, the metrics of the updates run in this call (``[n]``),
       compile seconds (init + AOT compile of the chunk programs) and run seconds.
       To run again with new values without recompiling, keep a :class:`Runner`.
     """
-    r = Runner(trainer, chunk_updates, log_every=log_every, on_log=on_log, live=live, check_finite=check_finite)
+    r = Runner(trainer, chunk_updates, log_every=log_every, on_log=on_log, live=live, check_finite=check_finite, debug=debug)
     return r.run(key, hparams, meta_params, on_progress, state=state, start_update=start_update)

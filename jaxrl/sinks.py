@@ -28,18 +28,39 @@ def _clean(value: Any) -> Any:
     return value
 
 
+class SinkWriteError(OSError):
+    """A sink could not write its file (a full disk, a quota...); ``filename`` is the file's path."""
+
+
+def _write_error(path: str, error: OSError) -> SinkWriteError:
+    return SinkWriteError(error.errno, error.strerror or str(error), path)
+
+
 class JsonlSink:
-    """Append rows to ``path`` as JSON lines (flushed, so a kill loses at most the row being written)."""
+    """Append rows to ``path`` as JSON lines (flushed, so a kill loses at most the row being written).
+
+    A failed write (a full disk) raises :class:`SinkWriteError` naming the file; a torn last line
+    is ignored by :func:`read_jsonl` and removed by :func:`truncate_jsonl` when the run resumes.
+    """
 
     def __init__(self, path: str):
         self.path = path
-        self._file = open(path, "a", buffering=1)
+        try:
+            self._file = open(path, "a", buffering=1)
+        except OSError as e:
+            raise _write_error(path, e) from None
 
     def write(self, row: dict) -> None:
-        self._file.write(json.dumps({k: _clean(v) for k, v in row.items()}) + "\n")
+        try:
+            self._file.write(json.dumps({k: _clean(v) for k, v in row.items()}) + "\n")
+        except OSError as e:
+            raise _write_error(self.path, e) from None
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as e:
+            raise _write_error(self.path, e) from None
 
 
 def read_jsonl(path: str) -> list[dict]:
@@ -67,25 +88,52 @@ def truncate_jsonl(path: str, last_update: int) -> int:
 
 
 class TensorBoardSink:
-    """Scalars under ``train/<metric>`` against env steps (tensorboardX)."""
+    """Scalars under ``train/<metric>`` against env steps, in a TensorBoard event file.
+
+    Written synchronously on the runner's sink thread (tensorboardX's record format, without its
+    writer thread, whose failures on a full disk were tracebacks nobody could catch); a failed
+    write raises :class:`SinkWriteError` naming the file. One event per row, flushed every
+    ``flush_s`` seconds and on close.
+    """
 
     def __init__(self, logdir: str, flush_s: float = 10.0, purge_step: int | None = None):
         """``purge_step``: on resume, the env step of the checkpoint; TensorBoard hides points
         logged after it by the interrupted process (they are logged again)."""
-        from tensorboardX import SummaryWriter
+        from tensorboardX.event_file_writer import EventsWriter
+        from tensorboardX.proto.event_pb2 import Event, SessionLog
 
-        # A deep queue: the writer thread takes ~2 ms of CPU per row of ~14 scalars; the
-        # runner's sink thread should never block on it.
-        self._writer = SummaryWriter(logdir=logdir, flush_secs=flush_s, max_queue=1000, purge_step=purge_step)
+        self.logdir, self.flush_s, self._last_flush = logdir, flush_s, time.monotonic()
+        self.path = logdir
+        try:
+            os.makedirs(logdir, exist_ok=True)
+            self._writer = EventsWriter(os.path.join(logdir, "events"))
+            self.path = self._writer._file_name if hasattr(self._writer, "_file_name") else logdir
+            if purge_step is not None:
+                self._writer.write_event(Event(step=purge_step, wall_time=time.time(),
+                                               session_log=SessionLog(status=SessionLog.START)))
+            self._writer.flush()
+        except OSError as e:
+            raise _write_error(self.path, e) from None
 
     def write(self, row: dict) -> None:
-        step = int(row["env_steps"])
-        for name, value in row.items():
-            if name not in _SKIP_SCALARS and isinstance(value, (int, float)) and math.isfinite(value):
-                self._writer.add_scalar(f"train/{name}", value, step)
+        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.proto.summary_pb2 import Summary
+
+        values = [Summary.Value(tag=f"train/{name}", simple_value=float(value)) for name, value in row.items()
+                  if name not in _SKIP_SCALARS and isinstance(value, (int, float)) and math.isfinite(value)]
+        try:
+            self._writer.write_event(Event(wall_time=time.time(), step=int(row["env_steps"]), summary=Summary(value=values)))
+            if time.monotonic() - self._last_flush >= self.flush_s:
+                self._writer.flush()
+                self._last_flush = time.monotonic()
+        except OSError as e:
+            raise _write_error(self.path, e) from None
 
     def close(self) -> None:
-        self._writer.close()
+        try:
+            self._writer.close()
+        except OSError as e:
+            raise _write_error(self.path, e) from None
 
 
 def require_wandb() -> None:
@@ -188,6 +236,14 @@ class Sinks:
         for sink in self.sinks:
             sink.write(row)
 
-    def close(self) -> None:
+    def close(self, quiet: bool = False) -> None:
+        """Close every sink; the first error is raised after all are closed (none if ``quiet``:
+        the run is already failing for a reason of its own)."""
+        first = None
         for sink in self.sinks:
-            sink.close()
+            try:
+                sink.close()
+            except Exception as e:  # noqa: BLE001 - re-raised below
+                first = first or e
+        if first is not None and not quiet:
+            raise first

@@ -352,7 +352,7 @@ def run_sweep(trainer: Trainer, base_hparams: Any, settings: Sequence[dict], see
     return Sweeper(trainer, base_hparams, len(settings), n_seeds, **kw).run(settings, seeds, on_progress, keep_state)
 
 
-def parse_sets(items: Sequence[str], config_cls, hparams_cls, random: bool = False) -> tuple[dict, dict]:
+def parse_sets(items: Sequence[str], config_cls, hparams_cls, random: bool = False, trust_code: bool = False) -> tuple[dict, dict]:
     """Command-line ``--set`` items of a sweep -> ``(config_changes, swept)``.
 
     A traced hyperparameter takes a comma-separated list (``lr=1e-4,3e-4``: a grid
@@ -377,7 +377,7 @@ def parse_sets(items: Sequence[str], config_cls, hparams_cls, random: bool = Fal
             if "," in text and not isinstance(default, tuple):
                 raise SweepError(f"{name} is a static config field (it changes shapes or code and recompiles): a sweep takes "
                                  f"one value for it; the sweepable (traced) fields are: {', '.join(traced)}")
-            config_changes.update(configs.parse_sets([item], config_cls, hparams_cls)[0])
+            config_changes.update(configs.parse_sets([item], config_cls, hparams_cls, trust_code=trust_code)[0])
         else:
             hint = did_you_mean(name, traced + sorted(static))
             raise SweepError(f"unknown field {name!r}{hint}; the sweepable (traced) fields are: {', '.join(traced)}")

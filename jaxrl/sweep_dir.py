@@ -14,13 +14,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 import os
 import sys
 from typing import Any, Sequence
 
 import numpy as np
 
-from jaxrl import configs, experiment, memory, plot, sinks, sweep
+from jaxrl import configs, experiment, memory, plot, rundir, sinks, sweep
 
 
 @dataclasses.dataclass
@@ -62,6 +63,38 @@ def format_table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
+MAX_RUNS = 2**20  # runs in one sweep; more is refused before the settings are listed
+
+
+@dataclasses.dataclass
+class _Plan:
+    """A validated sweep (nothing compiled yet)."""
+
+    algo_name: str
+    env_name: str
+    env_options: dict
+    config: Any
+    base: Any
+    swept: dict
+    random: int | None
+    random_seed: int
+    settings: list
+    seeds: int
+    trainer: Any
+    log_every: int
+    devices: list
+    live: bool
+    validate: Any
+
+    @property
+    def num_runs(self) -> int:
+        return len(self.settings) * self.seeds
+
+    @property
+    def padded(self) -> int:
+        return -(-self.num_runs // len(self.devices)) * len(self.devices)
+
+
 def sweep_to_dir(
     algo_name: str,
     env_name: str,
@@ -81,6 +114,7 @@ def sweep_to_dir(
     stream=None,
     command: list[str] | None = None,
     base_hparams: dict | None = None,
+    trust_code: bool = False,
 ) -> SweepOutcome:
     """Validate, run and record a sweep. Every input error is raised before anything compiles.
 
@@ -90,21 +124,54 @@ def sweep_to_dir(
       seeds: seeds per setting (``0 .. seeds-1``).
       last: the fraction of the final updates whose training return ranks the settings.
       base_hparams: hyperparameters every setting starts from, beside the defaults (e.g. a preset's).
+      trust_code: a callable config field may name any importable ``module:name``.
+
+    The writing process (process 0 of a multi-host sweep) holds the run directory's lock
+    (:mod:`jaxrl.rundir`) while the sweep runs.
     """
+    import jax
+
+    if not 0 < last <= 1:
+        raise sweep.SweepError(f"last must be in (0, 1], got {last}")
+    plan = _plan(algo_name, env_name, env_options or {}, config_changes or {}, swept or {}, seeds, random, random_seed,
+                 log_every, devices, live, base_hparams or {}, trust_code)
+    name = f"sweep-{algo_name}-{env_name.replace('/', '_')}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    # Multi-host (jax.distributed): every process runs its share of the program; process 0 alone
+    # writes the run directory and prints progress (the metrics are gathered to every process).
+    primary = jax.process_index() == 0
+    lock = None
+    if primary and run_dir is None:
+        run_dir, lock = rundir.lock_fresh_name(lambda i: os.path.join(runs_root, f"{name}-{i}" if i else name), command)
+    elif primary:
+        lock = rundir.lock_new(run_dir, command)
+    run_dir = run_dir or os.path.join(runs_root, name)
+    try:
+        if primary:
+            experiment.preflight(run_dir, 64 << 20)
+        return _run_and_record(plan, run_dir, primary, last, stream or sys.stdout, command)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _plan(algo_name, env_name, env_options, config_changes, swept, seeds, random, random_seed, log_every, devices, live,
+          base_hparams, trust_code) -> _Plan:
+    """Check everything about a sweep and build its trainer (nothing compiled)."""
     import jax
 
     from jaxrl import algos, envs, runner
 
-    stream = stream or sys.stdout
     algo = algos.get(algo_name)
-    env, env_params = envs.make(env_name, **(env_options or {}))
-    config = configs.from_dict(algo.Config, config_changes or {})
+    env, env_params = envs.make(env_name, **env_options)
+    config = configs.from_dict(algo.Config, config_changes, trust_code=trust_code)
     if not isinstance(seeds, int) or seeds < 1:
         raise sweep.SweepError(f"--seeds must be a positive integer, got {seeds!r}")
-    if not 0 < last <= 1:
-        raise sweep.SweepError(f"last must be in (0, 1], got {last}")
-    settings = sweep.random_search(random, random_seed, **(swept or {})) if random else sweep.grid(**(swept or {}))
-    base = configs.from_dict(algo.Hparams, base_hparams or {}, base=algo.default_hparams())
+    settings_count = random or math.prod(len(v) for v in swept.values() if isinstance(v, (list, tuple)))
+    if settings_count * seeds > MAX_RUNS:  # before any list of that length exists on the host
+        raise sweep.SweepError(f"a sweep of {settings_count:,} settings x {seeds:,} seeds is more than {MAX_RUNS:,} runs; "
+                               "split it into several sweeps")
+    settings = sweep.random_search(random, random_seed, **swept) if random else sweep.grid(**swept)
+    base = configs.from_dict(algo.Hparams, base_hparams, base=algo.default_hparams())
     sweep.check_settings(settings, base, config)
     trainer = algo.make_train(config, env, env_params)
     n = trainer.num_updates
@@ -112,42 +179,40 @@ def sweep_to_dir(
     if n % log_every:
         raise sweep.SweepError(f"log_every must divide the run's {n} updates, got {log_every}")
     devices = list(devices) if devices is not None else jax.devices()
-    num_runs = len(settings) * seeds
-    algo.validate_hparams(sweep.hparams_batch(base, settings, range(seeds), num_runs)[0], batch_shape=(num_runs,))
+    plan = _Plan(algo_name, env_name, env_options, config, base, swept, random, random_seed, settings, seeds, trainer,
+                 log_every, devices, live, algo.validate_hparams)
+    algo.validate_hparams(sweep.hparams_batch(base, settings, range(seeds), plan.num_runs)[0], batch_shape=(plan.num_runs,))
+    memory.check_fits(jax.eval_shape(trainer.init, jax.random.key(0), base), runs=plan.padded, devices=devices,
+                      what=f"the sweep's {plan.num_runs} runs")
+    return plan
 
-    padded = -(-num_runs // len(devices)) * len(devices)
-    memory.check_fits(jax.eval_shape(trainer.init, jax.random.key(0), base), runs=padded, devices=devices,
-                      what=f"the sweep's {num_runs} runs")
-    name = f"sweep-{algo_name}-{env_name.replace('/', '_')}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    run_dir = run_dir or os.path.join(runs_root, name)
-    # Multi-host (jax.distributed): every process runs its share of the program; process 0 alone
-    # writes the run directory and prints progress (the metrics are gathered to every process).
-    primary = jax.process_index() == 0
-    if primary and os.path.isdir(run_dir) and os.listdir(run_dir):
-        raise experiment.RunDirError(f"run directory {run_dir} exists and is not empty; choose another name")
-    if primary:
-        experiment.preflight(run_dir, 64 << 20)
-    record = {
-        "name": os.path.basename(os.path.normpath(run_dir)), "kind": "sweep", "algo": algo_name, "env": env_name,
-        "env_options": env_options or {}, "config": configs.to_dict(config), "base_hparams": configs.to_dict(base),
-        "swept": {k: list(v) if isinstance(v, tuple) else v for k, v in (swept or {}).items()},
-        "random": random, "random_seed": random_seed, "settings": settings, "seeds": list(range(seeds)),
-        "log_every": log_every, "devices": [str(d) for d in devices], "versions": experiment.versions(),
-        "device": experiment.device_info(), "created": datetime.datetime.now().isoformat(timespec="seconds"), "command": command,
-    }
-    if primary:
-        experiment.write_json_atomic(os.path.join(run_dir, "sweep.json"), record)
 
+def _run_and_record(plan: _Plan, run_dir: str, primary: bool, last: float, stream, command) -> SweepOutcome:
+    """Write sweep.json, run the sweep with its log rows going to metrics.jsonl and the terminal, then
+    write curves.npz, summary.json, the plot and result.json (process 0 only)."""
+    import jax
+
+    trainer, n, num_runs, seeds = plan.trainer, plan.trainer.num_updates, plan.num_runs, plan.seeds
+    settings = plan.settings
+    if primary:
+        experiment.write_json_atomic(os.path.join(run_dir, "sweep.json"), {
+            "name": os.path.basename(os.path.normpath(run_dir)), "kind": "sweep", "algo": plan.algo_name, "env": plan.env_name,
+            "env_options": plan.env_options, "config": configs.to_dict(plan.config), "base_hparams": configs.to_dict(plan.base),
+            "swept": {k: list(v) if isinstance(v, tuple) else v for k, v in plan.swept.items()},
+            "random": plan.random, "random_seed": plan.random_seed, "settings": settings, "seeds": list(range(seeds)),
+            "log_every": plan.log_every, "devices": [str(d) for d in plan.devices], "versions": experiment.versions(),
+            "device": experiment.device_info(), "created": datetime.datetime.now().isoformat(timespec="seconds"), "command": command,
+        })
     fan = sinks.Sinks()
     if primary:
         progress = sinks.ProgressBar(n, trainer.steps_per_update * num_runs, stream=stream)
         fan = sinks.Sinks([sinks.JsonlSink(os.path.join(run_dir, experiment.METRICS_FILE)), progress])
         print(f"run directory: {run_dir}\nsweep: {len(settings)} settings x {seeds} seeds = {num_runs} runs of {n} updates "
-              f"x {trainer.steps_per_update:,} env steps, on {len(devices)} device(s) ({jax.process_count()} process(es)); "
+              f"x {trainer.steps_per_update:,} env steps, on {len(plan.devices)} device(s) ({jax.process_count()} process(es)); "
               f"compiling ...", file=stream, flush=True)
-    sweeper = sweep.Sweeper(trainer, base, len(settings), seeds, validate=algo.validate_hparams, devices=devices,
-                            log_every=log_every, on_log=lambda row: fan.write(_row_summary(row, num_runs, len(settings), seeds, padded)),
-                            live=live, check_memory=False)
+    sweeper = sweep.Sweeper(trainer, plan.base, len(settings), seeds, validate=plan.validate, devices=plan.devices,
+                            log_every=plan.log_every, live=plan.live, check_memory=False,
+                            on_log=lambda row: fan.write(_row_summary(row, num_runs, len(settings), seeds, plan.padded)))
     try:
         result = sweeper.run(settings, seeds)
     finally:
@@ -160,7 +225,7 @@ def sweep_to_dir(
     experiment.write_json_atomic(os.path.join(run_dir, "summary.json"), {"last_fraction": last, "ranked": summary})
     plot.plot_sweep(result.env_steps, result.return_curve(), [_label(s) for s in settings],
                     os.path.join(run_dir, "plots", "episode_return.png"),
-                    title=f"{algo_name} on {env_name}: return per setting (mean and std over {seeds} seeds)")
+                    title=f"{plan.algo_name} on {plan.env_name}: return per setting (mean and std over {seeds} seeds)")
     total = num_runs * n * trainer.steps_per_update
     experiment.write_json_atomic(os.path.join(run_dir, experiment.RESULT_FILE), {
         "status": "complete", "runs": num_runs, "padded_runs": result.num_padded, "devices": result.num_devices,

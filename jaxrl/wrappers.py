@@ -8,7 +8,8 @@ The usual training stack, innermost first::
     -> EpisodeStats          # running and last-completed episode return / length
     -> NormalizeObs          # running mean / variance shared by the whole batch
 
-:func:`training_stack` builds it.
+:func:`training_stack` builds it. :class:`CheckActions` (``make(name, debug=True)``) is the env
+API's debug mode: NaN or out-of-range actions are reported where they enter ``step``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl.env import Env, TimeStep, Wrapper
-from jaxrl.spaces import Box
+from jaxrl.spaces import Box, Discrete
 
 
 def _where(cond, a, b):
@@ -397,3 +398,33 @@ class ActionRepeat(Wrapper):
 
         (state, ts, total), _ = jax.lax.scan(repeat, (state, ts, ts.reward), keys[1:])
         return state, ts._replace(reward=total)
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckActions(Wrapper):
+    """Debug mode (``make(name, debug=True)``, ``--env-opt debug=true``): report a bad action where it
+    enters ``step``: a NaN or inf in a float action, or an integer action outside its space
+    (``[0, n)`` for :class:`~jaxrl.spaces.Discrete`, ``[low, high]`` for an integer Box).
+
+    The checks are ``jax.experimental.checkify.debug_check``s: free no-ops in an ordinary program,
+    live when the program is checkified, which :func:`jaxrl.runner.run` does in debug mode
+    (``debug=True``; :func:`jaxrl.experiment.train` turns it on for an env made with ``debug``).
+    The first failure stops the run after its chunk with the message, the action's value and
+    the env's name. A float action outside a Box's bounds is NOT an error: the envs clip it (a
+    Gaussian policy's samples routinely are), so only non-finite values are reported.
+    """
+
+    def step(self, key, state, action, params):
+        from jax.experimental import checkify
+
+        spec, where = self.env.action_spec, f"env {self.env.name!r}"
+        action = jnp.asarray(action)
+        if isinstance(spec, Discrete):
+            checkify.debug_check(jnp.all((action >= 0) & (action < spec.n)),
+                                 f"debug: action {{}} entered {where} outside its range [0, {spec.n})", action)
+        elif jnp.issubdtype(action.dtype, jnp.integer):
+            ok = (action >= spec.low_array()) & (action <= spec.high_array())
+            checkify.debug_check(jnp.all(ok), f"debug: action {{}} entered {where} outside its bounds [{spec.low}, {spec.high}]", action)
+        else:
+            checkify.debug_check(jnp.all(jnp.isfinite(action)), f"debug: non-finite action {{}} entered {where}", action)
+        return self.env.step(key, state, action, params)

@@ -56,7 +56,7 @@ def test_train_prints_progress_and_summary(tmp_path):
     progress = [line for line in text.splitlines() if "%" in line and line.strip()[0].isdigit()]
     assert progress and progress[-1].split()[:2] == ["4,096", "100%"], text
     assert "complete: update 4 of 4" in text and "eval: deterministic policy over 8 episodes" in text
-    assert sorted(os.listdir(tmp_path / "runs" / "cli")) == ["checkpoints", "metrics.jsonl", "result.json", "run.json", "tb"]
+    assert sorted(os.listdir(tmp_path / "runs" / "cli")) == [".jaxrl-lock", "checkpoints", "metrics.jsonl", "result.json", "run.json", "tb"]
     assert any(cache.iterdir()), "compiled programs were not persisted to JAXRL_COMPILATION_CACHE"
 
 
@@ -65,7 +65,7 @@ def test_train_prints_progress_and_summary(tmp_path):
     [
         (["train", "--env", "nope"], "unknown env 'nope'"),
         (["train", "dqnn"], "unknown algorithm 'dqnn' (did you mean 'dqn'?)"),
-        (["train", "--steps", "-5"], "expected a positive integer"),
+        (["train", "--steps", "-5"], "expected an integer from 1 to 2147483647"),
         (["train", "--env", "probe_action", "--steps", "100"], "less than one update"),
     ],
 )

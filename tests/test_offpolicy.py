@@ -34,7 +34,7 @@ TINY = sac.presets()["tiny"]
     (["train", "td3", "--env", "probe_action"], "TD3 needs continuous (Box) actions"),
     (["train", "sac", "--env", "probe_continuous", "--set", "batch_size=512", "--set", "buffer_size=100"],
      "SACConfig.batch_size (= 512) is larger than the replay buffer (buffer_size = 100)"),
-    (["train", "sac", "--env", "probe_continuous", "--set", "buffer_size=100000000000"],
+    (["train", "sac", "--env", "probe_continuous", "--set", "buffer_size=2000000000"],
      "sac on probe_continuous would need about"),
     (["train", "sac", "--env", "probe_continuous", "--set", "learning_starts=999999", "--steps", "1000"],
      "learning_starts (= 999999) leaves no update to learn in"),

@@ -257,7 +257,7 @@ def test_non_finite_stops_with_update_and_quantity_and_keeps_checkpoint(tmp_path
         experiment.train(spec, run_dir=str(tmp_path / "nan"), progress=False, tensorboard=False)
     result = json.loads((tmp_path / "nan" / "result.json").read_text())
     assert result["status"] == "failed" and result["checkpoints"][-1] == 16
-    _, state, info = experiment.load_state(str(tmp_path / "nan"))
+    _, state, info = experiment.load_state(str(tmp_path / "nan"), trust_code=True)  # its optimizer is this module's function
     assert info["update"] == 16 and all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state.params))
 
 
@@ -340,8 +340,10 @@ def test_set_parsing_and_json_round_trip():
     assert configs.from_dict(ppo.PPOConfig, json.loads(json.dumps(configs.to_dict(cfg)))) == cfg
     with pytest.raises(configs.ConfigError, match="total_timesteps expects int, got '1.5'"):
         configs.parse_sets(["total_timesteps=1.5"], ppo.PPOConfig, ppo.PPOHparams)
-    with pytest.raises(configs.ConfigError, match="cannot import 'nowhere:fn'"):
+    with pytest.raises(configs.ConfigError, match="names the function 'nowhere:fn', which is not one of jaxrl's registered"):
         configs.parse_sets(["objective=nowhere:fn"], ppo.PPOConfig, ppo.PPOHparams)
+    with pytest.raises(configs.ConfigError, match="cannot import 'nowhere:fn'"):
+        configs.parse_sets(["objective=nowhere:fn"], ppo.PPOConfig, ppo.PPOHparams, trust_code=True)
 
 
 def test_train_help_documents_every_field(xla_cache):

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.algos.ppo.losses import clipped_surrogate
+from jaxrl.configs import register
 
 DPO_ALPHA = 2.0
 DPO_BETA = 0.6
@@ -46,6 +47,7 @@ def init_dpo(key=None) -> dict:
     return {"dpo": {"alpha": jnp.float32(DPO_ALPHA), "beta": jnp.float32(DPO_BETA)}}
 
 
+@register
 def dpo_objective(ratio, advantages, hparams, meta_params=None, progress=None):
     """``r A - dpo_drift(r, A)``; ``alpha``/``beta`` from ``meta_params["dpo"]`` if given, else 2 and 0.6."""
     mp = (meta_params or {}).get("dpo") if isinstance(meta_params, dict) else None
@@ -92,6 +94,7 @@ def lpo_correction(theta: dict, ratio, advantages, progress):
     return (hidden - jnp.tanh(bias)) @ theta["w2"]
 
 
+@register
 def lpo_objective(ratio, advantages, hparams, meta_params=None, progress=0.0):
     """Learned Policy Optimisation: PPO's drift plus a learned correction, kept a valid drift.
 

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxrl.optim import default_optimizer, learning_rate
+from jaxrl.configs import register
 
 LOG_LIMIT = 4.0  # learned log step-size changes are clipped to [-4, 4] (a factor of at most ~55)
 OPEN_BETAS = (0.1, 0.5, 0.9, 0.99, 0.999)
@@ -70,6 +71,7 @@ def make_lifetime_lr(meta_params: dict, base: optax.GradientTransformation, tota
     return optax.chain(base, optax.scale_by_schedule(lifetime_lr_scale(meta_params, total_steps)))
 
 
+@register
 def lifetime_lr_optimizer(hparams, meta_params, config) -> optax.GradientTransformation:
     """PPO optimizer slot: PPO's default optimiser with its learning rate times the learned multiplier.
 
@@ -148,6 +150,7 @@ def make_open(meta_params: dict, *, max_grad_norm, lr, total_steps: int) -> opta
     )
 
 
+@register
 def open_optimizer(hparams, meta_params, config) -> optax.GradientTransformation:
     """PPO optimizer slot: the OPEN-style learned optimiser (PPO's default optimiser without ``meta_params["open"]``)."""
     if _rule_params(meta_params, "open") is None:

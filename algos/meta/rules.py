@@ -163,7 +163,7 @@ def load_rule(path: str) -> tuple[Rule, dict, dict]:
             record = json.load(f)
         rule = get_rule(record["rule"])
         options = dict(record.get("options", {}))
-        with np.load(os.path.join(folder, PARAMS_FILE)) as data:
+        with np.load(os.path.join(folder, PARAMS_FILE), allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except RuleError:
         raise

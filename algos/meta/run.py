@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 from jaxrl import checkpoint as ckpt
-from jaxrl import configs, experiment, runner, sinks
+from jaxrl import configs, experiment, rundir, runner, sinks
 from jaxrl.configs import ConfigError
 from jaxrl.algos.meta import es as es_lib
 from jaxrl.algos.meta import fitness as fitness_lib
@@ -103,7 +103,8 @@ class MetaBuilt:
         s = self.spec
         return {"method": s.method, "rule": s.rule, "rule_options": s.rule_options, "env": s.env, "env_options": s.env_options,
                 "config": configs.to_dict(self.ppo_config), "meta_config": configs.to_dict(self.meta_config),
-                "seeds": s.seeds, "fitness": s.fitness, "last": s.last, "baseline": s.baseline}
+                "seeds": s.seeds, "fitness": s.fitness, "last": s.last, "baseline": s.baseline, "seed": s.seed,
+                "hparams": configs.to_dict(self.ppo_hparams), "meta_hparams": configs.to_dict(self.meta_hparams)}
 
     def abstract_state(self):
         return jax.eval_shape(self.trainer.init, jax.random.key(0), self.meta_hparams)
@@ -120,8 +121,7 @@ def build(spec: MetaSpec, devices=None) -> MetaBuilt:
 
     if spec.method not in METHODS:
         raise ConfigError(f"unknown meta-training method {spec.method!r}; choose one of: {', '.join(METHODS)}")
-    if not isinstance(spec.seed, int) or isinstance(spec.seed, bool):
-        raise ConfigError(f"seed must be an integer, got {spec.seed!r}")
+    experiment.check_seed(spec.seed)
     rule = rules.get_rule(spec.rule)
     init_meta = rule.initial(jax.random.key(spec.seed), **spec.rule_options)
     env, env_params = envs.make(spec.env, **spec.env_options)
@@ -193,8 +193,14 @@ class MetaOutcome:
 
 
 def meta_to_dir(spec: MetaSpec | None = None, *, run_dir: str | None = None, runs_root: str = "runs", resume: bool = False,
-                stream=None, command: list[str] | None = None, devices=None) -> MetaOutcome:
-    """Meta-train ``spec`` into a run directory (or resume the one in ``run_dir``); prints a line per generation."""
+                stream=None, command: list[str] | None = None, devices=None, restart: bool = False,
+                allow_other_stack: bool = False) -> MetaOutcome:
+    """Meta-train ``spec`` into a run directory (or resume the one in ``run_dir``); prints a line per generation.
+
+    The process holds the run directory's lock (:mod:`jaxrl.rundir`) while it runs. ``restart``:
+    resuming a meta run with no intact checkpoint starts it again instead of refusing;
+    ``allow_other_stack``: resume from a checkpoint written with other package versions or hardware.
+    """
     stream = stream or sys.stdout
     if resume:
         if run_dir is None:
@@ -202,28 +208,52 @@ def meta_to_dir(spec: MetaSpec | None = None, *, run_dir: str | None = None, run
         spec = read_spec(run_dir)
     spec = spec or MetaSpec()
     built = build(spec, devices)
-    trainer, n = built.trainer, built.trainer.num_updates
-    if run_dir is None:
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_dir = os.path.join(runs_root, f"meta-{spec.method}-{spec.rule}-{spec.env.replace('/', '_')}-s{spec.seed}-{stamp}")
-    if not resume and os.path.isdir(run_dir) and os.listdir(run_dir):
-        raise experiment.RunDirError(f"run directory {run_dir} exists and is not empty; resume it with --resume {run_dir} or choose another name")
     like = built.abstract_state()
-    experiment.preflight(run_dir, (spec.keep + 1) * ckpt.state_bytes(like) + (16 << 20))
-    ck = ckpt.Checkpointer(os.path.join(run_dir, "checkpoints"), keep=spec.keep, identity=built.identity())
-    rule_dir = os.path.join(run_dir, RULE_DIR)
-    state, start = None, 0
-    if resume and ck.steps():
-        state, info, start = ck.restore_latest(like, warn=lambda m: print(m, file=stream, flush=True))
+    if resume:
+        lock = rundir.acquire(run_dir, command)
+    else:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        name = f"meta-{spec.method}-{spec.rule}-{spec.env.replace('/', '_')}-s{spec.seed}-{stamp}"
+        hint = f"resume it with --resume {run_dir} or choose another name"
+        run_dir, lock = ((run_dir, rundir.lock_new(run_dir, command, hint)) if run_dir is not None else
+                         rundir.lock_fresh_name(lambda i: os.path.join(runs_root, f"{name}-{i}" if i else name), command))
+    with lock:
+        experiment.preflight(run_dir, (spec.keep + 1) * ckpt.state_bytes(like) + (16 << 20))
+        ck = ckpt.Checkpointer(os.path.join(run_dir, "checkpoints"), keep=spec.keep, identity=built.identity(),
+                               stack=experiment.stack(), allow_other_stack=allow_other_stack,
+                               warn=lambda m: print(m, file=stream, flush=True))
+        state, start = _restore_or_record(spec, built, run_dir, ck, resume, restart, command)
+        return _meta_locked(spec, built, run_dir, ck, state, start, stream)
+
+
+def _restore_or_record(spec: MetaSpec, built: MetaBuilt, run_dir: str, ck, resume: bool, restart: bool, command):
+    """Resuming: ``(state, start)`` from the newest intact checkpoint (a refusal when there is none,
+    unless ``restart``). New: writes meta.json and returns ``(None, 0)``."""
+    if resume:
+        state, start = None, 0
+        try:
+            state, _, start = ck.restore_latest(built.abstract_state())
+        except ckpt.CheckpointMismatchError:
+            raise
+        except ckpt.CheckpointError as e:
+            if not restart:
+                raise ckpt.CheckpointError(f"{e}: nothing to resume from; pass --restart to start the meta run again") from None
         sinks.truncate_jsonl(os.path.join(run_dir, METRICS_FILE), start)
-    elif not resume:
-        experiment.write_json_atomic(os.path.join(run_dir, SPEC_FILE), {
-            "name": os.path.basename(os.path.normpath(run_dir)), **spec.to_json(),
-            "resolved": {"ppo_config": configs.to_dict(built.ppo_config), "ppo_hparams": configs.to_dict(built.ppo_hparams),
-                         "meta_config": configs.to_dict(built.meta_config), "meta_hparams": configs.to_dict(built.meta_hparams)},
-            "versions": experiment.versions(), "device": experiment.device_info(),
-            "created": datetime.datetime.now().isoformat(timespec="seconds"), "command": command,
-        })
+        return state, start
+    experiment.write_json_atomic(os.path.join(run_dir, SPEC_FILE), {
+        "name": os.path.basename(os.path.normpath(run_dir)), **spec.to_json(),
+        "resolved": {"ppo_config": configs.to_dict(built.ppo_config), "ppo_hparams": configs.to_dict(built.ppo_hparams),
+                     "meta_config": configs.to_dict(built.meta_config), "meta_hparams": configs.to_dict(built.meta_hparams)},
+        "versions": experiment.versions(), "device": experiment.device_info(),
+        "created": datetime.datetime.now().isoformat(timespec="seconds"), "command": command,
+    })
+    return None, 0
+
+
+def _meta_locked(spec: MetaSpec, built: MetaBuilt, run_dir: str, ck, state, start: int, stream) -> MetaOutcome:
+    """Run the meta-training from ``start`` with its rows, checkpoints and learned rule going to ``run_dir``."""
+    trainer, n = built.trainer, built.trainer.num_updates
+    rule_dir = os.path.join(run_dir, RULE_DIR)
     jsonl = sinks.JsonlSink(os.path.join(run_dir, METRICS_FILE))
     last: dict = {}
 

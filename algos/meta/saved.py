@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 
 from jaxrl.algos.meta import rules
+from jaxrl.configs import register
 
 
 def _decode(text: str) -> str:
@@ -40,7 +41,7 @@ def _slot_function(name: str):
     baked = meta_params
     slot_fn.__module__, slot_fn.__qualname__, slot_fn.__name__ = __name__, name, name
     slot_fn.__doc__ = f"The {rule.name!r} rule saved in {path} ({rule.slot} slot), meta-parameters baked in."
-    return slot_fn
+    return register(slot_fn, f"{__name__}:{name}")  # data (rule.json + npz), never code, so a run file may name it
 
 
 def __getattr__(name: str):

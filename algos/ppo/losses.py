@@ -9,8 +9,10 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.optim import default_optimizer, learning_rate  # noqa: F401  (PPO's optimizer slot default)
+from jaxrl.configs import register
 
 
+@register
 def clipped_surrogate(ratio, advantages, hparams, meta_params=None, progress=None):
     """PPO's clipped surrogate ``min(r A, clip(r, 1 - eps, 1 + eps) A)``, ``[N]``, to maximise."""
     eps = hparams.clip_eps
