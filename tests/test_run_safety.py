@@ -270,6 +270,33 @@ def test_eval_never_changes_the_run(run):
     assert _snapshot(run) == before
 
 
+def _read_only(folder, command):
+    """``command`` (argv) with ``folder`` read-only: a read-only bind mount in a private mount
+    namespace (root, e.g. in a container) or, for another user, the write bits removed."""
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True) if shutil.which("unshare") else None
+    if probe is not None and probe.returncode == 0:
+        mount = f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && exec \"$@\""
+        return ["unshare", "-m", "sh", "-c", mount, "sh", *command]
+    if os.geteuid() != 0:
+        subprocess.run(["chmod", "-R", "a-w", str(folder)], check=True)
+        return command
+    pytest.skip("no way to make a folder read-only for root here (no unshare); test_eval_never_changes_the_run covers the rest")
+
+
+def test_eval_and_plot_work_on_a_read_only_run(run, tmp_path):
+    """`jaxrl eval` of a read-only run with a damaged newest checkpoint used to fail with a
+    PermissionError (it moved the checkpoint aside); now it evaluates the intact one. `jaxrl plot`
+    writes its PNG to the current folder instead of the run's plots/."""
+    data = max((p for p in (run / "checkpoints" / "40").rglob("*") if p.is_file() and p.name != ckpt.CHECKSUMS),
+               key=lambda p: p.stat().st_size)
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    for args, expect in ((["eval", str(run), "--episodes", "2"], "update 32"), (["plot", str(run)], "wrote run-episode_return.png")):
+        p = subprocess.run(_read_only(run, [sys.executable, "-m", "jaxrl.cli", *args]), capture_output=True, text=True,
+                           env=NO_CACHE, cwd=tmp_path, timeout=240)
+        assert p.returncode == 0 and expect in p.stdout, (p.stdout, p.stderr)
+    assert (tmp_path / "run-episode_return.png").stat().st_size > 1000 and not (run / "plots").exists()
+
+
 def _edit_spec(run, **changes):
     spec = json.loads((run / "run.json").read_text())
     for k, v in changes.items():
