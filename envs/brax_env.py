@@ -64,10 +64,13 @@ from jaxrl.envs._options import positive_int
 from jaxrl.spaces import Box
 from jaxrl.wrappers import TimeLimit
 
-with contextlib.redirect_stdout(io.StringIO()):  # brax imports mujoco's optional Warp backends, which print
-    import brax.envs
-    from brax.envs import base as brax_base
-    from brax.envs.wrappers import training as brax_training
+try:
+    with contextlib.redirect_stdout(io.StringIO()):  # brax imports mujoco's optional Warp backends, which print
+        import brax.envs
+        from brax.envs import base as brax_base
+        from brax.envs.wrappers import training as brax_training
+except ImportError as err:  # brax is an extra: one line saying how to get it
+    raise ImportError(f"Brax envs and the Brax view need brax: pip install 'jaxrl[brax]' ({err})") from err
 
 BACKENDS = ("generalized", "positional", "spring", "mjx")
 # Brax wrappers that batch or auto-reset: jaxrl's VecEnv / AutoReset do that.

@@ -558,6 +558,45 @@ def _setup_compilation_cache() -> None:
 
 
 
+PLUGINS = ("jax-cuda12-plugin", "jax-cuda13-plugin", "jax-cuda12-pjrt", "jax-cuda13-pjrt", "libtpu", "jax-rocm-plugin")
+
+
+def _accelerator_plugins() -> list[str]:
+    """JAX accelerator plugins installed in this environment (by distribution name)."""
+    import importlib.metadata as md
+
+    found = []
+    for name in PLUGINS:
+        try:
+            md.version(name)
+            found.append(name)
+        except md.PackageNotFoundError:
+            pass
+    return found
+
+
+def device_line() -> tuple[str, str | None]:
+    """``("backend: gpu, device: NVIDIA H200 x 1", warning or None)``: what jaxrl runs on, and a warning
+    when an accelerator plugin is installed but JAX fell back to the CPU."""
+    import jax
+
+    devices = jax.devices()
+    line = f"backend: {devices[0].platform}, device: {devices[0].device_kind} x {len(devices)} (jax {jax.__version__})"
+    plugins = _accelerator_plugins()
+    warning = None
+    if plugins and devices[0].platform == "cpu":
+        warning = (f"jaxrl: warning: {', '.join(plugins)} {'is' if len(plugins) == 1 else 'are'} installed but JAX runs on the CPU "
+                   "(the plugin did not load: JAX_PLATFORMS=cuda or tpu makes JAX say why)")
+    return line, warning
+
+
+def _print_device() -> None:
+    line, warning = device_line()
+    print(line, flush=True)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     _quiet_xla()  # before anything imports jax
@@ -581,6 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("train", "sweep", "eval", "render", "meta"):
             _setup_compilation_cache()
+            _print_device()
         return globals()[f"{args.command}_command"](args)
     except (ValueError, TypeError, LookupError, ImportError, CliError, CheckpointError, RenderError) as e:
         # Input errors (config, names, run directories, checkpoints, a missing extra or GL

@@ -56,8 +56,17 @@ def test_train_prints_progress_and_summary(tmp_path):
     progress = [line for line in text.splitlines() if "%" in line and line.strip()[0].isdigit()]
     assert progress and progress[-1].split()[:2] == ["4,096", "100%"], text
     assert "complete: update 4 of 4" in text and "eval: deterministic policy over 8 episodes" in text
+    assert text.splitlines()[0].startswith("backend: cpu, device: cpu x 1 (jax ")  # what it runs on, first
     assert sorted(os.listdir(tmp_path / "runs" / "cli")) == [".jaxrl-lock", "checkpoints", "metrics.jsonl", "result.json", "run.json", "tb"]
     assert any(cache.iterdir()), "compiled programs were not persisted to JAXRL_COMPILATION_CACHE"
+
+
+def test_device_line_warns_when_an_accelerator_plugin_did_not_load(monkeypatch):
+    line, warning = cli.device_line()
+    assert line.startswith("backend: cpu") and warning is None  # no plugin installed here
+    monkeypatch.setattr(cli, "_accelerator_plugins", lambda: ["jax-cuda12-plugin"])
+    line, warning = cli.device_line()
+    assert "jax-cuda12-plugin is installed but JAX runs on the CPU" in warning
 
 
 @pytest.mark.parametrize(

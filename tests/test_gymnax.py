@@ -8,11 +8,13 @@ import pickle
 import subprocess
 import sys
 
-import gymnax
 import jax
+import pytest
+
+gymnax = pytest.importorskip("gymnax", reason="gymnax is not installed (pip install 'jaxrl[gymnax]'; gymnax 1.0.1 "
+                             "requires jax < 0.12, so the JAX 0.12 stack runs without it)")
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from jaxrl import envs, evaluate
 from jaxrl.algos import ppo
