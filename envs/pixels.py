@@ -547,12 +547,24 @@ OBS_OPTIONS: dict[str, Any] = {"obs": "state", "image_size": 64, "camera": None,
                                "action_repeat": 1, "debug": False}
 
 
+# Upper bounds that keep the host's work to build an env small (a frame stack is a Python list of
+# k observations, a camera grid is H x W host arrays); far beyond what any published agent uses.
+MAX_IMAGE_SIDE, MAX_FRAME_STACK, MAX_ACTION_REPEAT = 4096, 256, 1000
+
+
+def _bounded(name: str, value, most: int) -> int:
+    value = positive_int(name, value)
+    if value > most:
+        raise ValueError(f"{name} must be at most {most}, got {value!r}")
+    return value
+
+
 def _image_size(value) -> tuple[int, int]:
     if isinstance(value, (tuple, list)) and len(value) == 2:
-        return positive_int("image_size height", value[0]), positive_int("image_size width", value[1])
+        return _bounded("image_size height", value[0], MAX_IMAGE_SIDE), _bounded("image_size width", value[1], MAX_IMAGE_SIDE)
     if isinstance(value, (tuple, list)):
         raise ValueError(f"image_size must be an integer >= 1 or a (height, width) pair, got {value!r}")
-    size = positive_int("image_size", value)
+    size = _bounded("image_size", value, MAX_IMAGE_SIDE)
     return size, size
 
 
@@ -572,7 +584,8 @@ def check_obs_options(obs="state", image_size=64, camera=None, depth=False, fram
     if camera is not None and not isinstance(camera, (str, int, np.integer)):
         raise ValueError(f"camera must be a camera name or index, got {camera!r}")
     return dict(obs=obs, height=height, width=width, camera=camera, depth=depth, debug=debug,
-                frame_stack=positive_int("frame_stack", frame_stack), action_repeat=positive_int("action_repeat", action_repeat))
+                frame_stack=_bounded("frame_stack", frame_stack, MAX_FRAME_STACK),
+                action_repeat=_bounded("action_repeat", action_repeat, MAX_ACTION_REPEAT))
 
 
 def apply_obs_options(env: Env, obs="state", height=64, width=64, camera=None, depth=False, frame_stack=1,

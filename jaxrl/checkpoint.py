@@ -29,9 +29,11 @@ Typed PRNG keys are stored as their raw ``key_data`` and re-wrapped on restore.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 from typing import Any, Callable
 
@@ -110,27 +112,63 @@ def _file_digests(folder: str) -> dict[str, list]:
 
 
 def write_json_atomic(path: str, data: Any) -> None:
-    """Write JSON to a temporary file, fsync it, then rename it over ``path`` (never half-written)."""
+    """Write JSON to a temporary file, fsync it, then rename it over ``path`` (never half-written;
+    a failed write leaves neither a partial file nor the temporary one)."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _as_os_error(error: BaseException) -> OSError:
+    """``error`` as an OSError: itself, its cause, or (tensorstore's ``ValueError: ... [os_error_code='28']``)
+    one built from the error code in its message."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    m = re.search(r"os_error_code='?(\d+)", str(error))
+    code = int(m.group(1)) if m else errno.EIO
+    return OSError(code, os.strerror(code) if m else f"{type(error).__name__}: {str(error).splitlines()[0][:200]}")
 
 
 def _diff(expected: dict, found: dict, prefix: str = "") -> list[str]:
-    """``"field: this run has X, the checkpoint Y"`` for every field that differs (dicts field by field;
-    fields the checkpoint does not record are skipped: see :func:`_unrecorded`)."""
+    """``"field: this run has X, the checkpoint Y"`` for every field that differs, dicts field by field.
+    Top-level fields the checkpoint does not record are left to :func:`_unrecorded` (an older jaxrl);
+    below the top level a field on one side only is a difference."""
     out = []
-    for k in sorted(set(expected) & set(found)):
+    for k in sorted(set(expected) | set(found)):
+        if k not in found:
+            if prefix:
+                out.append(f"{prefix}{k}: this run has {expected[k]!r}, the checkpoint none")
+            continue
+        if k not in expected:
+            out.append(f"{prefix}{k}: this run has none, the checkpoint {found[k]!r}")
+            continue
         a, b = expected[k], found[k]
         if isinstance(a, dict) and isinstance(b, dict):
             out += _diff(a, b, f"{prefix}{k}.")
         elif a != b:
             out.append(f"{prefix}{k}: this run has {a!r}, the checkpoint {b!r}")
-    out += [f"{prefix}{k}: this run has none, the checkpoint {found[k]!r}" for k in sorted(set(found) - set(expected))]
+    return out
+
+
+def _with_defaults(found: dict, defaults: dict) -> dict:
+    """``found`` with the sub-dicts of ``defaults`` filled in under it (e.g. an env's default options
+    under the options a checkpoint recorded as given)."""
+    out = dict(found)
+    for k, d in defaults.items():
+        if isinstance(d, dict) and isinstance(out.get(k), dict):
+            out[k] = {**d, **out[k]}
     return out
 
 
@@ -151,10 +189,14 @@ class Checkpointer:
       read_only: never write, move or delete anything (``eval``, ``render``).
       allow_other_stack: restore a checkpoint of another ``stack`` (a note instead of an error).
       warn: where notes go (default ``print``).
+      identity_defaults: sub-dicts of defaults filled in under a checkpoint's identity before it is
+        compared (e.g. ``{"env_options": <the env's defaults>}``: a checkpoint that recorded only the
+        options given still compares equal to one that recorded them all).
     """
 
     def __init__(self, directory: str, keep: int = 3, identity: dict | None = None, stack: dict | None = None,
-                 read_only: bool = False, allow_other_stack: bool = False, warn: Callable[[str], None] = print):
+                 read_only: bool = False, allow_other_stack: bool = False, warn: Callable[[str], None] = print,
+                 identity_defaults: dict | None = None):
         import orbax.checkpoint as ocp
 
         if keep < 1:
@@ -165,13 +207,15 @@ class Checkpointer:
         self.stack = json.loads(json.dumps(stack or {}))
         self.read_only, self.allow_other_stack, self.warn = read_only, allow_other_stack or read_only, warn
         self._keep, self._manager = keep, None
+        self._identity_defaults = json.loads(json.dumps(identity_defaults or {}))
         if os.path.isdir(self.directory):  # else created by the first save: a refused resume creates nothing
             self._open()
 
     def _open(self) -> None:
         # Never orbax's own read_only option (it logs three warnings per open): a read-only
-        # Checkpointer simply never saves, moves or deletes.
-        options = self._ocp.CheckpointManagerOptions(max_to_keep=self._keep, enable_async_checkpointing=False, create=True)
+        # Checkpointer simply never saves, moves or deletes. Never orbax's max_to_keep either: it
+        # prunes inside save, BEFORE the new step's checksums exist; :meth:`_prune` runs after them.
+        options = self._ocp.CheckpointManagerOptions(max_to_keep=None, enable_async_checkpointing=False, create=True)
         self._manager = self._ocp.CheckpointManager(self.directory, options=options)
 
     def steps(self) -> list[int]:
@@ -198,8 +242,27 @@ class Checkpointer:
             self._manager.wait_until_finished()
             folder = self._step_dir(step)
             write_json_atomic(os.path.join(folder, CHECKSUMS), _file_digests(folder))
-        except OSError as e:
-            raise CheckpointError(f"could not write checkpoint {step} to {self.directory}: {e}") from e
+        except Exception as e:  # noqa: BLE001 - a full disk is an OSError here, a ValueError from tensorstore
+            self._remove_partial(step)
+            cause = _as_os_error(e)
+            raise CheckpointError(f"could not write checkpoint {step} to {self.directory}: {cause.strerror or cause}") from cause
+        self._prune()
+
+    def _remove_partial(self, step: int) -> None:
+        """Delete what a failed save of ``step`` left (orbax's temporary folder, or the step without
+        checksums): the older checkpoints stay as they were."""
+        for name in os.listdir(self.directory) if os.path.isdir(self.directory) else []:
+            if name == str(int(step)) or name.startswith(f"{int(step)}.orbax-checkpoint-tmp"):
+                shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+
+    def _prune(self) -> None:
+        """Keep the newest ``keep`` checkpoints (called once the newest has its checksums)."""
+        steps = self.steps()
+        for step in steps[: max(0, len(steps) - self._keep)]:
+            try:
+                self._manager.delete(step)
+            except Exception:  # noqa: BLE001 - an old checkpoint left behind costs disk, not correctness
+                shutil.rmtree(self._step_dir(step), ignore_errors=True)
 
     def _step_dir(self, step: int) -> str:
         return os.path.join(self.directory, str(int(step)))
@@ -217,6 +280,11 @@ class Checkpointer:
         except (OSError, ValueError) as e:
             raise CheckpointError(f"checkpoint {step} in {self.directory} is corrupt: unreadable {CHECKSUMS} ({e})") from None
         found = _file_digests(folder)
+        if not isinstance(expected, dict) or not expected:
+            raise CheckpointError(f"checkpoint {step} in {self.directory} is corrupt: {CHECKSUMS} lists no file")
+        extra = sorted(set(found) - set(expected))
+        if extra:
+            raise CheckpointError(f"checkpoint {step} in {self.directory} is corrupt: {extra[0]} is not in its {CHECKSUMS}")
         for name, (size, digest) in expected.items():
             if name not in found:
                 raise CheckpointError(f"checkpoint {step} in {self.directory} is corrupt: {name} is missing")
@@ -238,7 +306,7 @@ class Checkpointer:
         """Refuse a checkpoint written for another algorithm/env/config or state structure."""
         step = meta.get("step")
         where = f"checkpoint {step} in {self.directory}"
-        theirs = meta.get("identity", {})
+        theirs = _with_defaults(meta.get("identity", {}), self._identity_defaults)
         diffs = _diff(self.identity, theirs)
         if diffs:
             raise CheckpointMismatchError(f"{where} was written by a different run setup: " + "; ".join(diffs))
@@ -293,21 +361,29 @@ class Checkpointer:
         steps = self.steps()
         if not steps:
             raise CheckpointError(f"no checkpoint in {self.directory}")
+        bad = []
         for step in reversed(steps):
             try:
                 state, info = self.restore(like, step)
-                return state, info, step
             except CheckpointMismatchError:
                 raise
             except CheckpointError as e:
-                if self.read_only:
-                    warn(f"jaxrl: warning: {e}; skipped it (left in place)")
-                    continue
-                aside = os.path.join(os.path.dirname(self.directory), f"corrupt-checkpoint-{step}")
-                warn(f"jaxrl: warning: {e}; moved it to {aside}")
-                shutil.move(self._step_dir(step), aside)
-                self._manager.reload()
+                warn(f"jaxrl: warning: {e}; {'skipped it (left in place)' if self.read_only else 'skipped it'}")
+                bad.append(step)
+                continue
+            if not self.read_only:  # only once an intact one restored: a refused resume changes nothing
+                self.move_aside(bad, warn)
+            return state, info, step
         raise CheckpointError(f"no intact checkpoint in {self.directory}")
+
+    def move_aside(self, steps: list[int], warn: Callable[[str], None] | None = None) -> None:
+        """Move damaged checkpoints out of the folder (never deleted): ``RUN/corrupt-checkpoint-<step>``."""
+        for step in steps:
+            aside = os.path.join(os.path.dirname(self.directory), f"corrupt-checkpoint-{step}")
+            (warn or self.warn)(f"jaxrl: warning: moved the damaged checkpoint {step} to {aside}")
+            shutil.move(self._step_dir(step), aside)
+        if steps and self._manager is not None:
+            self._manager.reload()
 
     def close(self) -> None:
         if self._manager is not None:

@@ -75,6 +75,18 @@ def _finite(text: str) -> float:
     return value
 
 
+def _episodes(text: str) -> int:
+    return _integer(text, 1, 65_536, "an integer from 1 to 65536")
+
+
+def _eval_episodes(text: str) -> int:
+    return _integer(text, 0, 65_536, "an integer from 0 to 65536")
+
+
+def _frames(text: str) -> int:
+    return _integer(text, 1, 100_000, "an integer from 1 to 100000")
+
+
 def _index(text: str) -> int:
     return _integer(text, 0, MAX_COUNT, f"an integer from 0 to {MAX_COUNT}")
 
@@ -133,7 +145,7 @@ def _add_train(sub, with_fields: bool) -> None:
     t.add_argument("--wandb", default=None, metavar="PROJECT", help="also log to Weights & Biases (needs jaxrl[wandb])")
     t.add_argument("--no-live-log", action="store_true", help="write log rows at each checkpoint instead of through a host "
                    "callback while the program runs; such programs can be kept in the persistent compilation cache")
-    t.add_argument("--eval-episodes", type=_index, default=16, help="episodes of the deterministic policy after training (0: skip)")
+    t.add_argument("--eval-episodes", type=_eval_episodes, default=16, help="episodes of the deterministic policy after training (0: skip)")
     t.add_argument("--preset", default=None, metavar="NAME", help="a named setting of the algorithm (`jaxrl algos` lists them), "
                    "e.g. small (a CPU) or paper (the published sizes); it replaces the values of --config, and --set "
                    "and --env override it")
@@ -224,7 +236,7 @@ def _add_inspect(sub) -> None:
     """``jaxrl eval | render | plot | envs | algos``: look at runs and what is registered."""
     e = sub.add_parser("eval", help="evaluate a run's policy", description="Run the deterministic policy of a run's checkpoint.")
     e.add_argument("run_dir")
-    e.add_argument("--episodes", type=_positive_int, default=16, help="episodes (default 16)")
+    e.add_argument("--episodes", type=_episodes, default=16, help="episodes (default 16)")
     e.add_argument("--step", type=_index, default=None, help="checkpoint (update count; default the newest)")
     e.add_argument("--seed", type=_seed, default=1, help="PRNG seed of the evaluation (default 1)")
     e.add_argument("--trust-code", action="store_true", help="allow config fields (run.json, --config, --set) to name any Python function as module:name; this IMPORTS AND RUNS that code, so use it only for run files you trust (default: only jaxrl's registered functions)")
@@ -232,8 +244,8 @@ def _add_inspect(sub) -> None:
     r = sub.add_parser("render", help="write a video of a run's policy", description="Render one episode of a run's "
                        "deterministic policy with MuJoCo's renderer (headless: EGL or OSMesa) to a GIF or MP4.")
     r.add_argument("run_dir")
-    r.add_argument("--out", default=None, help="output .gif or .mp4 (default RUN_DIR/videos/episode-<update>.gif)")
-    r.add_argument("--steps", type=_positive_int, default=None, help="episode steps to render (default: the env's time limit)")
+    r.add_argument("--out", default=None, help="output .gif or .mp4 (default ./<run name>-episode-<update>.gif; the run directory is only read)")
+    r.add_argument("--steps", type=_frames, default=None, help="episode steps to render (default: the env's time limit)")
     r.add_argument("--width", type=_positive_int, default=320)
     r.add_argument("--height", type=_positive_int, default=240)
     r.add_argument("--camera", default=None, help="camera name or index (default: the model's first camera, else the free camera)")
@@ -244,7 +256,7 @@ def _add_inspect(sub) -> None:
     pl = sub.add_parser("plot", help="plot runs' return vs env steps", description="Plot a metric vs env steps for "
                         "several runs on one figure; runs differing only in seed are drawn as mean and spread.")
     pl.add_argument("run_dirs", nargs="+")
-    pl.add_argument("--out", default=None, help="PNG path (default RUN_DIR/plots/<metric>.png for one run, else ./<metric>.png)")
+    pl.add_argument("--out", default=None, help="PNG path (default ./<run name>-<metric>.png for one run, else ./<metric>.png; run directories are only read)")
     pl.add_argument("--metric", default="episode_return", help="metric column of metrics.jsonl (default episode_return)")
     sub.add_parser("envs", help="list the registered envs")
     sub.add_parser("algos", help="list the algorithms and their presets")
@@ -503,7 +515,7 @@ def plot_command(args) -> int:
 
     from jaxrl.experiment import output_path
 
-    out = args.out or (output_path(args.run_dirs[0], "plots", f"{args.metric}.png") if len(args.run_dirs) == 1 else f"{args.metric}.png")
+    out = args.out or (output_path(args.run_dirs[0], f"{args.metric}.png") if len(args.run_dirs) == 1 else f"{args.metric}.png")
     plot.plot_runs(args.run_dirs, out, args.metric)
     print(f"wrote {out}", flush=True)
     return 0

@@ -25,6 +25,7 @@ import dataclasses
 import difflib
 import importlib
 import inspect
+import math
 import re
 from typing import Any, Callable
 
@@ -73,6 +74,14 @@ def check_positive_ints(obj: Any, names) -> None:
         if v > MAX_COUNT:
             raise ConfigError(f"{type(obj).__name__}.{name} must be at most {MAX_COUNT} (counts are int32 in the compiled "
                               f"program), got {v!r}")
+
+
+def check_count(obj: Any, what: str, value: int) -> None:
+    """Raise :class:`ConfigError` if a derived count of the config ``obj`` (e.g. its optimiser steps,
+    a product of fields) does not fit the int32 counters of the compiled program."""
+    if value > MAX_COUNT:
+        raise ConfigError(f"{type(obj).__name__}: {what} (= {value:,}) is more than {MAX_COUNT:,} (counters are int32 in "
+                          "the compiled program): fewer steps, or larger batches")
 
 
 def check_mlp(obj: Any) -> None:
@@ -248,8 +257,8 @@ def _scalar(kind: type, value: Any) -> Any:
             raise ValueError(value)
         return int(number)
     if kind is float:
-        if isinstance(value, bool):
-            raise ValueError(value)
+        if isinstance(value, bool) or not math.isfinite(float(value)):
+            raise ValueError(value)  # NaN and inf are never a setting (an unset bound is a field's None)
         return float(value)
     if kind is str:
         return str(value)

@@ -13,7 +13,6 @@ run directory::
                         asked), interrupted (Ctrl-C, checkpoint saved), failed (non-finite
                         values; the earlier checkpoints are intact) or killed (an exception
                         or a second Ctrl-C; the earlier checkpoints are intact)
-      plots/, videos/   written by `jaxrl plot` / `jaxrl render`
 
 :func:`train` with ``resume=True`` continues from the newest intact
 checkpoint and gives bit-for-bit the numbers of an uninterrupted run (and refuses,
@@ -46,6 +45,7 @@ from jaxrl import configs, memory, rundir, runner, sinks
 from jaxrl.rundir import RunDirError
 
 SPEC_FILE, METRICS_FILE, RESULT_FILE = "run.json", "metrics.jsonl", "result.json"
+MAX_EVAL_EPISODES = 65_536  # episodes evaluated at once (one env each)
 MAX_SEED = 2**32 - 1  # JAX (without x64) takes a seed modulo 2**32: a larger one would repeat a smaller one's numbers
 NUMERIC_PACKAGES = ("jax", "jaxlib", "flax", "optax", "mujoco", "mujoco-mjx", "jaxrl")  # a checkpoint's stack
 
@@ -111,11 +111,18 @@ class Built:
     def identity(self) -> dict:
         """What a checkpoint must match to be restored into this run: everything that makes its numbers."""
         resolved = self.resolved_spec()
-        return {"algo": self.spec.algo, "env": self.spec.env, "env_options": self.spec.env_options, "config": resolved.config,
-                "seed": self.spec.seed, "hparams": resolved.hparams}
+        return {"algo": self.spec.algo, "env": self.spec.env, "env_options": {**env_defaults(self.spec.env), **self.spec.env_options},
+                "config": resolved.config, "seed": self.spec.seed, "hparams": resolved.hparams}
 
     def abstract_state(self):
         return jax.eval_shape(self.trainer.init, jax.random.key(0), self.hparams)
+
+
+def env_defaults(name: str) -> dict:
+    """The env's options with their defaults, JSON-safe (what a checkpoint's identity records)."""
+    from jaxrl import envs
+
+    return json.loads(json.dumps(envs.options(name), default=str))
 
 
 def check_seed(seed: Any) -> int:
@@ -216,7 +223,8 @@ def read_spec(run_dir: str) -> Spec:
 def checkpointer(run_dir: str, built: Built, read_only: bool = False, allow_other_stack: bool = False,
                  warn: Callable[[str], None] = print) -> ckpt.Checkpointer:
     return ckpt.Checkpointer(os.path.join(run_dir, "checkpoints"), keep=built.spec.keep, identity=built.identity(), stack=stack(),
-                             read_only=read_only, allow_other_stack=allow_other_stack, warn=warn)
+                             read_only=read_only, allow_other_stack=allow_other_stack, warn=warn,
+                             identity_defaults={"env_options": env_defaults(built.spec.env)})
 
 
 def load_state(run_dir: str, step: int | None = None, warn: Callable[[str], None] = print, trust_code: bool = False):
@@ -373,6 +381,10 @@ def _train_locked(built: Built, run_dir: str, ck, state, start: int, elapsed0: f
     try:
         result = _run_chunks(built, ck, state, start, elapsed0, on_log, on_chunk, live_log, progress, last, stream)
         fan.close()
+    except runner.DebugCheckError as e:  # debug mode: a bad action entered the env; earlier checkpoints are intact
+        fan.close(quiet=True)
+        write_result("failed", last["done"], error=str(e))
+        raise
     except runner.NonFiniteError as e:
         fan.close(quiet=True)
         good = ck.steps()
@@ -525,8 +537,8 @@ def evaluate_state(built: Built, state: Any, episodes: int, seed: int = 0):
 
     from jaxrl import evaluate
 
-    if episodes < 1:
-        raise configs.ConfigError(f"episodes must be a positive integer, got {episodes}")
+    if not isinstance(episodes, int) or not 1 <= episodes <= MAX_EVAL_EPISODES:
+        raise configs.ConfigError(f"episodes must be an integer from 1 to {MAX_EVAL_EPISODES}, got {episodes!r}")
     env, env_params = built.env, built.env_params
     horizon = getattr(env, "max_steps", 1000)  # envs that end by themselves: cap at 1000 steps
 
@@ -536,13 +548,9 @@ def evaluate_state(built: Built, state: Any, episodes: int, seed: int = 0):
     return np.asarray(jax.jit(returns)(jax.random.key(seed), state))
 
 
-def output_path(run_dir: str, folder: str, filename: str) -> str:
+def output_path(run_dir: str, filename: str) -> str:
     """Where a read-only command (``render``, ``plot``) writes its output by default:
-    ``run_dir/folder/filename``, or ``./<run name>-<filename>`` when the run directory is not
-    writable. These commands add only that file; they never change a run's own files."""
-    target = os.path.join(run_dir, folder)
-    if os.access(target if os.path.isdir(target) else run_dir, os.W_OK):
-        return os.path.join(target, filename)
+    ``./<run name>-<filename>`` in the current folder, never inside the run directory."""
     return f"{os.path.basename(os.path.normpath(run_dir))}-{filename}"
 
 
@@ -551,9 +559,8 @@ def render_run(run_dir: str, out: str | None = None, steps: int | None = None, w
                trust_code: bool = False) -> dict:
     """Render one episode of a run's deterministic policy to ``out`` (.gif or .mp4).
 
-    Default ``out``: ``run_dir/videos/episode-<update>.gif`` (``./<run>-episode-<update>.gif``
-    if the run directory is read-only); default camera: the model's first camera if it has
-    one, else MuJoCo's free camera. Call ``jaxrl.video.ensure_gl()`` before jaxrl.envs is
+    Default ``out``: ``./<run name>-episode-<update>.gif`` (the run directory is only read);
+    default camera: the model's first camera if it has one, else MuJoCo's free camera. Call ``jaxrl.video.ensure_gl()`` before jaxrl.envs is
     first imported (the CLI does). The run's own files are only read (:func:`load_state`).
     Returns :func:`jaxrl.video.render_policy`'s dict (``path``, ``frames``, ``return``).
     """
@@ -561,7 +568,7 @@ def render_run(run_dir: str, out: str | None = None, steps: int | None = None, w
 
     video.check_gl()
     built, state, info = load_state(run_dir, step, warn=warn, trust_code=trust_code)
-    out = out or output_path(run_dir, "videos", f"episode-{info.get('update', 0)}.gif")
+    out = out or output_path(run_dir, f"episode-{info.get('update', 0)}.gif")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     model = getattr(built.env, "mj_model", None)
     if camera is None and model is not None and model.ncam:

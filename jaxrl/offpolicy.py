@@ -30,7 +30,7 @@ from flax import struct
 
 from jaxrl import replay as replay_lib
 from jaxrl import rollout as rollout_lib
-from jaxrl.configs import ConfigError, check_positive_ints
+from jaxrl.configs import ConfigError, check_count, check_positive_ints
 from jaxrl.env import Env
 from jaxrl.optim import default_optimizer
 from jaxrl.policy import Policy, no_carry
@@ -82,10 +82,12 @@ class OffPolicyConfig:
                               f"{self.total_timesteps} env steps")
         if self.batch_size > self.buffer_size:
             raise ConfigError(f"{name}.batch_size (= {self.batch_size}) is larger than the replay buffer (buffer_size = {self.buffer_size})")
+        check_count(self, "num_envs * num_steps", self.steps_per_update)
         ratio = self.replay_ratio * self.steps_per_update
         if not (isinstance(self.replay_ratio, (int, float)) and self.replay_ratio > 0) or abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise ConfigError(f"{name}.replay_ratio (= {self.replay_ratio}) times the env steps of an update "
                               f"(num_envs * num_steps = {self.steps_per_update}) must be a whole number of gradient steps >= 1")
+        check_count(self, "the run's gradient steps", self.num_optimizer_steps)
 
     @property
     def steps_per_update(self) -> int:

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrl.configs import ConfigError, check_positive_ints
+from jaxrl.configs import ConfigError, check_count, check_positive_ints
 
 from jaxrl.env import Env, TimeStep
 from jaxrl.policy import Policy, as_policy
@@ -120,6 +120,8 @@ class OnPolicyConfig:
         if self.total_timesteps < self.batch_size:
             raise ConfigError(f"{name}.total_timesteps (= {self.total_timesteps}) is less than one update's "
                               f"num_envs * num_steps (= {self.batch_size})")
+        check_count(self, "num_envs * num_steps", self.batch_size)
+        check_count(self, "the run's optimiser steps (updates x update_epochs x num_minibatches)", self.num_optimizer_steps)
 
     @property
     def batch_size(self) -> int:

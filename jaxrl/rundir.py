@@ -22,7 +22,9 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import sys
+import time
 
 LOCK_FILE = ".jaxrl-lock"
 
@@ -89,23 +91,42 @@ def acquire(run_dir: str, command: list[str] | None = None, record: bool = True)
     (`jaxrl train ...`, since 2026-12-02T05:40:01)``. ``record``: write this process's
     description into the lock file now (else call :meth:`RunLock.record` once it is sure to write).
     """
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-        fd = os.open(os.path.join(run_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as e:
-        raise RunDirError(f"run directory {run_dir} is not writable: {e.strerror or e}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        holder = _holder(fd) if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES) else None
-        os.close(fd)
-        if holder is None:
-            raise RunDirError(f"cannot lock run directory {run_dir}: {e.strerror or e}") from None
-        raise RunDirBusy(_in_use(run_dir, holder)) from None
+    fd = _open_lock_file(run_dir)
+    for attempt in range(3):  # a reader's brief shared probe (:func:`holder`) must not refuse a writer
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as e:
+            busy = e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+            if busy and attempt < 2:
+                time.sleep(0.1)
+                continue
+            holder = _holder(fd) if busy else None
+            os.close(fd)
+            if holder is None:
+                raise RunDirError(f"cannot lock run directory {run_dir}: {e.strerror or e}") from None
+            raise RunDirBusy(_in_use(run_dir, holder)) from None
     lock = RunLock(run_dir, fd)
     if record:
         lock.record(command)
+    else:
+        os.ftruncate(fd, 0)  # no stale description of a previous holder
     return lock
+
+
+def _open_lock_file(run_dir: str) -> int:
+    """The lock file's descriptor: created if missing, never through a symbolic link, a regular file."""
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        fd = os.open(os.path.join(run_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise RunDirError(f"{os.path.join(run_dir, LOCK_FILE)} is a symbolic link: refusing to write through it") from None
+        raise RunDirError(f"run directory {run_dir} is not writable: {e.strerror or e}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RunDirError(f"{os.path.join(run_dir, LOCK_FILE)} is not a regular file")
+    return fd
 
 
 def _in_use(run_dir: str, holder: str) -> str:
@@ -115,7 +136,7 @@ def _in_use(run_dir: str, holder: str) -> str:
 def holder(run_dir: str) -> str | None:
     """Who holds ``run_dir``'s lock now, or None (never creates or changes anything)."""
     try:
-        fd = os.open(os.path.join(run_dir, LOCK_FILE), os.O_RDONLY)
+        fd = os.open(os.path.join(run_dir, LOCK_FILE), os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return None
     try:

@@ -387,9 +387,12 @@ def parse_sets(items: Sequence[str], config_cls, hparams_cls, random: bool = Fal
 def _parse_values(name: str, text: str, random: bool):
     def number(v: str) -> float:
         try:
-            return float(v)
+            x = float(v)
         except ValueError:
             raise SweepError(f"{name}: {v!r} is not a number") from None
+        if not np.isfinite(x):
+            raise SweepError(f"{name}: {v!r} is not a finite number")
+        return x
 
     if ":" in text:
         if not random:

@@ -162,6 +162,9 @@ def _plan(algo_name, env_name, env_options, config_changes, swept, seeds, random
     from jaxrl import algos, envs, runner
 
     algo = algos.get(algo_name)
+    if env_options.get("debug"):
+        raise sweep.SweepError("the env's debug mode checks actions in `jaxrl train` (and runner.run(debug=True)); a sweep "
+                               "does not run its checks: debug one run first")
     env, env_params = envs.make(env_name, **env_options)
     config = configs.from_dict(algo.Config, config_changes, trust_code=trust_code)
     if not isinstance(seeds, int) or seeds < 1:
@@ -170,20 +173,21 @@ def _plan(algo_name, env_name, env_options, config_changes, swept, seeds, random
     if settings_count * seeds > MAX_RUNS:  # before any list of that length exists on the host
         raise sweep.SweepError(f"a sweep of {settings_count:,} settings x {seeds:,} seeds is more than {MAX_RUNS:,} runs; "
                                "split it into several sweeps")
-    settings = sweep.random_search(random, random_seed, **swept) if random else sweep.grid(**swept)
     base = configs.from_dict(algo.Hparams, base_hparams, base=algo.default_hparams())
-    sweep.check_settings(settings, base, config)
     trainer = algo.make_train(config, env, env_params)
+    devices = list(devices) if devices is not None else jax.devices()
+    padded = -(-max(settings_count, 1) * seeds // len(devices)) * len(devices)
+    memory.check_fits(jax.eval_shape(trainer.init, jax.random.key(0), base), runs=padded, devices=devices,
+                      what=f"the sweep's {settings_count * seeds} runs")  # before the settings are listed
+    settings = sweep.random_search(random, random_seed, **swept) if random else sweep.grid(**swept)
+    sweep.check_settings(settings, base, config)
     n = trainer.num_updates
     log_every = log_every or runner.pick_log_every(n)
     if n % log_every:
         raise sweep.SweepError(f"log_every must divide the run's {n} updates, got {log_every}")
-    devices = list(devices) if devices is not None else jax.devices()
     plan = _Plan(algo_name, env_name, env_options, config, base, swept, random, random_seed, settings, seeds, trainer,
                  log_every, devices, live, algo.validate_hparams)
     algo.validate_hparams(sweep.hparams_batch(base, settings, range(seeds), plan.num_runs)[0], batch_shape=(plan.num_runs,))
-    memory.check_fits(jax.eval_shape(trainer.init, jax.random.key(0), base), runs=plan.padded, devices=devices,
-                      what=f"the sweep's {plan.num_runs} runs")
     return plan
 
 

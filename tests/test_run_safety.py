@@ -161,11 +161,23 @@ def test_sweep_and_meta_runs_are_locked_too(tmp_path):
             meta_run.meta_to_dir(run_dir=str(tmp_path / "meta"), resume=True)
 
 
-def test_huge_sweep_is_refused_before_listing_it(tmp_path, capsys):
-    code = jcli.main(["sweep", "--env", "probe_constant", "--random", "1000000000", "--set", "lr=1e-4:1e-3:log",
-                      "--runs-dir", str(tmp_path)])
+@pytest.mark.parametrize("args,expect", [
+    (["sweep", "--env", "probe_constant", "--random", "1000000000", "--set", "lr=1e-4:1e-3:log"], "more than 1,048,576 runs"),
+    (["sweep", "--env", "probe_constant", "--random", "4", "--set", "lr=1e-4:inf:log"], "'inf' is not a finite number"),
+    (["sweep", "--env", "probe_constant", "--env-opt", "debug=true"], "debug mode"),
+    (["meta", "es", "--population", "2147483646"], "inner PPO runs at once"),
+    (["meta", "es", "--env-opt", "debug=true"], "debug mode"),
+    (["eval", "runs/x", "--episodes", "1e9"], "--episodes"),
+])
+def test_sweep_meta_and_eval_refuse_bad_sizes_at_once(args, expect, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = jcli.main(args + (["--runs-dir", str(tmp_path)] if args[0] != "eval" else []))
+    except SystemExit as e:
+        code = e.code
     err = capsys.readouterr().err
-    assert code == 2 and "more than 1,048,576 runs" in err and len(err.strip().splitlines()) == 1, err
+    assert code == 2 and expect in err and len(err.strip().splitlines()) == 1, err
+    assert os.listdir(tmp_path) == []
 
 
 # ----------------------------------------------------------------------------- no code from run files
@@ -219,6 +231,10 @@ def test_huge_step_count_is_refused_at_once(tmp_path):
     (["--seed", "-1"], "--seed"), (["--num-envs", "1e12"], "--num-envs"), (["--env-opt", "depth=maybe"], "depth"),
     (["--env-opt", "episode_length=1e40"], "episode_length"), (["--set", "total_timesteps=1e99"], "total_timesteps"),
     (["--set", "lr=nan"], "lr"), (["--set", "lr=1e999"], "lr"), (["--set", "anneal_lr=maybe"], "anneal_lr"),
+    (["--set", "init_log_std=nan"], "init_log_std"), (["--env-opt", "frame_stack=2147483647"], "frame_stack must be at most 256"),
+    (["--env-opt", "obs=pixels", "--env-opt", "image_size=2147483647"], "image_size must be at most 4096"),
+    (["--env", "probe_constant", "--steps", "2147483647", "--num-envs", "1", "--set", "num_steps=1", "--set", "num_minibatches=1"],
+     "optimiser steps"), (["--eval-episodes", "1e9"], "--eval-episodes"),
 ])
 def test_bad_values_are_one_line_errors_before_compiling(args, expect, capsys, tmp_path):
     try:
@@ -240,6 +256,63 @@ def test_seed_range_and_divisors():
 
 
 # ----------------------------------------------------------------------------- checkpoints
+
+
+def test_checksum_record_must_list_every_file(run):
+    built = experiment.build(experiment.read_spec(str(run)))
+    ck = experiment.checkpointer(str(run), built)
+    (run / "checkpoints" / "40" / "extra.bin").write_bytes(b"x")
+    with pytest.raises(ckpt.CheckpointError, match="extra.bin is not in its"):
+        ck.verify(40)
+    (run / "checkpoints" / "32" / ckpt.CHECKSUMS).write_text("{}")
+    with pytest.raises(ckpt.CheckpointError, match="lists no file"):
+        ck.verify(32)
+
+
+def test_keep_prunes_only_after_the_new_checkpoint_is_verified(tmp_path):
+    ck = ckpt.Checkpointer(str(tmp_path / "c"), keep=1)
+    state = {"w": jnp.arange(4.0), "key": jax.random.key(0)}
+    for step in (1, 2, 3):
+        ck.save(step, state)
+        assert ck.steps() == [step]  # one kept, and it is verified
+        ck.verify(step)
+    restored, _ = ck.restore(state)
+    np.testing.assert_array_equal(restored["w"], state["w"])
+
+
+SAVE_UNDER_LIMIT = textwrap.dedent("""
+    import os, resource, signal, sys
+    import jax.numpy as jnp
+    import numpy as np
+    from jaxrl import checkpoint as ckpt
+    ck = ckpt.Checkpointer(sys.argv[1], keep=3)
+    ck.save(1, {"w": jnp.zeros(8)})
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+    try:
+        ck.save(2, {"w": jnp.asarray(np.random.default_rng(0).normal(size=1_000_000), jnp.float32)})  # 4 MB, incompressible
+    except ckpt.CheckpointError as e:
+        assert isinstance(e.__cause__, OSError), repr(e.__cause__)
+        print("refused:", e)
+    print("left:", sorted(os.listdir(sys.argv[1])), ck.steps())
+""")
+
+
+def test_a_failed_checkpoint_write_is_an_os_error_and_leaves_nothing(tmp_path):
+    p = subprocess.run([sys.executable, "-c", SAVE_UNDER_LIMIT, str(tmp_path / "c")], capture_output=True, text=True,
+                       env=NO_CACHE, timeout=120)
+    assert "refused: could not write checkpoint 2" in p.stdout and "File too large" in p.stdout, (p.stdout, p.stderr[-2000:])
+    assert "left: ['1'] [1]" in p.stdout, p.stdout  # no temporary folder, no partial step 2
+
+
+def test_a_lock_file_that_is_a_link_is_not_written_through(tmp_path):
+    target = tmp_path / "bashrc"
+    target.write_text("keep me\n")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / rundir.LOCK_FILE).symlink_to(target)
+    with pytest.raises(rundir.RunDirError, match="symbolic link"):
+        rundir.acquire(str(tmp_path / "run"))
+    assert target.read_text() == "keep me\n"
 
 
 def test_checkpoint_without_checksums_is_not_trusted(run, capsys):
@@ -305,7 +378,8 @@ def _edit_spec(run, **changes):
 
 
 @pytest.mark.parametrize("change,field", [({"seed": 5}, "seed: this run has 5, the checkpoint 0"),
-                                          ({"hparams": {"lr": 1e-3}}, "hparams.lr: this run has 0.001, the checkpoint 0.003")])
+                                          ({"hparams": {"lr": 1e-3}}, "hparams.lr: this run has 0.001, the checkpoint 0.003"),
+                                          ({"env_options": {"debug": True}}, "env_options.debug: this run has True, the checkpoint False")])
 def test_foreign_or_edited_checkpoint_is_refused(run, change, field):
     """A checkpoint copied under a run with another seed, or a run.json whose hparams were edited:
     resume and eval refuse it naming the field (both used to be accepted silently)."""
@@ -315,6 +389,25 @@ def test_foreign_or_edited_checkpoint_is_refused(run, change, field):
         experiment.train(run_dir=str(run), resume=True, progress=False, tensorboard=False)
     with pytest.raises(ckpt.CheckpointMismatchError, match="different run setup"):
         experiment.load_state(str(run))
+    assert _snapshot(run) == before
+
+
+def test_options_given_at_their_defaults_are_the_same_run(run):
+    _edit_spec(run, env_options={"frame_stack": 1, "debug": False})  # the defaults, now written out
+    _, _, info = experiment.load_state(str(run))
+    assert info["update"] == 40
+
+
+def test_a_refused_resume_moves_nothing_aside(run):
+    """The newest checkpoint damaged AND the run's seed edited: resume refuses on the older one's
+    identity, and the damaged one is still where it was (moving it is for a resume that proceeds)."""
+    data = max((p for p in (run / "checkpoints" / "40").rglob("*") if p.is_file() and p.name != ckpt.CHECKSUMS),
+               key=lambda p: p.stat().st_size)
+    data.write_bytes(data.read_bytes()[:10])
+    _edit_spec(run, seed=5)
+    before = _snapshot(run)
+    with pytest.raises(ckpt.CheckpointMismatchError, match="seed"):
+        experiment.train(run_dir=str(run), resume=True, progress=False, tensorboard=False)
     assert _snapshot(run) == before
 
 
@@ -452,6 +545,25 @@ def test_debug_mode_reports_bad_actions_where_they_enter(options, bad, message):
     a = runner.run(fine, jax.random.key(0), None, chunk_updates=2, check_finite=False, debug=True)
     b = runner.run(fine, jax.random.key(0), None, chunk_updates=2, check_finite=False)
     np.testing.assert_array_equal(a.metrics["reward"], b.metrics["reward"])
+
+
+def nan_actions_optimizer(hparams, meta_params, config):
+    """PPO's update rule, but every parameter becomes NaN at the 3rd optimiser step: the policy's actions turn NaN."""
+    import optax
+
+    def update(updates, count, params=None):
+        poison = jnp.where(count >= 2, jnp.nan, 1.0)
+        return jax.tree.map(lambda u: u * poison, updates), count + 1
+
+    return optax.chain(ppo.default_optimizer(hparams, meta_params, config),
+                       optax.GradientTransformation(lambda p: jnp.zeros((), jnp.int32), update))
+
+
+def test_train_in_debug_mode_stops_where_a_nan_action_enters(tmp_path):
+    spec = experiment.Spec(env="probe_constant", env_options={"continuous": True, "debug": True},
+                           config={**TINY, "optimizer": nan_actions_optimizer}, log_every=2, checkpoint_every=8)
+    with pytest.raises(runner.DebugCheckError, match=r"debug: non-finite action \[nan\] entered env 'probe_constant' \(in updates 1 to 8\)"):
+        experiment.train(spec, run_dir=str(tmp_path / "d"), progress=False, tensorboard=False)
 
 
 def test_debug_option_is_checked_and_train_turns_checks_on(tmp_path, capsys):

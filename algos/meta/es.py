@@ -41,6 +41,8 @@ from jax.sharding import NamedSharding
 from jaxrl.configs import ConfigError, as_traced
 from jaxrl.sweep import runs_sharding
 from jaxrl.trainer import Trainer
+from jaxrl.configs import MAX_COUNT
+from jaxrl.runner import divisors
 
 
 class ESError(ConfigError):
@@ -68,8 +70,8 @@ class ESConfig:
     def __post_init__(self):
         for name in ("generations", "population"):
             v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ESError(f"ESConfig.{name} must be a positive integer, got {v!r}")
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 1 <= v <= MAX_COUNT:
+                raise ESError(f"ESConfig.{name} must be an integer from 1 to {MAX_COUNT}, got {v!r}")
         if self.population < 2:
             raise ESError(f"ESConfig.population must be at least 2, got {self.population}")
         if self.chunk is not None:
@@ -77,7 +79,7 @@ class ESConfig:
                 raise ESError(f"ESConfig.chunk must be a positive integer or None, got {self.chunk!r}")
             if self.population % self.chunk:
                 raise ESError(f"ESConfig: the population (= {self.population}) is not divisible by the chunk (= {self.chunk}); "
-                              f"choose a chunk among {', '.join(str(d) for d in range(1, self.population + 1) if self.population % d == 0)}")
+                              f"choose a chunk among {', '.join(str(d) for d in divisors(self.population)[:32])}")
         if self.strategy == "openes":
             if self.population % 2:
                 raise ESError(f"ESConfig: openes samples antithetic pairs, so the population must be even, got {self.population}")

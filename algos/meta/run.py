@@ -101,7 +101,8 @@ class MetaBuilt:
 
     def identity(self) -> dict:
         s = self.spec
-        return {"method": s.method, "rule": s.rule, "rule_options": s.rule_options, "env": s.env, "env_options": s.env_options,
+        return {"method": s.method, "rule": s.rule, "rule_options": s.rule_options, "env": s.env,
+                "env_options": {**experiment.env_defaults(s.env), **s.env_options},
                 "config": configs.to_dict(self.ppo_config), "meta_config": configs.to_dict(self.meta_config),
                 "seeds": s.seeds, "fitness": s.fitness, "last": s.last, "baseline": s.baseline, "seed": s.seed,
                 "hparams": configs.to_dict(self.ppo_hparams), "meta_hparams": configs.to_dict(self.meta_hparams)}
@@ -124,6 +125,10 @@ def build(spec: MetaSpec, devices=None) -> MetaBuilt:
     experiment.check_seed(spec.seed)
     rule = rules.get_rule(spec.rule)
     init_meta = rule.initial(jax.random.key(spec.seed), **spec.rule_options)
+    if spec.env_options.get("debug"):
+        raise ConfigError("the env's debug mode checks actions in `jaxrl train` (and runner.run(debug=True)); meta-training "
+                          "does not run its checks: debug one PPO run first")
+    configs.check_positive_ints(spec, ("seeds",))
     env, env_params = envs.make(spec.env, **spec.env_options)
     for slot in ("objective", "optimizer"):
         if slot in spec.config:
@@ -143,6 +148,7 @@ def build(spec: MetaSpec, devices=None) -> MetaBuilt:
         meta_config = configs.from_dict(metagrad.MetaGradConfig, spec.meta_config)
         meta_hparams = jax.tree.map(lambda x: np.float32(x), configs.from_dict(metagrad.MetaGradHparams, spec.meta_hparams))
         meta_trainer = metagrad.make_metagrad(trainer, ppo_hparams, init_meta, meta_config, env=env, env_params=env_params)
+    _check_inner_runs_fit(trainer, ppo_hparams, spec, meta_config)
     n = meta_trainer.num_updates
     every = spec.checkpoint_every
     if every is not None and (not isinstance(every, int) or isinstance(every, bool) or every < 1):
@@ -151,6 +157,18 @@ def build(spec: MetaSpec, devices=None) -> MetaBuilt:
         raise ConfigError(f"keep must be a positive integer, got {spec.keep!r}")
     chunk = min(every or runner.pick_chunk(n, -(-n // 10)), n)
     return MetaBuilt(spec, rule, env, env_params, ppo_config, ppo_hparams, init_meta, meta_trainer, meta_config, meta_hparams, chunk)
+
+
+def _check_inner_runs_fit(trainer, ppo_hparams, spec: MetaSpec, meta_config) -> None:
+    """The inner PPO runs trained at once (ES: ``chunk`` members x ``seeds``; grad: ``seeds``) must
+    fit the device: a clear error before anything compiles (XLA aborts on an impossible size)."""
+    from jaxrl import memory
+
+    at_once = (meta_config.chunk or meta_config.population) * spec.seeds if spec.method == "es" else meta_config.seeds
+    if at_once > configs.MAX_COUNT:
+        raise ConfigError(f"{at_once:,} inner PPO runs at once is more than {configs.MAX_COUNT:,}")
+    memory.check_fits(jax.eval_shape(trainer.init, jax.random.key(0), ppo_hparams), runs=at_once,
+                      what=f"{at_once} inner PPO runs at once")
 
 
 def parse_inner_sets(sets: list[str]) -> tuple[dict, dict]:
@@ -221,7 +239,8 @@ def meta_to_dir(spec: MetaSpec | None = None, *, run_dir: str | None = None, run
         experiment.preflight(run_dir, (spec.keep + 1) * ckpt.state_bytes(like) + (16 << 20))
         ck = ckpt.Checkpointer(os.path.join(run_dir, "checkpoints"), keep=spec.keep, identity=built.identity(),
                                stack=experiment.stack(), allow_other_stack=allow_other_stack,
-                               warn=lambda m: print(m, file=stream, flush=True))
+                               warn=lambda m: print(m, file=stream, flush=True),
+                               identity_defaults={"env_options": experiment.env_defaults(spec.env)})
         state, start = _restore_or_record(spec, built, run_dir, ck, resume, restart, command)
         return _meta_locked(spec, built, run_dir, ck, state, start, stream)
 
