@@ -12,7 +12,7 @@ import jax
 import pytest
 
 gymnax = pytest.importorskip("gymnax", reason="gymnax is not installed (pip install 'jaxrl[gymnax]'; gymnax 1.0.1 "
-                             "requires jax < 0.12, so the JAX 0.12 stack runs without it)")
+                             "declares jax < 0.12: on JAX 0.12 install it with --no-deps)")
 import jax.numpy as jnp
 import numpy as np
 

@@ -171,7 +171,9 @@ def test_a_sac_sweep_gives_each_run_its_own_buffer_and_8_devices_equal_one(tmp_p
     assert res["buffer_shape"][:3] == [2, 2, 2]  # [setting, seed, env, capacity, ...]: a buffer per run
     assert res["buffers_differ"]  # two seeds stored different experience
     np.testing.assert_allclose(eight["loss"], one["loss"], rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(eight["reward"], one["reward"])
+    # Exact on JAX 0.9.2; on JAX 0.12 the program split over 8 devices is fused differently, and 2 of
+    # 32 rewards differ in the last float32 bit (6e-8): equal to float rounding, not bit for bit.
+    np.testing.assert_allclose(eight["reward"], one["reward"], rtol=1e-6, atol=1e-7)
     # (that each run equals the same run alone is tests/test_contract.py's vmapped-vs-separate check)
 
 

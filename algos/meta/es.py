@@ -70,8 +70,10 @@ class ESConfig:
     def __post_init__(self):
         for name in ("generations", "population"):
             v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or not 1 <= v <= MAX_COUNT:
-                raise ESError(f"ESConfig.{name} must be an integer from 1 to {MAX_COUNT}, got {v!r}")
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ESError(f"ESConfig.{name} must be a positive integer, got {v!r}")
+            if v > MAX_COUNT:
+                raise ESError(f"ESConfig.{name} must be at most {MAX_COUNT}, got {v!r}")
         if self.population < 2:
             raise ESError(f"ESConfig.population must be at least 2, got {self.population}")
         if self.chunk is not None:
