@@ -149,15 +149,16 @@ def test_initial_and_zero_meta_params_reproduce_ppo_bit_for_bit():
     """LPO (documented initial: random hidden layer, zero output layer; and all zeros) in the
     objective slot and the lifetime step size (zeros) in the optimizer slot, in ONE program,
     give PPO's parameters bit for bit, and every metric equal to float32 rounding: bit for bit on
-    JAX 0.9.2; on JAX 0.12 XLA sums the learned objective's extra (zero) terms in another order and
-    one reported loss in six differs by one ulp (7e-9), while the parameters stay identical."""
+    JAX 0.9.2; on JAX 0.12 XLA sums the learned objective's extra (zero) terms in another order, and
+    the reported losses (means of O(1) terms that nearly cancel) differ by up to 8e-9 in absolute
+    value, while the parameters stay identical."""
     _, _, default, _, learned = _ppo()
     s0, m0 = default(KEY, HP)
     for mp in (_initial_meta(), jax.tree.map(jnp.zeros_like, _initial_meta())):
         s1, m1 = learned(KEY, HP, mp)
         assert _equal(s0.params, s1.params)
         for k in m0:
-            np.testing.assert_allclose(m0[k], m1[k], rtol=2.5e-7, atol=0, err_msg=k)
+            np.testing.assert_allclose(m0[k], m1[k], rtol=1e-6, atol=1e-7, err_msg=k)  # float32 rounding of O(1) sums
 
 
 @pytest.mark.xdist_group("test_meta-ppo")
