@@ -36,6 +36,7 @@ import functools
 import importlib.util
 import pathlib
 import re
+import sys
 
 import jax
 import mujoco
@@ -65,6 +66,9 @@ EPISODES, STEPS = 4, 150
 
 def _dmc_suite() -> pathlib.Path:
     spec = importlib.util.find_spec("dm_control")
+    if spec is None and sys.version_info >= (3, 13):  # the test extra leaves it out there (pyproject.toml)
+        pytest.skip("dm_control does not install on Python 3.13 (its dependency labmaze has no wheel and does not "
+                    "build); the fidelity check runs on Python 3.11 and 3.12")
     if spec is None:
         pytest.fail("dm_control is not installed: the fidelity check needs its MJCF "
                     "(pip install -e '.[test]')")
