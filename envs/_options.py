@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 
 
-MAX_COUNT = 2**31 - 1  # step counters are int32 inside the compiled program
+from jaxrl.configs import MAX_COUNT  # step counters are int32 inside the compiled program
 
 
 def positive_int(name: str, value) -> int:

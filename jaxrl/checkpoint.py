@@ -376,6 +376,20 @@ class Checkpointer:
             return state, info, step
         raise CheckpointError(f"no intact checkpoint in {self.directory}")
 
+    def resume_point(self, like: Any, restart: bool = False) -> tuple[Any, dict, int]:
+        """``(state, info, update)`` to resume from: the newest intact checkpoint. With none (a run
+        stopped before its first checkpoint, or every one damaged), a :class:`CheckpointError` that
+        says so, unless ``restart``: then ``(None, {}, 0)``, the run starts over."""
+        try:
+            return self.restore_latest(like)
+        except CheckpointMismatchError:
+            raise
+        except CheckpointError as e:
+            if not restart:
+                raise CheckpointError(f"{e}: nothing to resume from (the run stopped before its first checkpoint, or every "
+                                      "checkpoint is damaged); pass --restart to start it again from the beginning") from None
+        return None, {}, 0
+
     def move_aside(self, steps: list[int], warn: Callable[[str], None] | None = None) -> None:
         """Move damaged checkpoints out of the folder (never deleted): ``RUN/corrupt-checkpoint-<step>``."""
         for step in steps:

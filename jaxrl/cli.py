@@ -26,6 +26,8 @@ import math
 import os
 import sys
 
+from jaxrl.configs import MAX_COUNT, MAX_SEED  # configs imports no jax: the log level is still set before it
+
 DEFAULT_ALGO = "ppo"
 DEFAULT_ENV = "cartpole_balance"
 DEFAULT_ENV_OPTIONS = {"physics": "fast"}  # the no-argument demo only; see the module docstring
@@ -35,8 +37,6 @@ class CliError(Exception):
     """A bad command-line value; printed as one line, exit status 2."""
 
 
-MAX_COUNT = 2**31 - 1  # counts are int32 inside the compiled program
-MAX_SEED = 2**32 - 1  # JAX takes a seed modulo 2**32
 
 
 def _integer(text: str, lo: int, hi: int, what: str) -> int:

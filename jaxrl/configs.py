@@ -60,6 +60,7 @@ def as_traced(value: Any, cls, what: str, error: type[Exception] = None):
 
 
 MAX_COUNT = 2**31 - 1  # counters (updates, env steps, buffer slots) are int32 in the compiled program
+MAX_SEED = 2**32 - 1  # JAX (without x64) takes a seed modulo 2**32: a larger one would repeat a smaller one's numbers
 
 
 def check_positive_ints(obj: Any, names) -> None:

@@ -46,7 +46,7 @@ from jaxrl.rundir import RunDirError
 
 SPEC_FILE, METRICS_FILE, RESULT_FILE = "run.json", "metrics.jsonl", "result.json"
 MAX_EVAL_EPISODES = 65_536  # episodes evaluated at once (one env each)
-MAX_SEED = 2**32 - 1  # JAX (without x64) takes a seed modulo 2**32: a larger one would repeat a smaller one's numbers
+MAX_SEED = configs.MAX_SEED
 NUMERIC_PACKAGES = ("jax", "jaxlib", "flax", "optax", "mujoco", "mujoco-mjx", "jaxrl")  # a checkpoint's stack
 
 
@@ -442,7 +442,7 @@ def _prepare(spec: Spec | None, run_dir: str | None, runs_root: str, resume: boo
         lock = rundir.acquire(run_dir, command)
     elif run_dir is None:
         name = default_name(spec)
-        run_dir, lock = rundir.lock_fresh_name(lambda i: os.path.join(runs_root, f"{name}-{i}" if i else name), command)
+        run_dir, lock = rundir.lock_fresh_name(runs_root, name, command)
     else:
         lock = rundir.lock_new(run_dir, command, hint=f"resume it with --resume {run_dir} or choose another name")
     try:
@@ -460,18 +460,9 @@ def _restore_or_record(built: Built, run_dir: str, ck, resume: bool, restart: bo
     returns ``(None, 0, 0.0)``."""
     metrics_path = os.path.join(run_dir, METRICS_FILE)
     if resume:
-        state, start, elapsed0 = None, 0, 0.0
-        try:
-            state, info, start = ck.restore_latest(built.abstract_state())
-            elapsed0 = float(info.get("time_s", 0.0))
-        except ckpt.CheckpointMismatchError:
-            raise
-        except ckpt.CheckpointError as e:
-            if not restart:
-                raise ckpt.CheckpointError(f"{e}: nothing to resume from (the run stopped before its first checkpoint, or every "
-                                           "checkpoint is damaged); pass --restart to train it again from update 0") from None
+        state, info, start = ck.resume_point(built.abstract_state(), restart)
         sinks.truncate_jsonl(metrics_path, start)
-        return state, start, elapsed0
+        return state, start, float(info.get("time_s", 0.0))
     resolved = built.resolved_spec()
     record = {"name": os.path.basename(os.path.normpath(run_dir)), **resolved.to_json(), "versions": versions(),
               "device": device_info(), "created": datetime.datetime.now().isoformat(timespec="seconds"), "command": command}

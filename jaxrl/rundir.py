@@ -175,9 +175,12 @@ def lock_new(run_dir: str, command: list[str] | None = None, hint: str = "") -> 
     return lock
 
 
-def lock_fresh_name(make_path, command: list[str] | None = None, tries: int = 1000) -> tuple[str, RunLock]:
-    """``(path, lock)`` for the first of ``make_path(0), make_path(2), make_path(3), ...`` that is
+def lock_fresh_name(root: str, name: str, command: list[str] | None = None, tries: int = 1000) -> tuple[str, RunLock]:
+    """``(path, lock)`` for the first of ``root/name``, ``root/name-2``, ``root/name-3``, ... that is
     new or empty and not in use (default run names: two runs started in the same second both start)."""
+    def make_path(i: int) -> str:
+        return os.path.join(root, f"{name}-{i}" if i else name)
+
     for i in [0, *range(2, tries)]:
         path = make_path(i)
         if contents(path):

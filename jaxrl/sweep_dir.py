@@ -141,7 +141,7 @@ def sweep_to_dir(
     primary = jax.process_index() == 0
     lock = None
     if primary and run_dir is None:
-        run_dir, lock = rundir.lock_fresh_name(lambda i: os.path.join(runs_root, f"{name}-{i}" if i else name), command)
+        run_dir, lock = rundir.lock_fresh_name(runs_root, name, command)
     elif primary:
         lock = rundir.lock_new(run_dir, command)
     run_dir = run_dir or os.path.join(runs_root, name)

@@ -494,7 +494,8 @@ def test_cli_hides_the_xla_cache_loader_lines(tmp_path):
     script = textwrap.dedent(f"""
         import sys
         from jaxrl import cli
-        cli.main(["algos"])  # any command: the level is set first
+        if sys.argv[1] == "cli":
+            cli.main(["algos"])  # any command: the level is set first
         import jax, jax.numpy as jnp
         jax.config.update("jax_compilation_cache_dir", {str(tmp_path)!r})
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
@@ -502,10 +503,16 @@ def test_cli_hides_the_xla_cache_loader_lines(tmp_path):
     """)
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "JAXRL_DEBUG")}
     env["JAXRL_COMPILATION_CACHE"] = str(tmp_path)
-    for _ in range(2):  # the second process loads the program from the cache
-        p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
-        assert p.returncode == 0 and "cpu_aot_loader" not in p.stderr, p.stderr[-2000:]
+    def run(mode):
+        p = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, env=env, timeout=120)
+        assert p.returncode == 0, p.stderr[-2000:]
+        return p.stderr
+
+    run("cli")  # fills the cache
     assert any(tmp_path.iterdir())
+    if "cpu_aot_loader" not in run("plain"):  # the same load without the CLI: the lines this test is about
+        pytest.skip("this CPU's XLA prints no cache-loader lines: nothing to hide")
+    assert "cpu_aot_loader" not in run("cli")
 
 
 # ----------------------------------------------------------------------------- debug mode
@@ -566,7 +573,7 @@ def test_train_in_debug_mode_stops_where_a_nan_action_enters(tmp_path):
         experiment.train(spec, run_dir=str(tmp_path / "d"), progress=False, tensorboard=False)
 
 
-def test_debug_option_is_checked_and_train_turns_checks_on(tmp_path, capsys):
+def test_debug_option_is_checked_and_a_clean_debug_train_completes(tmp_path, capsys):
     from jaxrl import envs
 
     with pytest.raises(ValueError, match="debug must be True or False"):

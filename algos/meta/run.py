@@ -234,7 +234,7 @@ def meta_to_dir(spec: MetaSpec | None = None, *, run_dir: str | None = None, run
         name = f"meta-{spec.method}-{spec.rule}-{spec.env.replace('/', '_')}-s{spec.seed}-{stamp}"
         hint = f"resume it with --resume {run_dir} or choose another name"
         run_dir, lock = ((run_dir, rundir.lock_new(run_dir, command, hint)) if run_dir is not None else
-                         rundir.lock_fresh_name(lambda i: os.path.join(runs_root, f"{name}-{i}" if i else name), command))
+                         rundir.lock_fresh_name(runs_root, name, command))
     with lock:
         experiment.preflight(run_dir, (spec.keep + 1) * ckpt.state_bytes(like) + (16 << 20))
         ck = ckpt.Checkpointer(os.path.join(run_dir, "checkpoints"), keep=spec.keep, identity=built.identity(),
@@ -249,14 +249,7 @@ def _restore_or_record(spec: MetaSpec, built: MetaBuilt, run_dir: str, ck, resum
     """Resuming: ``(state, start)`` from the newest intact checkpoint (a refusal when there is none,
     unless ``restart``). New: writes meta.json and returns ``(None, 0)``."""
     if resume:
-        state, start = None, 0
-        try:
-            state, _, start = ck.restore_latest(built.abstract_state())
-        except ckpt.CheckpointMismatchError:
-            raise
-        except ckpt.CheckpointError as e:
-            if not restart:
-                raise ckpt.CheckpointError(f"{e}: nothing to resume from; pass --restart to start the meta run again") from None
+        state, _, start = ck.resume_point(built.abstract_state(), restart)
         sinks.truncate_jsonl(os.path.join(run_dir, METRICS_FILE), start)
         return state, start
     experiment.write_json_atomic(os.path.join(run_dir, SPEC_FILE), {
