@@ -31,6 +31,7 @@ _ALGORITHMS = {
     "td3": "jaxrl.algos.td3",
     "dqn": "jaxrl.algos.dqn",
     "pqn": "jaxrl.algos.pqn",
+    "tdmpc": "jaxrl.algos.tdmpc",
 }
 
 

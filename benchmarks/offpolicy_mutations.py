@@ -15,13 +15,16 @@ import jax.numpy as jnp
 sys.path.insert(0, "tests")
 import test_offpolicy_learning as t  # noqa: E402
 from jaxrl import returns as core_returns  # noqa: E402
-from jaxrl.algos import dqn, pqn, sac, td3  # noqa: E402
+from jaxrl.algos import dqn, pqn, sac, td3, tdmpc  # noqa: E402
 from jaxrl.algos.dqn import losses as dqn_losses  # noqa: E402
 
 dqn_losses_q_loss = dqn_losses.q_loss
 from jaxrl.algos.pqn import train as pqn_train  # noqa: E402
 from jaxrl.algos.sac import losses as sac_losses  # noqa: E402
 from jaxrl.algos.td3 import losses as td3_losses  # noqa: E402
+from jaxrl.algos.tdmpc import losses as tdmpc_losses  # noqa: E402
+
+tdmpc_model_losses, tdmpc_td_targets = tdmpc_losses.model_losses, tdmpc_losses.td_targets
 
 
 def no_reward_target(reward, terminated, next_value, gamma, reward_scale=1.0):
@@ -58,6 +61,10 @@ RUNS = {
              lambda q, batch, target, loss: dqn_losses_q_loss(q, batch._replace(action=batch.action * 0), target, loss))],
     "pqn": [("lambda returns without the reward", pqn_train, "lambda_returns",
              lambda r, v, d, lam, done=None: core_returns.lambda_returns(r * 0.0, v, d, lam, done))],
+    "tdmpc": [("policy loss sign flipped", tdmpc_losses, "policy_loss", flipped(tdmpc_losses.policy_loss)),
+              ("the reward head and the TD targets without the reward", tdmpc_losses, "model_losses",
+               lambda zs, nz, rl, ql, reward, targets, *a: tdmpc_model_losses(
+                   zs, nz, rl, ql, reward * 0.0, targets - jnp.asarray(reward), *a))],
 }
 
 
@@ -69,6 +76,9 @@ def run(name):
         if name == "sac":
             hp = hp.replace(init_alpha=1.0)
         return t._train_and_eval(mod, mod.Config(total_timesteps=steps, **t.PENDULUM), hp, "gymnax/Pendulum-v1", 200)
+    if name == "tdmpc":
+        hp = tdmpc.TDMPCHparams(lr=1e-3, gamma=tdmpc.discount_for(200))
+        return t._train_and_eval(tdmpc, tdmpc.TDMPCConfig(**t.TDMPC_PENDULUM), hp, "gymnax/Pendulum-v1", 200)
     if name == "dqn":
         return t._train_and_eval(dqn, dqn.DQNConfig(total_timesteps=100_000, learning_starts=2_000), dqn.default_hparams(),
                                  "gymnax/CartPole-v1", 500)

@@ -119,3 +119,35 @@ def trained_and_random_returns(
 
     f = jax.jit(returns)
     return f(key, False), f(key, True)
+
+
+def evaluated_run(trainer, env: Env, env_params: Any, hparams: Any, seeds: int, evals: int = 10, episodes: int = 16,
+                  key: jax.Array | None = None, log: Callable[[str], None] | None = print) -> dict:
+    """``seeds`` runs of ``trainer`` vmapped into one program, run in ``evals`` compiled chunks; after
+    each chunk, every seed's deterministic policy is evaluated (mean return of ``episodes`` episodes,
+    outside the timed run): the learning curves of benchmarks and slow tests.
+
+    ``hparams`` are one run's (broadcast to every seed); the seeds' keys split from ``key``
+    (default ``jax.random.key(0)``). Returns ``{"env_steps": [evals] (per run, env steps of the env
+    as made), "returns": [evals, seeds], "compile_s", "run_s", "state"}``."""
+    import numpy as np
+
+    from jaxrl import runner, trainer as trainer_lib
+
+    batched = trainer_lib.vmapped(trainer, seeds)
+    evaluate_all = jax.jit(jax.vmap(lambda s, k: episode_returns(k, env, env_params, trainer.policy(s), episodes).mean(),
+                                    in_axes=(0, None)))
+    steps, returns = [], []
+
+    def on_progress(p):
+        steps.append(p.env_steps // seeds)
+        returns.append(np.asarray(evaluate_all(p.state, jax.random.key(p.updates_done))))
+        if log is not None:
+            log(f"{steps[-1]:>8} steps of the env as made (x action repeat = control steps): eval "
+                f"{returns[-1].round(1)}  ({p.elapsed_s:.0f} s)")
+
+    hp = jax.tree.map(lambda x: np.full((seeds,), x, np.float32), hparams)
+    keys = jax.random.split(jax.random.key(0) if key is None else key, seeds)
+    res = runner.run(batched, keys, hp, chunk_updates=trainer.num_updates // evals, on_progress=on_progress)
+    return {"env_steps": np.array(steps), "returns": np.stack(returns), "compile_s": res.compile_s, "run_s": res.run_s,
+            "state": res.state}

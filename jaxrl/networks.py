@@ -57,18 +57,51 @@ def ensemble(module: type[nn.Module], num: int) -> type[nn.Module]:
 
 class QEnsemble(nn.Module):
     """``num_heads`` independent state-action value MLPs: ``(obs[..., d], action[..., a]) ->
-    q[num_heads, ...]`` (the input is their concatenation; twin critics are ``num_heads=2``)."""
+    q[num_heads, ...]`` (the input is their concatenation; twin critics are ``num_heads=2``).
+    ``out_size=k`` gives each head ``k`` outputs, ``q[num_heads, ..., k]`` (e.g. the logits of a
+    two-hot value, :class:`jaxrl.twohot.Bins`); ``out_gain`` as :class:`MLP`'s (0: zero-initialised)."""
 
     hidden_sizes: Sequence[int] = (256, 256)
     num_heads: int = 2
     activation: str = "relu"
     layer_norm: bool = False
+    out_size: int | None = None
+    out_gain: float = 1.0
 
     @nn.compact
     def __call__(self, obs, action):
         x = jnp.concatenate([obs.astype(jnp.float32), action.astype(jnp.float32)], axis=-1)
-        heads = ensemble(MLP, self.num_heads)(self.hidden_sizes, 1, self.activation, 1.0, self.layer_norm)
-        return heads(x)[..., 0]
+        heads = ensemble(MLP, self.num_heads)(self.hidden_sizes, self.out_size or 1, self.activation, self.out_gain,
+                                              self.layer_norm)
+        q = heads(x)
+        return q[..., 0] if self.out_size is None else q
+
+
+def simnorm(x: jax.Array, group: int = 8) -> jax.Array:
+    """Simplicial normalisation (TD-MPC2): ``x[..., d]`` split into ``d / group`` consecutive groups,
+    each replaced by its softmax, so every group is a point on a simplex (sums to 1)."""
+    d = x.shape[-1]
+    if d % group:
+        raise ValueError(f"simnorm needs features divisible by the group size {group}, got {d}")
+    y = jax.nn.softmax(x.reshape(x.shape[:-1] + (d // group, group)), axis=-1)
+    return y.reshape(x.shape)
+
+
+class SimNormMLP(nn.Module):
+    """``[..., in] -> [..., out_size]`` on simplices: an :class:`MLP` trunk (``hidden_sizes``, LayerNorm
+    and ``activation`` after each layer; none: a linear map), then Dense, LayerNorm and
+    :func:`simnorm` over groups of ``group`` (TD-MPC2's encoder and latent dynamics)."""
+
+    hidden_sizes: Sequence[int]
+    out_size: int
+    activation: str = "mish"
+    group: int = 8
+
+    @nn.compact
+    def __call__(self, x):
+        x = MLP(self.hidden_sizes, None, self.activation, 1.0, True)(x.astype(jnp.float32))
+        x = nn.Dense(self.out_size, kernel_init=nn.initializers.orthogonal(1.0))(x)
+        return simnorm(nn.LayerNorm()(x), self.group)
 
 
 class QNetwork(nn.Module):
@@ -188,4 +221,4 @@ class ConvEncoder(nn.Module):
         return x.reshape((*lead, self.features))
 
 
-__all__ = ["MLP", "QEnsemble", "QNetwork", "Conv", "ConvEncoder", "conv2d", "activation", "ensemble"]
+__all__ = ["MLP", "QEnsemble", "SimNormMLP", "simnorm", "QNetwork", "Conv", "ConvEncoder", "conv2d", "activation", "ensemble"]

@@ -1,7 +1,8 @@
 """The replay learners' shared loop: act, store, learn, as one ``update`` of a :class:`jaxrl.trainer.Trainer`.
 
-SAC, TD3, DQN (and the pixel agent built on TD3) are each a config, networks, losses and an
-:class:`Agent` (how to init, act and take one gradient step); :func:`make_train` turns an agent
+SAC, TD3, DQN and TD-MPC2 (a world model that plans, keeping its plan in the policy carry and
+learning from replay windows) are each a config, networks, losses and an :class:`Agent` (how to
+init, act and take one gradient step); :func:`make_train` turns an agent
 into a trainer whose every update:
 
 1. acts ``num_steps`` steps in each of ``num_envs`` auto-resetting envs (one
@@ -152,7 +153,8 @@ class Agent:
       explore: ``explore(agent_state, hparams, key, carry, obs[B], first[B], progress) -> (action[B],
         carry, extras)``: the behaviour policy; ``progress`` in [0, 1] is the fraction of the run done
         (for schedules). Called during the random warm-up too (its action is replaced, its carry kept).
-      greedy: ``greedy(agent_state, key, carry, obs[B], first[B]) -> (action[B], carry)``: the evaluation policy.
+      greedy: ``greedy(agent_state, hparams, key, carry, obs[B], first[B]) -> (action[B], carry)``: the evaluation
+        policy (``hparams`` for a planner's traced settings; a stateless agent ignores them).
       learn: ``learn(agent_state, hparams, meta_params, batch, key) -> (agent_state, metrics)``:
         one gradient step on ``batch`` (what ``sample`` draws); metrics are scalars and include ``loss``.
       sample: ``sample(buffer, replay_state, key, batch_size) -> batch``; default
@@ -182,8 +184,8 @@ def stateless_explore(act: Callable) -> Callable:
 
 
 def stateless_greedy(act: Callable) -> Callable:
-    """``greedy`` from ``act(agent_state, key, obs[B]) -> action[B]`` (no carry)."""
-    return lambda agent, key, carry, obs, first: (act(agent, key, obs), carry)
+    """``greedy`` from ``act(agent_state, key, obs[B]) -> action[B]`` (no carry, no hparams)."""
+    return lambda agent, hp, key, carry, obs, first: (act(agent, key, obs), carry)
 
 
 def optimizer_config(config, num_optimizer_steps: int):
@@ -268,7 +270,7 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
 
     def policy(state: OffPolicyState) -> Policy:
         def step(key, carry, obs, first):
-            return (*agent.greedy(state.agent, key, carry, obs, first), {})
+            return (*agent.greedy(state.agent, state.hparams, key, carry, obs, first), {})
 
         return Policy(step, agent.init_carry)
 

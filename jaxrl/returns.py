@@ -121,3 +121,19 @@ def n_step_return(rewards: jax.Array, discounts: jax.Array, bootstrap: jax.Array
     state each step led to (only the last one, and the ones after a ``done``, are used).
     Returns ``[...]``."""
     return lambda_returns(rewards, bootstrap, discounts, 1.0, done)[0]
+
+
+def percentile_scale(scale, x, rate, low: float = 5.0, high: float = 95.0, mask=None) -> jax.Array:
+    """One step of a running scale of ``x`` (any shape, all entries pooled): ``scale`` moves by
+    ``rate`` toward ``max(1, P_high(x) - P_low(x))``, the spread between two percentiles (linear
+    interpolation, as ``numpy.percentile``). TD-MPC2 divides its policy's Q by it (5th to 95th);
+    DreamerV3 its returns. ``mask`` (``x``'s shape, bool): only those entries count; with none, the
+    scale stays. Returns the new scale (a scalar; ``rate`` may be traced)."""
+    x = jnp.ravel(x).astype(jnp.float32)
+    if mask is None:
+        spread = jnp.percentile(x, high) - jnp.percentile(x, low)
+        return scale + rate * (jnp.maximum(spread, 1.0) - scale)
+    mask = jnp.ravel(mask)
+    x = jnp.where(mask, x, jnp.nan)
+    spread = jnp.nanpercentile(x, high) - jnp.nanpercentile(x, low)
+    return jnp.where(jnp.any(mask), scale + rate * (jnp.maximum(spread, 1.0) - scale), scale)

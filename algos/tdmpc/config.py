@@ -1,0 +1,199 @@
+"""TD-MPC2's static config and traced hyperparameters.
+
+STATIC (``TDMPCConfig``, a frozen dataclass; changing a field recompiles): the shared replay-learner
+fields (:class:`jaxrl.offpolicy.OffPolicyConfig`), the world model's sizes, the training horizon and
+the planner's counts. TRACED (``TDMPCHparams``, a pytree: a sweep vmaps over them and never
+recompiles): learning rates, discount, loss weights, Polyak rate, the planner's std bounds and
+temperature.
+
+The defaults are a small model that learns on a 2-core CPU (the ``default`` preset); TD-MPC2's
+published sizes (Hansen et al. 2024, the 5M-parameter model) are the ``paper`` preset, for a GPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from flax import struct
+
+from jaxrl.configs import ConfigError, Preset, check_positive_ints, hparams_functions
+from jaxrl.offpolicy import OffPolicyConfig
+from jaxrl.planning import MPPI
+
+
+@dataclasses.dataclass(frozen=True)
+class TDMPCConfig(OffPolicyConfig):
+    """Static TD-MPC2 settings (changing one recompiles).
+
+    Attributes:
+      latent_dim: width of the latent state (a multiple of ``simnorm_dim``: groups of SimNorm).
+      simnorm_dim: SimNorm's group size (the latent is ``latent_dim / simnorm_dim`` simplices).
+      enc_dim: hidden width of the state encoder (the CNN's dense features for pixels).
+      num_enc_layers: layers of the state encoder (``max(1, num_enc_layers - 1)`` hidden ones).
+      mlp_dim: hidden width of the dynamics, reward, policy and Q networks (two hidden layers each,
+        LayerNorm + Mish).
+      num_q: Q heads in the ensemble (TD-MPC2: 5; two drawn at random for each target and estimate).
+      num_bins, vmin, vmax: the two-hot bins of rewards and values, in symlog space.
+      horizon: steps of each training sequence (sampled as ``horizon + 1`` observations).
+      plan: act by MPPI in latent space (True) or with the policy prior alone (False: cheap data
+        collection, and what planning buys measured against it).
+      plan_horizon: steps the planner looks ahead (``None``: ``horizon``; at most ``horizon``: the
+        model is trained for that many steps only).
+      iterations, num_samples, num_elites, num_pi_trajs: MPPI's counts (``num_pi_trajs`` of the
+        samples are rolled out by the policy prior).
+      log_std_min, log_std_max: bounds of the policy prior's log std.
+      conv_channels, conv_kernels, conv_strides: the CNN torso for pixel observations
+        (:class:`jaxrl.networks.ConvEncoder`; TD-MPC2: 4 layers of 32 channels).
+    """
+
+    total_timesteps: int = 100_000
+    num_envs: int = 4
+    num_steps: int = 1
+    buffer_size: int = 100_000
+    batch_size: int = 128
+    learning_starts: int = 2_000
+    replay_ratio: float = 0.5
+    latent_dim: int = 64
+    simnorm_dim: int = 8
+    enc_dim: int = 128
+    num_enc_layers: int = 2
+    mlp_dim: int = 128
+    num_q: int = 5
+    num_bins: int = 101
+    vmin: float = -10.0
+    vmax: float = 10.0
+    horizon: int = 3
+    plan: bool = True
+    plan_horizon: int | None = None
+    iterations: int = 4
+    num_samples: int = 128
+    num_elites: int = 16
+    num_pi_trajs: int = 8
+    log_std_min: float = -10.0
+    log_std_max: float = 2.0
+    conv_channels: tuple[int, ...] = (32, 32, 32, 32)
+    conv_kernels: tuple[int, ...] = (7, 5, 3, 3)
+    conv_strides: tuple[int, ...] = (2, 2, 2, 1)
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_positive_ints(self, ("latent_dim", "simnorm_dim", "enc_dim", "num_enc_layers", "mlp_dim", "num_q", "num_bins",
+                                   "horizon"))
+        if self.latent_dim % self.simnorm_dim:
+            raise ConfigError(f"TDMPCConfig.latent_dim (= {self.latent_dim}) must be a multiple of simnorm_dim (= {self.simnorm_dim})")
+        if self.num_q < 2:
+            raise ConfigError(f"TDMPCConfig.num_q must be at least 2 (two heads are drawn for every target), got {self.num_q}")
+        if self.num_bins < 2 or not self.vmin < self.vmax:
+            raise ConfigError(f"TDMPCConfig needs num_bins >= 2 and vmin < vmax, got {self.num_bins}, {self.vmin}, {self.vmax}")
+        if self.plan_horizon is not None:
+            check_positive_ints(self, ("plan_horizon",))
+            if self.plan_horizon > self.horizon:
+                raise ConfigError(f"TDMPCConfig.plan_horizon (= {self.plan_horizon}) is longer than the sampled training "
+                                  f"sequences (horizon = {self.horizon}): the model is never trained that far ahead")
+        self.planner  # noqa: B018  (checks the MPPI counts)
+        if not self.log_std_min < self.log_std_max:
+            raise ConfigError(f"TDMPCConfig needs log_std_min < log_std_max, got {self.log_std_min} and {self.log_std_max}")
+        for name in ("conv_channels", "conv_kernels", "conv_strides"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if not len(self.conv_channels) == len(self.conv_kernels) == len(self.conv_strides):
+            raise ConfigError("TDMPCConfig.conv_channels, conv_kernels and conv_strides must have one entry per layer")
+
+    @property
+    def sequence_length(self) -> int:
+        """Observations per sampled training sequence: ``horizon + 1``."""
+        return self.horizon + 1
+
+    @property
+    def planner(self) -> MPPI:
+        """The MPPI planner's static counts (a one-line ConfigError when they do not fit)."""
+        try:
+            return MPPI(self.plan_horizon or self.horizon, self.iterations, self.num_samples, self.num_elites, self.num_pi_trajs)
+        except ConfigError as e:
+            raise ConfigError(f"TDMPCConfig: {e} (fields iterations, num_samples, num_elites, num_pi_trajs)") from None
+
+
+@struct.dataclass
+class TDMPCHparams:
+    """Traced TD-MPC2 hyperparameters (a pytree: vmap over them, never recompiles).
+
+    Attributes:
+      lr: Adam learning rate of the world model and the policy prior (> 0).
+      enc_lr_scale: the encoder's learning rate is ``lr * enc_lr_scale`` (TD-MPC2: 0.3).
+      gamma: discount in [0, 1] (TD-MPC2 uses ``(L/5 - 1) / (L/5)`` clipped to [0.95, 0.995] for
+        episodes of ``L`` agent steps: :func:`jaxrl.algos.tdmpc.discount_for`).
+      tau: Polyak rate of the target Q heads and of the running Q scale (in (0, 1]).
+      rho: per-step weight decay of the losses along the horizon (weight ``rho^t``).
+      consistency_coef, reward_coef, value_coef: weights of the latent consistency, reward and value losses.
+      entropy_coef: weight of the policy prior's entropy bonus (against Q divided by its running scale).
+      max_grad_norm: global gradient-norm clip of the model and of the policy (> 0).
+      min_std, max_std: bounds of MPPI's sampling std.
+      temperature: MPPI's weighting of the elites, ``exp(temperature * (value - max))``.
+    """
+
+    lr: Any = 3e-4
+    enc_lr_scale: Any = 0.3
+    gamma: Any = 0.99
+    tau: Any = 0.01
+    rho: Any = 0.5
+    consistency_coef: Any = 20.0
+    reward_coef: Any = 0.1
+    value_coef: Any = 0.1
+    entropy_coef: Any = 1e-4
+    max_grad_norm: Any = 20.0
+    min_std: Any = 0.05
+    max_std: Any = 2.0
+    temperature: Any = 0.5
+
+
+_RANGES = {
+    "lr": (0.0, math.inf, False), "enc_lr_scale": (0.0, math.inf, True), "gamma": (0.0, 1.0, True),
+    "tau": (0.0, 1.0, False), "rho": (0.0, 1.0, True), "consistency_coef": (0.0, math.inf, True),
+    "reward_coef": (0.0, math.inf, True), "value_coef": (0.0, math.inf, True), "entropy_coef": (0.0, math.inf, True),
+    "max_grad_norm": (0.0, math.inf, False), "min_std": (0.0, math.inf, False), "max_std": (0.0, math.inf, False),
+    "temperature": (0.0, math.inf, False),
+}
+
+_default, as_hparams, _validate = hparams_functions(TDMPCHparams, _RANGES, "TD-MPC2")
+default_hparams = _default
+
+
+def validate_hparams(hparams, batch_shape=None):
+    """Ranges (see :class:`TDMPCHparams`) and ``min_std <= max_std``; a ``ConfigError`` on the host."""
+    import jax
+    import numpy as np
+
+    hp = _validate(hparams, batch_shape)
+    if not isinstance(hp.min_std, jax.core.Tracer) and not isinstance(hp.max_std, jax.core.Tracer) and np.any(np.asarray(hp.min_std) > np.asarray(hp.max_std)):
+        raise ConfigError(f"TD-MPC2 hyperparameters: min_std ({hp.min_std}) is larger than max_std ({hp.max_std})")
+    return hp
+
+
+def discount_for(episode_length: int, denom: float = 5.0, low: float = 0.95, high: float = 0.995) -> float:
+    """TD-MPC2's discount heuristic for episodes of ``episode_length`` agent steps:
+    ``clip((L / denom - 1) / (L / denom), low, high)`` (500 steps, DMC at action repeat 2: 0.99)."""
+    frac = episode_length / denom
+    return float(min(max((frac - 1) / frac, low), high))
+
+
+def presets() -> dict[str, Preset]:
+    """TD-MPC2's named settings (env steps count agent steps: with ``action_repeat=2``, as TD-MPC2
+    runs DMC, one agent step is two control steps of the task)."""
+    return {
+        "default": Preset(about="a 2-core CPU: latent 64, MLPs 128, 5 Q heads, MPPI 4 x 128 samples (16 elites, 8 from "
+                                "the policy), 4 envs, batch 128, 0.5 gradient steps per env step"),
+        "paper": Preset(
+            config=dict(total_timesteps=1_000_000, num_envs=1, buffer_size=1_000_000, batch_size=256, learning_starts=2_500,
+                        replay_ratio=1.0, latent_dim=512, enc_dim=256, num_enc_layers=2, mlp_dim=512, num_q=5, horizon=3,
+                        iterations=6, num_samples=512, num_elites=64, num_pi_trajs=24),
+            about="a GPU: TD-MPC2's 5M-parameter model and planner (Hansen et al. 2024), one env, one gradient step per "
+                  "agent step (TD-MPC2 runs DM Control with --env-opt action_repeat=2)",
+        ),
+        "tiny": Preset(
+            config=dict(total_timesteps=64, num_envs=2, num_steps=4, buffer_size=64, batch_size=8, learning_starts=16,
+                        replay_ratio=0.25, latent_dim=16, enc_dim=16, mlp_dim=16, num_q=2, num_bins=11, horizon=2,
+                        iterations=2, num_samples=8, num_elites=2, num_pi_trajs=2),
+            env="probe_continuous", about="tests: 8 updates of 8 env steps on a probe env",
+        ),
+    }

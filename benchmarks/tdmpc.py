@@ -1,0 +1,113 @@
+"""TD-MPC2 learning curves on a 2-core CPU (or any device): ``cartpole_swingup`` from states at
+action repeat 2 (TD-MPC2's DMC setting), planning vs the policy prior, written to JSON.
+
+    python benchmarks/tdmpc.py curve --env cartpole_swingup --steps 100000 --seeds 2 --json out.json
+    python benchmarks/tdmpc.py curve --set plan=False ...        # act with the policy prior instead
+    python benchmarks/tdmpc.py speed --iterations 4,12 --json out.json   # compile time, agent steps/s, memory
+
+Steps are AGENT steps of the env as made (``--action-repeat 2``: each is two control steps of the
+task; TD-MPC2 reports agent steps). Each evaluation is the mean return of 16 deterministic episodes
+per seed (the greedy planner, or the prior's mean with ``plan=False``), outside the timed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import jax
+import numpy as np
+
+from common import machine_info
+from jaxrl import envs, evaluate
+from jaxrl.algos import tdmpc
+from jaxrl.configs import parse_sets
+
+
+def curve(args) -> dict:
+    env_opts = {"action_repeat": args.action_repeat} if args.action_repeat > 1 else {}
+    if args.obs != "state":
+        env_opts.update(obs=args.obs, image_size=args.image_size)
+    env, params = envs.make(args.env, **env_opts)
+    config_sets, hp_sets = parse_sets(args.set, tdmpc.TDMPCConfig, tdmpc.TDMPCHparams)
+    config = tdmpc.TDMPCConfig(**{"total_timesteps": args.steps, "buffer_size": max(args.steps, 1000), **config_sets})
+    hp = tdmpc.validate_hparams(hp_sets)
+    fields = set(tdmpc.TDMPCConfig.__dataclass_fields__)
+    sets = {**config_sets, **hp_sets}
+    t0 = time.time()
+    res = evaluate.evaluated_run(tdmpc.make_train(config, env, params), env, params, hp, args.seeds, args.evals)
+    curve = [{"agent_steps": int(s), "control_steps": int(s) * args.action_repeat, "returns": r.tolist()}
+             for s, r in zip(res["env_steps"], res["returns"])]
+    first = {str(i): next((c["agent_steps"] for c in curve if c["returns"][i] >= 800), None) for i in range(args.seeds)}
+    return {"benchmark": "tdmpc_curve", "env": args.env, "env_options": env_opts, "set": sets, "seeds": args.seeds,
+            "config": {k: getattr(config, k) for k in sorted(fields) if k != "optimizer"}, "curve": curve,
+            "first_agent_steps_to_800": first, "compile_s": res["compile_s"], "run_s": res["run_s"],
+            "total_s": time.time() - t0, "agent_steps_per_s": args.steps * args.seeds / res["run_s"],
+            "machine": machine_info()}
+
+
+def speed(args) -> dict:
+    """Compile time of a chunk of ``--updates`` updates (``jit(trainer.run_updates)``, the program the
+    runner calls) at several MPPI iteration counts, then agent steps per second of planning and of
+    prior acting (one run, after the random prefill, median of ``--repeats`` calls), and the state's bytes."""
+    from jaxrl import memory
+
+    env, params = envs.make(args.env, action_repeat=args.action_repeat)
+    hp = tdmpc.validate_hparams({})
+    base = dict(total_timesteps=10**6, buffer_size=100_000, learning_starts=1_000, replay_ratio=args.replay_ratio)
+    rows = []
+    for plan, iterations in [(True, i) for i in args.iterations] + [(False, args.iterations[0])]:
+        config = tdmpc.TDMPCConfig(**base, plan=plan, iterations=iterations)
+        trainer = tdmpc.make_train(config, env, params)
+        state = jax.jit(trainer.init)(jax.random.key(0), hp)
+        t0 = time.perf_counter()
+        chunk = jax.jit(lambda s: trainer.run_updates(s, args.updates)).lower(state).compile()
+        compile_s = time.perf_counter() - t0
+        while int(state.update_step) < config.warmup_updates + 1:  # past the random prefill: learning
+            state = jax.block_until_ready(chunk(state)[0])
+        times = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            state = jax.block_until_ready(chunk(state)[0])
+            times.append(time.perf_counter() - t0)
+        rows.append({"plan": plan, "iterations": iterations, "compile_s": compile_s,
+                     "agent_steps_per_s": args.updates * config.steps_per_update / float(np.median(times)),
+                     "grad_steps_per_agent_step": config.replay_ratio,
+                     "state_bytes": memory.tree_bytes(state), "replay_bytes": memory.tree_bytes(state.replay)})
+        print(json.dumps(rows[-1]), flush=True)
+    return {"benchmark": "tdmpc_speed", "env": args.env, "updates": args.updates, "rows": rows, "machine": machine_info()}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("curve")
+    c.add_argument("--env", default="cartpole_swingup")
+    c.add_argument("--obs", default="state")
+    c.add_argument("--image-size", type=int, default=64)
+    c.add_argument("--action-repeat", type=int, default=2)
+    c.add_argument("--steps", type=int, default=100_000)
+    c.add_argument("--seeds", type=int, default=2)
+    c.add_argument("--evals", type=int, default=10)
+    c.add_argument("--set", action="append", default=[], help="config field or hparam NAME=VALUE")
+    c.add_argument("--json", default=None)
+    sp = sub.add_parser("speed")
+    sp.add_argument("--env", default="cartpole_swingup")
+    sp.add_argument("--action-repeat", type=int, default=2)
+    sp.add_argument("--iterations", type=lambda s: [int(x) for x in s.split(",")], default=[4, 12])
+    sp.add_argument("--replay-ratio", type=float, default=1.0)
+    sp.add_argument("--updates", type=int, default=250)
+    sp.add_argument("--repeats", type=int, default=3)
+    sp.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    out = curve(args) if args.cmd == "curve" else speed(args)
+    print(json.dumps({k: v for k, v in out.items() if k not in ("config", "machine")}))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""TD-MPC2 (``jaxrl.algos.tdmpc``): bad input refused before compiling, the planner's warm start
+through the policy carry, pixels through the same agent, the update-rule slot, and LEARNING.
+
+The protocol itself (one trace, chunked = one jit, vmapped = separate, exact resume, NaN guard)
+is checked for every registered algorithm, TD-MPC2 included, by ``tests/test_contract.py``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl import envs, evaluate
+from jaxrl.algos import tdmpc
+from jaxrl.configs import ConfigError
+
+TINY = tdmpc.presets()["tiny"].config
+
+
+def tiny(**changes):
+    return tdmpc.TDMPCConfig(**{**TINY, **changes})
+
+
+@pytest.mark.parametrize("changes, match", [
+    (dict(plan_horizon=3), "plan_horizon .*longer than the sampled training sequences"),
+    (dict(num_elites=9), "num_elites .*more than num_samples"),
+    (dict(num_pi_trajs=8), "num_prior .*leave none"),
+    (dict(latent_dim=12, simnorm_dim=8), "latent_dim .*multiple of simnorm_dim"),
+    (dict(num_q=1), "num_q must be at least 2"),
+    (dict(iterations=0), "iterations must be a positive integer"),
+])
+def test_bad_configs_are_one_line_errors(changes, match):
+    with pytest.raises(ConfigError, match=match) as e:
+        tiny(**changes)
+    assert "\n" not in str(e.value)
+
+
+def test_bad_envs_and_hparams_are_refused_before_compiling():
+    env, params = envs.make("probe_action")  # Discrete(2)
+    with pytest.raises(ConfigError, match="TD-MPC2 needs continuous"):
+        tdmpc.make_train(tiny(), env, params)
+    env, params = envs.make("probe_continuous")
+    with pytest.raises(ConfigError, match="min_std .* larger than max_std"):
+        tdmpc.validate_hparams(dict(min_std=3.0, max_std=2.0))
+    with pytest.raises(ConfigError, match="temperature"):
+        tdmpc.validate_hparams(dict(temperature=-1.0))
+    pixel_env, pixel_params = envs.make("cartpole_balance", obs="pixels", image_size=8, physics="fast")
+    with pytest.raises(ConfigError, match="does not fit 8x8 images"):
+        tdmpc.make_train(tiny(), pixel_env, pixel_params)
+    assert tdmpc.discount_for(500) == pytest.approx(0.99) and tdmpc.discount_for(1000) == pytest.approx(0.995)
+
+
+def test_the_plan_warm_starts_from_the_carry_and_restarts_on_first():
+    """With MPPI's std pinned near 0 and no policy proposals, every sample equals the warm start, so
+    the returned plan IS the warm start: the previous plan shifted one step, or zeros on ``first``."""
+    env, params = envs.make("probe_continuous")
+    config = tiny(num_pi_trajs=0, plan_horizon=2)
+    agent = tdmpc.make_agent(config, env)
+    hp = tdmpc.as_hparams(dict(min_std=1e-7, max_std=1e-7))
+    state = agent.init(jax.random.key(0), hp)
+    previous = jnp.asarray([[[0.5], [-0.25]], [[0.1], [0.2]]])  # [B=2, H=2, A=1]
+    obs = jnp.zeros((2, 1))
+    act = jax.jit(agent.greedy)
+    action, carry = act(state, hp, jax.random.key(1), previous, obs, jnp.array([False, True]))
+    np.testing.assert_allclose(carry, [[[-0.25], [0.0]], [[0.0], [0.0]]], atol=1e-5)
+    np.testing.assert_allclose(action, [[-0.25], [0.0]], atol=1e-5)
+    assert agent.init_carry(3).shape == (3, 2, 1)
+
+
+def test_policy_prior_acting_keeps_an_empty_plan():
+    env, params = envs.make("probe_continuous")
+    agent = tdmpc.make_agent(tiny(plan=False), env)
+    hp = tdmpc.default_hparams()
+    state = agent.init(jax.random.key(0), tdmpc.as_hparams(hp))
+    carry = agent.init_carry(2)
+    a, c, _ = agent.explore(state, tdmpc.as_hparams(hp), jax.random.key(1), carry, jnp.zeros((2, 1)), jnp.ones(2, bool), 0.0)
+    assert a.shape == (2, 1) and np.all(np.abs(np.asarray(a)) <= 1) and c is carry
+
+
+def test_pixels_go_through_the_same_agent():
+    env, params = envs.make("cartpole_balance", obs="pixels", image_size=16, physics="fast", episode_length=20)
+    config = tiny(conv_channels=(4, 4), conv_kernels=(3, 3), conv_strides=(2, 2), total_timesteps=32, learning_starts=8,
+                  buffer_size=32, num_steps=2, batch_size=4)
+    trainer = tdmpc.make_train(config, env, params)
+    state, metrics = jax.jit(trainer)(jax.random.key(0), tdmpc.default_hparams())
+    assert state.replay.obs.dtype == jnp.uint8 and state.replay.obs.shape[-3:] == (16, 16, 3)
+    assert "Conv_0" in str(jax.tree_util.tree_structure(state.agent.model["encoder"]))
+    for k, v in metrics.items():
+        assert np.all(np.isfinite(np.asarray(v, np.float64))), k
+    assert float(np.asarray(metrics["learning"])[-1]) == 1.0
+
+
+def _window(key, n=6, length=3):
+    """A replay window ``[length, n]`` of the 1-d probe (random observations, actions and rewards)."""
+    from jaxrl.replay import Sequence
+
+    k1, k2, k3 = jax.random.split(key, 3)
+    flags = jnp.zeros((length, n), bool)
+    return Sequence(jax.random.uniform(k1, (length, n, 1), minval=-1, maxval=1),
+                    jax.random.uniform(k2, (length, n, 1), minval=-1, maxval=1), jax.random.uniform(k3, (length, n)),
+                    flags, flags, flags, flags, {}, jnp.ones((length, n), bool))
+
+
+def test_the_update_rule_slot_trains_the_model_and_the_policy():
+    """A learned optimiser in the slot: at zero meta-parameters the lifetime-lr rule is the default
+    optimiser bit for bit; a non-zero learned multiplier changes both the world model and the prior."""
+    from jaxrl.algos import meta
+
+    env, _ = envs.make("probe_continuous")
+    hp = tdmpc.as_hparams(tdmpc.default_hparams())
+    window = _window(jax.random.key(2))
+
+    def learned(config, meta_params):
+        agent = tdmpc.make_agent(config, env)
+        state = agent.init(jax.random.key(0), hp, meta_params)
+        return jax.jit(agent.learn)(state, hp, meta_params, window, jax.random.key(1))[0]
+
+    base = learned(tiny(), None)
+    zero = jax.tree.map(jnp.zeros_like, meta.init_lifetime_lr(jax.random.key(1)))
+    same = learned(tiny(optimizer=meta.lifetime_lr_optimizer), zero)
+    for a, b in zip(jax.tree.leaves((base.model, base.pi)), jax.tree.leaves((same.model, same.pi))):
+        np.testing.assert_array_equal(a, b)
+    other = learned(tiny(optimizer=meta.lifetime_lr_optimizer), jax.tree.map(lambda x: x + 1.0, zero))
+    for name in ("model", "pi"):
+        diff = [np.max(np.abs(np.asarray(a) - np.asarray(b))) for a, b in
+                zip(jax.tree.leaves(getattr(base, name)), jax.tree.leaves(getattr(other, name)))]
+        assert max(diff) > 1e-6, name
