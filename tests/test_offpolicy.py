@@ -197,7 +197,7 @@ def test_the_shared_loop_carries_an_agents_state_and_stores_its_extras():
         t = reset_where(first, jnp.zeros_like(carry), carry) + 1
         return jnp.zeros(obs.shape[0], jnp.int32), t, {"t": t}
 
-    def greedy(agent, key, carry, obs, first):
+    def greedy(agent, hp, key, carry, obs, first):
         return jnp.zeros(obs.shape[0], jnp.int32), reset_where(first, jnp.zeros_like(carry), carry) + 1
 
     agent = offpolicy.Agent(init=base.init, explore=explore, greedy=greedy, learn=base.learn, sample_length=3,

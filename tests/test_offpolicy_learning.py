@@ -69,17 +69,20 @@ def test_td3_learns_pendulum():
 
 
 # how far each world-model loss falls (mean of the last tenth of the learning updates / the first tenth)
-FALL = {"consistency_loss": 0.5, "reward_loss": 0.5, "value_loss": 0.7}
-TDMPC_PENDULUM = dict(total_timesteps=6_000, num_envs=4, buffer_size=6_000, learning_starts=1_000, replay_ratio=0.25)
+FALL = {"consistency_loss": 0.5, "reward_loss": 0.5, "value_loss": 0.5}
+TDMPC_PENDULUM = dict(total_timesteps=6_000, num_envs=4, buffer_size=6_000, learning_starts=1_000, replay_ratio=0.25,
+                      iterations=3, num_samples=64, num_elites=8, num_pi_trajs=4)
 
 
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(600)
 def test_tdmpc_learns_pendulum_and_its_world_model_losses_fall():
-    """TD-MPC2's default (CPU) model, planning with MPPI, 6k env steps (4.5k after the random prefill)."""
+    """TD-MPC2's default (CPU) model planning with a smaller MPPI (3 x 64 samples: half the test's
+    cost), 6k env steps (5k after the random prefill)."""
     cfg = tdmpc.TDMPCConfig(**TDMPC_PENDULUM)
     hp = tdmpc.TDMPCHparams(lr=1e-3, gamma=tdmpc.discount_for(200))
     trained, random, metrics = _train_and_eval(tdmpc, cfg, hp, "gymnax/Pendulum-v1", 200)
     assert np.all(random < -1000), random
+    print("trained", trained, "random", random)
     assert np.all(trained >= -500), (trained, random)
     learning = np.asarray(metrics["learning"])[0] > 0
     for name in ("consistency_loss", "reward_loss", "value_loss"):

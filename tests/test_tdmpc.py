@@ -80,12 +80,14 @@ def test_policy_prior_acting_keeps_an_empty_plan():
 
 
 def test_pixels_go_through_the_same_agent():
-    env, params = envs.make("cartpole_balance", obs="pixels", image_size=16, physics="fast", episode_length=20)
+    """The CNN encoder in the learner and the actor (acting with the prior: the planner is the same code
+    for any latent, tested above)."""
+    env, params = envs.make("cartpole_balance", obs="pixels", image_size=12, physics="fast", episode_length=20)
     config = tiny(conv_channels=(4, 4), conv_kernels=(3, 3), conv_strides=(2, 2), total_timesteps=32, learning_starts=8,
-                  buffer_size=32, num_steps=2, batch_size=4)
+                  buffer_size=32, num_steps=2, batch_size=4, plan=False)
     trainer = tdmpc.make_train(config, env, params)
     state, metrics = jax.jit(trainer)(jax.random.key(0), tdmpc.default_hparams())
-    assert state.replay.obs.dtype == jnp.uint8 and state.replay.obs.shape[-3:] == (16, 16, 3)
+    assert state.replay.obs.dtype == jnp.uint8 and state.replay.obs.shape[-3:] == (12, 12, 3)
     assert "Conv_0" in str(jax.tree_util.tree_structure(state.agent.model["encoder"]))
     for k, v in metrics.items():
         assert np.all(np.isfinite(np.asarray(v, np.float64))), k
