@@ -130,10 +130,7 @@ def percentile_scale(scale, x, rate, low: float = 5.0, high: float = 95.0, mask=
     DreamerV3 its returns. ``mask`` (``x``'s shape, bool): only those entries count; with none, the
     scale stays. Returns the new scale (a scalar; ``rate`` may be traced)."""
     x = jnp.ravel(x).astype(jnp.float32)
-    if mask is None:
-        spread = jnp.percentile(x, high) - jnp.percentile(x, low)
-        return scale + rate * (jnp.maximum(spread, 1.0) - scale)
-    mask = jnp.ravel(mask)
+    mask = jnp.ones(x.shape, jnp.bool_) if mask is None else jnp.ravel(mask)
     x = jnp.where(mask, x, jnp.nan)
     spread = jnp.nanpercentile(x, high) - jnp.nanpercentile(x, low)
     return jnp.where(jnp.any(mask), scale + rate * (jnp.maximum(spread, 1.0) - scale), scale)

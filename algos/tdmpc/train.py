@@ -86,10 +86,6 @@ class Model:
     def reward(self, model, z, a):
         return self.bins.decode(self.nets.reward.apply(model["reward"], z, a))
 
-    def q_values(self, q_params, z, a):
-        """``[num_q, ...]`` decoded values."""
-        return self.bins.decode(self.nets.q.apply(q_params, z, a))
-
     def q_pair(self, q_params, z, a, key):
         """``[2, ...]`` decoded values of two distinct heads drawn at random (only those two are evaluated)."""
         pick = jax.random.choice(key, self.nets.q.num_heads, (2,), replace=False)
@@ -255,7 +251,7 @@ def make_train(config: TDMPCConfig, env: Env, env_params: Any) -> Trainer:
     if not isinstance(config, TDMPCConfig):
         raise ConfigError(f"config must be a TDMPCConfig, got {type(config).__name__}")
     check_env(env)
-    if env.observation_spec.shape and len(env.observation_spec.shape) == 3:
+    if len(env.observation_spec.shape) == 3:
         h, w = env.observation_spec.shape[:2]
         size = min(h, w)
         for k, s in zip(config.conv_kernels, config.conv_strides):
