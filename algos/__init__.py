@@ -32,6 +32,7 @@ _ALGORITHMS = {
     "dqn": "jaxrl.algos.dqn",
     "pqn": "jaxrl.algos.pqn",
     "tdmpc": "jaxrl.algos.tdmpc",
+    "drq": "jaxrl.algos.drq",
 }
 
 

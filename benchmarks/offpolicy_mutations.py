@@ -1,9 +1,9 @@
 """Mutation checks of the off-policy learning tests: break one loss, run the test's training, print the returns.
 
-    python benchmarks/offpolicy_mutations.py [sac|td3|dqn|pqn ...]
+    python benchmarks/offpolicy_mutations.py [sac|td3|dqn|pqn|tdmpc|drq ...]
 
 Each mutation must end near the random policy's return, below the test's threshold, while the
-unbroken learner passes it (tests/test_offpolicy_learning.py). Results: benchmarks/RESULTS.md.
+unbroken learner passes it (tests/test_offpolicy_learning.py; DrQ-v2's: tests/test_drq.py). Results: benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ from __future__ import annotations
 import sys
 
 import jax.numpy as jnp
+import numpy as np
 
 sys.path.insert(0, "tests")
 import test_offpolicy_learning as t  # noqa: E402
 from jaxrl import returns as core_returns  # noqa: E402
-from jaxrl.algos import dqn, pqn, sac, td3, tdmpc  # noqa: E402
+import test_drq  # noqa: E402
+from jaxrl.algos import dqn, drq, pqn, sac, td3, tdmpc  # noqa: E402
+from jaxrl.algos.drq import losses as drq_losses  # noqa: E402
 from jaxrl.algos.dqn import losses as dqn_losses  # noqa: E402
 
 dqn_losses_q_loss = dqn_losses.q_loss
@@ -25,6 +28,7 @@ from jaxrl.algos.td3 import losses as td3_losses  # noqa: E402
 from jaxrl.algos.tdmpc import losses as tdmpc_losses  # noqa: E402
 
 tdmpc_model_losses, tdmpc_td_targets = tdmpc_losses.model_losses, tdmpc_losses.td_targets
+drq_losses_n_step_target = drq_losses.n_step_target
 
 
 def no_reward_target(reward, terminated, next_value, gamma, reward_scale=1.0):
@@ -65,10 +69,16 @@ RUNS = {
               ("the reward head and the TD targets without the reward", tdmpc_losses, "model_losses",
                lambda zs, nz, rl, ql, reward, targets, *a: tdmpc_model_losses(
                    zs, nz, rl, ql, reward * 0.0, targets - jnp.asarray(reward), *a))],
+    "drq": [("actor loss sign flipped", drq_losses, "actor_loss", flipped(drq_losses.actor_loss)),
+            ("n-step TD target without the reward", drq_losses, "n_step_target",
+             lambda reward, discount, next_q: drq_losses_n_step_target(reward * 0.0, discount, next_q))],
 }
 
 
 def run(name):
+    if name == "drq":  # its test's own run (seed 0), uncached
+        *_, trained, random = test_drq._pixel_run.__wrapped__()
+        return np.array([trained.mean()]), np.array([random.mean()]), None
     if name in ("sac", "td3"):
         mod = sac if name == "sac" else td3
         steps = 20_000 if name == "sac" else 30_000

@@ -20,31 +20,17 @@ import jax
 import numpy as np
 
 from common import machine_info
-from jaxrl import envs, evaluate
+from curve import learning_curve
+from jaxrl import envs
 from jaxrl.algos import tdmpc
-from jaxrl.configs import parse_sets
 
 
 def curve(args) -> dict:
+    """The learning curve (:func:`curve.learning_curve`) with this script's options."""
     env_opts = {"action_repeat": args.action_repeat} if args.action_repeat > 1 else {}
     if args.obs != "state":
         env_opts.update(obs=args.obs, image_size=args.image_size)
-    env, params = envs.make(args.env, **env_opts)
-    config_sets, hp_sets = parse_sets(args.set, tdmpc.TDMPCConfig, tdmpc.TDMPCHparams)
-    config = tdmpc.TDMPCConfig(**{"total_timesteps": args.steps, "buffer_size": max(args.steps, 1000), **config_sets})
-    hp = tdmpc.validate_hparams(hp_sets)
-    fields = set(tdmpc.TDMPCConfig.__dataclass_fields__)
-    sets = {**config_sets, **hp_sets}
-    t0 = time.time()
-    res = evaluate.evaluated_run(tdmpc.make_train(config, env, params), env, params, hp, args.seeds, args.evals)
-    curve = [{"agent_steps": int(s), "control_steps": int(s) * args.action_repeat, "returns": r.tolist()}
-             for s, r in zip(res["env_steps"], res["returns"])]
-    first = {str(i): next((c["agent_steps"] for c in curve if c["returns"][i] >= 800), None) for i in range(args.seeds)}
-    return {"benchmark": "tdmpc_curve", "env": args.env, "env_options": env_opts, "set": sets, "seeds": args.seeds,
-            "config": {k: getattr(config, k) for k in sorted(fields) if k != "optimizer"}, "curve": curve,
-            "first_agent_steps_to_800": first, "compile_s": res["compile_s"], "run_s": res["run_s"],
-            "total_s": time.time() - t0, "agent_steps_per_s": args.steps * args.seeds / res["run_s"],
-            "machine": machine_info()}
+    return learning_curve("tdmpc", args.env, env_opts, args.steps, args.seeds, args.evals, args.set)
 
 
 def speed(args) -> dict:

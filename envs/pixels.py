@@ -65,6 +65,7 @@ import mujoco
 import numpy as np
 
 from jaxrl.env import Env, Wrapper
+from jaxrl.envs import distractors as _distractors
 from jaxrl.envs._options import positive_int
 from jaxrl.envs.mjx_env import MjxState, MjxTask, mjx
 from jaxrl.spaces import Box
@@ -440,14 +441,16 @@ def _irradiance(mj_model, model, data, point, normal, view_dir):
     return light
 
 
-def render(mj_model, model: mjx.Model, data: mjx.Data, cam_id: int, height: int, width: int) -> Frame:
+def render(mj_model, model: mjx.Model, data: mjx.Data, cam_id: int, height: int, width: int,
+           background: _distractors.Distraction | None = None) -> Frame:
     """Draw camera ``cam_id`` at ``height x width`` (static) from ``data`` (poses as they are).
 
     Traced and unbatched: ``vmap`` it over envs. ``mj_model`` supplies only static
     structure (geom types and groups, material ids, light modes); every number
     comes from the traced ``model`` and ``data``. ``cam_id`` may be a Python int
     or a traced int32. Call :func:`update_poses` first unless ``data`` holds the
-    current poses.
+    current poses. ``background`` (a :class:`jaxrl.envs.distractors.Distraction`) repaints the
+    sky and every plane geom (the floor) with its colours and patterns; the floor is still lit.
     """
     origin, dirs = _rays(model, data, cam_id, height, width)
     dist, geom, normal, pick, order = _cast(mj_model, model, data, origin, dirs)
@@ -459,10 +462,19 @@ def render(mj_model, model: mjx.Model, data: mjx.Data, cam_id: int, height: int,
     view = tuple(-data.cam_xmat[cam_id][i, 2] for i in range(3))
     light = _irradiance(mj_model, model, data, point, normal, view)
     up = jnp.clip(dirs[2], 0.0, 1.0)
+    sky = jnp.stack([(1 - up) * SKY_HORIZON[c] + up * SKY_ZENITH[c] for c in range(3)], -1)
+    color = material[:, :3]
+    if background is not None:
+        planes = np.nonzero(mj_model.geom_type == PLANE)[0]
+        on_floor = jnp.zeros(geom.shape, jnp.bool_)
+        for plane in planes:
+            on_floor = on_floor | (geom == plane)
+        color = jnp.where(on_floor[:, None], _distractors.floor_color(background, point), color)
+        sky = _distractors.sky_color(background, dirs)
     channels = []
     for c in range(3):
-        lit = material[:, c] * jnp.clip(material[:, 3] + light[c], 0.0, 1.0)
-        channels.append(jnp.where(hit, lit, (1 - up) * SKY_HORIZON[c] + up * SKY_ZENITH[c]))
+        lit = color[:, c] * jnp.clip(material[:, 3] + light[c], 0.0, 1.0)
+        channels.append(jnp.where(hit, lit, sky[:, c]))
     rgb = jnp.round(jnp.clip(jnp.stack(channels, -1), 0.0, 1.0) * 255).astype(jnp.uint8)
     return Frame(rgb.reshape(height, width, 3), dist.reshape(height, width), geom.reshape(height, width),
                  jnp.stack(normal, -1).reshape(height, width, 3))
@@ -483,6 +495,10 @@ class PixelObs(Wrapper):
       depth: add a 4th channel: depth along the ray, ``round(255 * min(d / depth_max, 1))``
         (255 where nothing is hit).
       depth_max: metres mapped to depth 255 (default 10).
+      distractors: ``None``, ``"colors"`` or ``"textures"``: a random sky and floor per episode
+        (:mod:`jaxrl.envs.distractors`); the state becomes a
+        :class:`~jaxrl.envs.distractors.DistractedState` holding the draw.
+      camera_jitter: the camera moves by up to this many metres per axis, a new offset per episode.
 
     Observation: uint8 ``[height, width, 3]`` (``[height, width, 4]`` with depth),
     channels R, G, B (, depth), row 0 at the top, values 0..255. ``reward``,
@@ -494,6 +510,8 @@ class PixelObs(Wrapper):
     camera: str | int | None = None
     depth: bool = False
     depth_max: float = 10.0
+    distractors: str | None = None
+    camera_jitter: float = 0.0
 
     def __post_init__(self):
         if not isinstance(self.env.unwrapped, MjxTask):
@@ -507,6 +525,12 @@ class PixelObs(Wrapper):
             raise ValueError(f"depth_max must be > 0 metres, got {self.depth_max!r}")
         self.camera_id  # noqa: B018  (validates the camera)
         check_renderable(self.mj_model)
+        _distractors.check(self.distractors, self.camera_jitter)
+
+    @property
+    def distracted(self) -> bool:
+        """A :class:`~jaxrl.envs.distractors.Distraction` is drawn per episode."""
+        return self.distractors is not None or self.camera_jitter > 0
 
     @property
     def camera_id(self) -> int:
@@ -518,12 +542,18 @@ class PixelObs(Wrapper):
         return Box((self.height, self.width, 4 if self.depth else 3), 0, 255, np.uint8)
 
     def frame(self, state, params) -> Frame:
-        """The :class:`Frame` of an (unbatched) env state, poses recomputed from its ``qpos``."""
+        """The :class:`Frame` of an (unbatched) env state, poses recomputed from its ``qpos`` (and the
+        episode's distractors, when on)."""
         data = find_state(state, MjxState).data
         if data.qpos.ndim != 1:
             raise ValueError(f"PixelObs renders one env; got batched data (qpos {data.qpos.shape}): put VecEnv outside PixelObs")
         data = update_poses(self.mj_model, params.model, data)
-        return render(self.mj_model, params.model, data, self.camera_id, self.height, self.width)
+        if not self.distracted:
+            return render(self.mj_model, params.model, data, self.camera_id, self.height, self.width)
+        d = find_state(state, _distractors.DistractedState).distraction
+        data = data.replace(cam_xpos=data.cam_xpos.at[self.camera_id].add(d.camera))
+        background = d if self.distractors is not None else None
+        return render(self.mj_model, params.model, data, self.camera_id, self.height, self.width, background)
 
     def observe(self, state, params) -> jax.Array:
         frame = self.frame(state, params)
@@ -533,18 +563,24 @@ class PixelObs(Wrapper):
         return jnp.concatenate([frame.rgb, depth[..., None]], -1)
 
     def reset(self, key, params):
-        state, ts = self.env.reset(key, params)
+        state, ts = self.env.reset(key, params)  # the physics gets the key untouched
+        if self.distracted:
+            state = _distractors.DistractedState(state, _distractors.draw(key, self.distractors, self.camera_jitter))
         return state, ts._replace(obs=self.observe(state, params))
 
     def step(self, key, state, action, params):
-        state, ts = self.env.step(key, state, action, params)
+        if not self.distracted:
+            state, ts = self.env.step(key, state, action, params)
+            return state, ts._replace(obs=self.observe(state, params))
+        inner, ts = self.env.step(key, state.inner, action, params)
+        state = _distractors.DistractedState(inner, _distractors.advance(state.distraction))
         return state, ts._replace(obs=self.observe(state, params))
 
 
 # ----------------------------------------------------------------------------- registry options
 
 OBS_OPTIONS: dict[str, Any] = {"obs": "state", "image_size": 64, "camera": None, "depth": False, "frame_stack": 1,
-                               "action_repeat": 1, "debug": False}
+                               "action_repeat": 1, "debug": False, "distractors": None, "camera_jitter": 0.0}
 
 
 # Upper bounds that keep the host's work to build an env small (a frame stack is a Python list of
@@ -568,7 +604,8 @@ def _image_size(value) -> tuple[int, int]:
     return size, size
 
 
-def check_obs_options(obs="state", image_size=64, camera=None, depth=False, frame_stack=1, action_repeat=1, debug=False) -> dict:
+def check_obs_options(obs="state", image_size=64, camera=None, depth=False, frame_stack=1, action_repeat=1, debug=False,
+                      distractors=None, camera_jitter=0.0) -> dict:
     """Validate :data:`OBS_OPTIONS` values (before any env is built); ValueError naming the bad one."""
     if not isinstance(debug, bool):
         raise ValueError(f"debug must be True or False, got {debug!r}")
@@ -578,18 +615,21 @@ def check_obs_options(obs="state", image_size=64, camera=None, depth=False, fram
     if not isinstance(depth, bool):
         raise ValueError(f"depth must be True or False, got {depth!r}")
     if obs == "state":
-        given = [k for k, v in (("image_size", image_size), ("camera", camera), ("depth", depth)) if v != OBS_OPTIONS[k]]
+        given = [k for k, v in (("image_size", image_size), ("camera", camera), ("depth", depth), ("distractors", distractors),
+                                ("camera_jitter", camera_jitter)) if v != OBS_OPTIONS[k]]
         if given:
             raise ValueError(f"{', '.join(given)} only apply to pixel observations: pass obs='pixels'")
     if camera is not None and not isinstance(camera, (str, int, np.integer)):
         raise ValueError(f"camera must be a camera name or index, got {camera!r}")
-    return dict(obs=obs, height=height, width=width, camera=camera, depth=depth, debug=debug,
+    distractors, camera_jitter = _distractors.check(distractors, camera_jitter)
+    return dict(obs=obs, height=height, width=width, camera=camera, depth=depth, debug=debug, distractors=distractors,
+                camera_jitter=camera_jitter,
                 frame_stack=_bounded("frame_stack", frame_stack, MAX_FRAME_STACK),
                 action_repeat=_bounded("action_repeat", action_repeat, MAX_ACTION_REPEAT))
 
 
 def apply_obs_options(env: Env, obs="state", height=64, width=64, camera=None, depth=False, frame_stack=1,
-                      action_repeat=1, debug=False) -> Env:
+                      action_repeat=1, debug=False, distractors=None, camera_jitter=0.0) -> Env:
     """``env`` (a registry factory's) with the checked options applied, innermost first:
     :class:`~jaxrl.wrappers.ActionRepeat` (so pixels are rendered once per AGENT step, not once per
     repeated physics step), :class:`PixelObs`, then :class:`~jaxrl.wrappers.FrameStack` (stacks agent
@@ -598,7 +638,8 @@ def apply_obs_options(env: Env, obs="state", height=64, width=64, camera=None, d
     if action_repeat > 1:
         env = ActionRepeat(env, action_repeat)
     if obs == "pixels":
-        env = PixelObs(env, height=height, width=width, camera=camera, depth=depth)
+        env = PixelObs(env, height=height, width=width, camera=camera, depth=depth, distractors=distractors,
+                       camera_jitter=camera_jitter)
     if frame_stack > 1:
         env = FrameStack(env, frame_stack)
     return CheckActions(env) if debug else env

@@ -33,7 +33,8 @@ def options(name: str) -> dict[str, Any]:
     """The overrides ``make(name, ...)`` accepts, with their defaults.
 
     The task's own options, then the observation options every env takes
-    (``obs``, ``image_size``, ``camera``, ``depth``, ``frame_stack``, ``action_repeat``; see :func:`make`).
+    (``obs``, ``image_size``, ``camera``, ``depth``, ``distractors``, ``camera_jitter``, ``frame_stack``,
+    ``action_repeat``; see :func:`make`).
     """
     from jaxrl.envs.pixels import OBS_OPTIONS
 
@@ -81,7 +82,9 @@ def make(name: str, **overrides) -> tuple[Env, Any]:
         rendered in the graph, :class:`jaxrl.envs.pixels.PixelObs`);
         ``image_size`` (``64``, or a ``(height, width)`` pair), ``camera`` (name
         or index; ``None``: the task's default camera), ``depth`` (a 4th, depth
-        channel) for pixels; ``frame_stack=k`` stacks the last ``k``
+        channel), ``distractors`` (``"colors"`` or ``"textures"``: a random sky and floor per
+        episode, :mod:`jaxrl.envs.distractors`) and ``camera_jitter`` (metres) for pixels;
+        ``frame_stack=k`` stacks the last ``k``
         observations along their last axis (:class:`jaxrl.wrappers.FrameStack`);
         ``action_repeat=k`` applies each action for ``k`` task steps and sums their
         rewards (:class:`jaxrl.wrappers.ActionRepeat`, inside the pixel renderer:

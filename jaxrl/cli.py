@@ -299,6 +299,8 @@ def _spec_from_args(args):
         spec = dataclasses.replace(spec, config={**spec.config, **preset.config}, hparams={**spec.hparams, **preset.hparams})
         if preset.env is not None and args.env is None:
             spec = dataclasses.replace(spec, env=preset.env, env_options=dict(preset.env_options))
+        elif preset.env is None:  # options for any env (e.g. DrQ-v2's pixels): on top of the env's
+            spec = dataclasses.replace(spec, env_options={**spec.env_options, **preset.env_options})
     config_changes, hparam_changes = configs.parse_sets(args.sets, algo.Config, algo.Hparams, trust_code=args.trust_code)
     if args.steps is not None:
         config_changes["total_timesteps"] = args.steps

@@ -202,13 +202,15 @@ class ConvEncoder(nn.Module):
 
     Pixels are scaled to ``[0, 1]``; ReLU convolutions (``channels``, ``kernels``, ``strides``,
     VALID padding; :class:`Conv`, whose ``conv_grad`` says how their gradients are computed) then
-    a ReLU dense layer of ``features`` units. Any leading batch axes.
+    a ReLU dense layer of ``features`` units (``features=None``: no dense layer, the last
+    convolution's maps flattened, ``H' * W' * channels[-1]`` features, as DrQ-v2's encoder).
+    Any leading batch axes.
     """
 
     channels: Sequence[int] = (16, 32)
     kernels: Sequence[int] = (8, 4)
     strides: Sequence[int] = (4, 2)
-    features: int = 128
+    features: int | None = 128
     conv_grad: str = "auto"
 
     @nn.compact
@@ -217,8 +219,34 @@ class ConvEncoder(nn.Module):
         x = x.reshape((-1, *image)).astype(np.float32) / 255.0
         for i, (c, k, s) in enumerate(zip(self.channels, self.kernels, self.strides)):
             x = nn.relu(Conv(c, k, s, self.conv_grad, name=f"Conv_{i}")(x))
-        x = nn.relu(nn.Dense(self.features, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x.reshape((x.shape[0], -1))))
-        return x.reshape((*lead, self.features))
+        x = x.reshape((x.shape[0], -1))
+        if self.features is not None:
+            x = nn.relu(nn.Dense(self.features, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
+        return x.reshape((*lead, x.shape[-1]))
 
 
-__all__ = ["MLP", "QEnsemble", "SimNormMLP", "simnorm", "QNetwork", "Conv", "ConvEncoder", "conv2d", "activation", "ensemble"]
+def conv_output_size(size: int, kernels: Sequence[int], strides: Sequence[int]) -> int:
+    """Side of the maps VALID convolutions (``kernels``, ``strides``) leave of a ``size``-pixel side
+    (< 1: the image is too small for them)."""
+    for k, s in zip(kernels, strides):
+        size = (size - k) // s + 1
+        if size < 1:
+            return size
+    return size
+
+
+def check_image_fits(algo: str, shape: Sequence[int], kernels: Sequence[int], strides: Sequence[int]) -> None:
+    """A one-line :class:`jaxrl.configs.ConfigError` when images of ``shape`` (``[H, W, C]``) are too
+    small for a CNN of ``kernels`` and ``strides``; flat observations pass."""
+    from jaxrl.configs import ConfigError
+
+    if len(shape) != 3:
+        return
+    h, w = shape[:2]
+    if conv_output_size(min(h, w), kernels, strides) < 1:
+        raise ConfigError(f"{algo}'s CNN (kernels {tuple(kernels)}, strides {tuple(strides)}) does not fit {h}x{w} images: "
+                          "use a larger image_size or smaller conv_kernels / conv_strides")
+
+
+__all__ = ["MLP", "QEnsemble", "SimNormMLP", "simnorm", "QNetwork", "Conv", "ConvEncoder", "conv2d", "activation", "ensemble",
+           "conv_output_size", "check_image_fits"]

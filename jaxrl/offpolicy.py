@@ -1,6 +1,6 @@
 """The replay learners' shared loop: act, store, learn, as one ``update`` of a :class:`jaxrl.trainer.Trainer`.
 
-SAC, TD3, DQN and TD-MPC2 (a world model that plans, keeping its plan in the policy carry and
+SAC, TD3, DQN, DrQ-v2 and TD-MPC2 (a world model that plans, keeping its plan in the policy carry and
 learning from replay windows) are each a config, networks, losses and an :class:`Agent` (how to
 init, act and take one gradient step); :func:`make_train` turns an agent
 into a trainer whose every update:
@@ -157,8 +157,9 @@ class Agent:
         policy (``hparams`` for a planner's traced settings; a stateless agent ignores them).
       learn: ``learn(agent_state, hparams, meta_params, batch, key) -> (agent_state, metrics)``:
         one gradient step on ``batch`` (what ``sample`` draws); metrics are scalars and include ``loss``.
-      sample: ``sample(buffer, replay_state, key, batch_size) -> batch``; default
-        :meth:`jaxrl.replay.Replay.sample` (single transitions with a ``valid`` mask).
+      sample: ``sample(buffer, replay_state, key, batch_size, hparams) -> batch``; default
+        :meth:`jaxrl.replay.Replay.sample` (single transitions with a ``valid`` mask). ``hparams``
+        for draws that depend on a traced setting (``n``-step returns discounted by ``gamma``).
       sample_length: slots one draw of ``sample`` spans (2 for a transition; ``L`` for sequences of
         ``L``): learning waits until every env holds one.
       init_carry: ``init_carry(B) -> carry`` of ``explore`` and ``greedy``; default the empty carry.
@@ -225,7 +226,7 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
     venv = training_stack(env, config.num_envs)
     buffer = replay_for(config, env)
     spec = env.action_spec
-    sample = agent.sample or (lambda buf, replay, key, n: buf.sample(replay, key, n))
+    sample = agent.sample or (lambda buf, replay, key, n, hparams: buf.sample(replay, key, n))
     B, warmup = config.num_envs, config.warmup_updates
     example = replay_lib.example_transition(env, agent.extras)
 
@@ -252,7 +253,7 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
     def learn(state: OffPolicyState, replay, key):
         def one(agent_state, k):
             sample_key, learn_key = jax.random.split(k)
-            batch = sample(buffer, replay, sample_key, config.batch_size)
+            batch = sample(buffer, replay, sample_key, config.batch_size, state.hparams)
             return agent.learn(agent_state, state.hparams, state.meta_params, batch, learn_key)
 
         agent_state, metrics = jax.lax.scan(one, state.agent, jax.random.split(key, config.grad_steps))

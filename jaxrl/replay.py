@@ -52,6 +52,7 @@ import numpy as np
 from flax import struct
 
 from jaxrl.configs import ConfigError
+from jaxrl.returns import n_step_return
 from jaxrl.rollout import Transition
 
 
@@ -94,6 +95,23 @@ class Batch(NamedTuple):
     truncated: jax.Array
     next_obs: Any
     extras: Any
+    valid: jax.Array
+
+
+class NStepBatch(NamedTuple):
+    """Sampled ``n``-step transitions, leaves ``[N, ...]``: from ``obs`` the agent took ``action``, then
+    the stream went on for up to ``n`` steps. ``reward`` is their discounted sum (the ``n``-step return
+    without its bootstrap), ``discount`` what multiplies the value of ``next_obs`` in the target
+    (``gamma^k`` after ``k`` steps; 0 where the window ended in a terminal state), ``next_obs`` the
+    observation ``n`` steps on, or the TRUE final one where the episode ended sooner (a truncated
+    window bootstraps from it). ``steps`` (int32) counts the steps summed; ``valid`` as :class:`Batch`'s."""
+
+    obs: Any
+    action: Any
+    reward: jax.Array
+    discount: jax.Array
+    next_obs: Any
+    steps: jax.Array
     valid: jax.Array
 
 
@@ -257,6 +275,31 @@ class Replay:
         return Batch(self._obs_at(state, env, slot), get("action"), get("reward"), get("terminated"), get("truncated"),
                      self._obs_at(state, env, nxt), get("extras"), valid & ~get("final"))
 
+    def sample_n_step(self, state: ReplayState, key: jax.Array, batch_size: int, n: int, gamma) -> NStepBatch:
+        """``batch_size`` (static) ``n``-step (static) transitions (DrQ-v2, Rainbow), drawn uniformly
+        over the windows of ``n + 1`` slots (so the newest ``n - 1`` steps of each env wait until
+        the stream has gone ``n`` steps past them). A window stops at the first step that ended an
+        episode: the return sums the rewards up to it and bootstraps (``discount > 0``) from its
+        final observation unless it terminated. ``gamma`` may be traced. Reads two observations
+        per draw, not ``n + 1``. See :class:`NStepBatch`."""
+        if not 1 <= n <= self.capacity - self.frame_stack:
+            raise ConfigError(f"{n}-step returns need windows of {n + 1} slots, more than a buffer of {self.capacity} "
+                              "slots per env holds" + (f" with frame_stack={self.frame_stack}" if self.frame_stack > 1 else ""))
+        env, start, valid = self._draw(state, key, batch_size, n + 1)
+        slots = (start[None] + jnp.arange(n)[:, None]) % self.capacity  # [n, N]
+        window = lambda f: self._slot(state, f, env[None], slots)  # noqa: E731
+        at_start = lambda f: self._slot(state, f, env, start)  # noqa: E731
+        terminated = window("terminated")
+        done = terminated | window("truncated")
+        discounts = gamma * (1.0 - terminated.astype(jnp.float32))
+        zeros, ones = jnp.zeros(slots.shape, jnp.float32), jnp.ones(slots.shape, jnp.float32)
+        reward = n_step_return(window("reward"), discounts, zeros, done)  # the bootstrap's value as 0
+        discount = n_step_return(zeros, discounts, ones, done)  # ... and as 1: the product of the discounts
+        steps = jnp.where(jnp.any(done, axis=0), jnp.argmax(done, axis=0) + 1, n).astype(jnp.int32)
+        nxt = (start + steps) % self.capacity
+        return NStepBatch(self._obs_at(state, env, start), at_start("action"), reward, discount,
+                          self._obs_at(state, env, nxt), steps, valid & ~at_start("final"))
+
     def sample_sequences(self, state: ReplayState, key: jax.Array, batch_size: int, length: int) -> Sequence:
         """``batch_size`` windows of ``length`` (both static) consecutive slots, time-major ``[L, N, ...]``."""
         if not 1 <= length <= self.capacity - (self.frame_stack - 1):
@@ -272,4 +315,4 @@ class Replay:
                         get("truncated"), first, final, get("extras"), mask)
 
 
-__all__ = ["Batch", "Replay", "ReplayState", "Sequence", "example_transition", "masked_mean"]
+__all__ = ["Batch", "NStepBatch", "Replay", "ReplayState", "Sequence", "example_transition", "masked_mean"]

@@ -70,7 +70,8 @@ def test_options_and_time_limit():
     assert envs.options("pendulum_swingup") == {"episode_length": 1000, "n_substeps": 1, "physics": "faithful",
                                                  "solver_iterations": None,
                                                  "ls_iterations": None, "obs": "state", "image_size": 64,
-                                                 "camera": None, "depth": False, "frame_stack": 1, "action_repeat": 1, "debug": False}
+                                                 "camera": None, "depth": False, "frame_stack": 1, "action_repeat": 1, "debug": False,
+                                                 "distractors": None, "camera_jitter": 0.0}
     env, _ = make("cartpole_balance", episode_length=200, n_substeps=2)
     assert isinstance(env, TimeLimit) and env.max_steps == 200
     assert env.unwrapped == Cartpole(n_substeps=2, swingup=False)

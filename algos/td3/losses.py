@@ -16,9 +16,10 @@ def _clip_to(spec: Box, action):
     return jnp.clip(action, spec.low_array(), spec.high_array())
 
 
-def smoothed_target_action(spec: Box, action, key, hparams):
-    """``clip(mu'(s') + clip(eps, -c, c))``, ``eps ~ N(0, policy_noise^2)``: TD3's target policy smoothing."""
-    eps = jnp.clip(hparams.policy_noise * jax.random.normal(key, action.shape), -hparams.noise_clip, hparams.noise_clip)
+def smoothed_target_action(spec: Box, action, key, std, clip):
+    """``clip(mu'(s') + clip(eps, -clip, clip))``, ``eps ~ N(0, std^2)``: target policy smoothing (TD3:
+    ``std = policy_noise``; DrQ-v2: the exploration std of the moment, clipped at 0.3)."""
+    eps = jnp.clip(std * jax.random.normal(key, action.shape), -clip, clip)
     return _clip_to(spec, action + eps * half_range(spec))
 
 

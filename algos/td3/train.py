@@ -47,7 +47,8 @@ def check_env(env: Env) -> None:
 def critic_step(nets, spec, agent: TD3AgentState, hp, tx, batch, key) -> tuple[TD3AgentState, dict]:
     """Regress the critics on ``r + gamma (1 - terminated) min_e Q'_e(s', smoothed mu'(s'))``."""
     actor, critic = nets
-    next_action = losses.smoothed_target_action(spec, actor.apply(agent.target_actor, batch.next_obs), key, hp)
+    next_action = losses.smoothed_target_action(spec, actor.apply(agent.target_actor, batch.next_obs), key,
+                                                 hp.policy_noise, hp.noise_clip)
     next_q = jnp.min(critic.apply(agent.target_critic, batch.next_obs, next_action), axis=0)
     target = td_target(batch.reward, batch.terminated, next_q, hp.gamma, hp.reward_scale)
     params, opt, metrics = gradient_step(tx, agent.critic, agent.critic_opt,

@@ -29,6 +29,7 @@ from flax import struct
 from jaxrl import offpolicy
 from jaxrl.configs import ConfigError
 from jaxrl.env import Env, require_spaces
+from jaxrl.networks import check_image_fits
 from jaxrl.optim import gradient_step, polyak
 from jaxrl.planning import shift
 from jaxrl.policy import reset_where
@@ -226,7 +227,7 @@ def make_agent(config: TDMPCConfig, env: Env) -> offpolicy.Agent:
         explore=lambda agent, hp, key, carry, obs, first, progress: (*act(agent, hp, key, carry, obs, first, True), {}),
         greedy=lambda agent, hp, key, carry, obs, first: act(agent, hp, key, carry, obs, first, False),
         learn=learn,
-        sample=lambda buf, replay, key, n: buf.sample_sequences(replay, key, n, config.sequence_length),
+        sample=lambda buf, replay, key, n, hp: buf.sample_sequences(replay, key, n, config.sequence_length),
         sample_length=config.sequence_length,
         init_carry=init_carry,
     )
@@ -251,12 +252,5 @@ def make_train(config: TDMPCConfig, env: Env, env_params: Any) -> Trainer:
     if not isinstance(config, TDMPCConfig):
         raise ConfigError(f"config must be a TDMPCConfig, got {type(config).__name__}")
     check_env(env)
-    if len(env.observation_spec.shape) == 3:
-        h, w = env.observation_spec.shape[:2]
-        size = min(h, w)
-        for k, s in zip(config.conv_kernels, config.conv_strides):
-            size = (size - k) // s + 1
-        if size < 1:
-            raise ConfigError(f"TD-MPC2's CNN (kernels {config.conv_kernels}, strides {config.conv_strides}) does not fit "
-                              f"{h}x{w} images: use a larger image_size or smaller conv_kernels")
+    check_image_fits("TD-MPC2", env.observation_spec.shape, config.conv_kernels, config.conv_strides)
     return offpolicy.make_train(config, env, env_params, make_agent(config, env), as_hparams)
