@@ -42,6 +42,11 @@ def test_no_arguments_means_train_ppo_on_cartpole_balance(monkeypatch):
         cli.main(["train", "--env-opt", "physics=faithful"])
     assert seen["spec"].env_options == {"physics": "faithful"}
     assert seen["run_dir"] is None and seen["runs_root"] == "runs" and not seen["resume"]
+    # a preset for any env brings its env options (DrQ-v2's paper setting renders 84 x 84 pixels); --env-opt wins
+    with pytest.raises(Stop):
+        cli.main(["train", "drq", "--env", "cheetah_run", "--preset", "paper", "--env-opt", "frame_stack=2"])
+    assert seen["spec"].env_options == {"obs": "pixels", "image_size": 84, "frame_stack": 2, "action_repeat": 2}
+    assert seen["spec"].config["batch_size"] == 256
 
 
 def test_train_prints_progress_and_summary(tmp_path):
