@@ -275,3 +275,30 @@ def test_the_paper_preset_is_drq_v2s_published_setting():
     assert paper.env_options == dict(obs="pixels", image_size=84, frame_stack=3, action_repeat=2)
     assert config.total_timesteps * 2 == 1_000_000  # frames at action repeat 2
     assert float(hp.lr) == 1e-4 and float(hp.tau) == 0.01 and float(hp.noise_clip) == 0.3
+
+
+# ----------------------------------------------------------------------------- real runs (slow; benchmarks/RESULTS.md)
+
+# cartpole_balance from 32 x 32 RGB, 3 frames, action repeat 8: the ``small`` preset's CNN (2 x 16, stride 2)
+# and MLPs (128), batch 64, pad 2. ``python benchmarks/curve.py drq`` with the same settings records the curves.
+BALANCE_ENV = dict(obs="pixels", image_size=32, frame_stack=3, action_repeat=8)
+BALANCE_CONFIG = dict(total_timesteps=20_000, buffer_size=20_000, learning_starts=1_000, conv_channels=(16, 16),
+                      conv_kernels=(3, 3), conv_strides=(2, 2), hidden_sizes=(128, 128), batch_size=64, augment_pad=2)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(7200)
+@pytest.mark.parametrize("distract", [None, "textures"])
+def test_drq_balances_cartpole_from_32x32_pixels(distract):
+    """20k agent steps = 160k frames, one seed, 5 evaluations of 8 deterministic episodes (random: ~270).
+    Measured (2026-12-02, benchmarks/RESULTS.md "DrQ-v2"): plain 219 / 358 / 375 / 422 / 472 at 4k..20k
+    agent steps; with drifting textures 136 / 135 / 241 / 253 / 346 (the drop distractors cost).
+    Asserted: plain >= 400, distracted >= 300. NOT yet the issue's goal (>= 800 from pixels; DrQ-v2's
+    paper reaches ~990 within 100k frames at 84 x 84 with a 4-layer CNN): this CPU budget stops at
+    a small CNN, 32 x 32 frames and 160k frames. From STATES the same agent reaches 788 at 8k agent steps."""
+    env, params = envs.make("cartpole_balance", **BALANCE_ENV, **({"distractors": distract} if distract else {}))
+    res = evaluate.evaluated_run(drq.make_train(drq.DrQConfig(**BALANCE_CONFIG), env, params), env, params,
+                                 drq.as_hparams(PIXEL_HPARAMS), seeds=1, evals=5, episodes=8)
+    best = float(res["returns"].max())
+    print("DrQ-v2 cartpole_balance 32x32", distract, res["env_steps"].tolist(), res["returns"].ravel().round(1).tolist())
+    assert best >= (400 if distract is None else 300), res["returns"]
