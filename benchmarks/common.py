@@ -87,7 +87,7 @@ def write_json(path: str | None, doc: dict) -> None:
         import json
 
         with open(path, "w") as f:
-            json.dump(doc, f, indent=1)
+            json.dump(doc, f, indent=1, default=str)
 
 
 def time_program(fn, args, repeats: int) -> dict:

@@ -15,7 +15,7 @@ import argparse
 import json
 import time
 
-from common import machine_info
+from common import machine_info, write_json
 from jaxrl import algos, configs, envs, evaluate
 
 
@@ -59,9 +59,7 @@ def main(argv=None) -> int:
     out = learning_curve(args.algo, args.env, env_opts, args.steps, args.seeds, args.evals, args.set, args.episodes,
                          args.threshold)
     print(json.dumps({k: v for k, v in out.items() if k not in ("config", "machine")}))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1, default=str)
+    write_json(args.json, out)
     return 0
 
 

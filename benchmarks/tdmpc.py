@@ -19,7 +19,7 @@ import time
 import jax
 import numpy as np
 
-from common import machine_info
+from common import machine_info, write_json
 from curve import learning_curve
 from jaxrl import envs
 from jaxrl.algos import tdmpc
@@ -89,9 +89,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = curve(args) if args.cmd == "curve" else speed(args)
     print(json.dumps({k: v for k, v in out.items() if k not in ("config", "machine")}))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1, default=str)
+    write_json(args.json, out)
     return 0
 
 

@@ -99,6 +99,26 @@ def check_mlp(obj: Any) -> None:
         raise ConfigError(f"{name}.activation {obj.activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
 
 
+def check_int_tuples(obj: Any, names) -> None:
+    """Each field ``names`` of the config ``obj`` made a tuple; a :class:`ConfigError` unless it is a
+    non-empty tuple of positive integers (layer widths, kernel sizes, strides)."""
+    import numpy as np
+
+    for name in names:
+        value = tuple(getattr(obj, name))
+        object.__setattr__(obj, name, value)
+        if not value or any(not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1 for v in value):
+            raise ConfigError(f"{type(obj).__name__}.{name} must be a non-empty tuple of positive integers, got {value!r}")
+
+
+def check_conv(obj: Any) -> None:
+    """A config's CNN fields ``conv_channels``, ``conv_kernels``, ``conv_strides``: tuples of positive
+    integers with one entry per layer (:class:`jaxrl.networks.ConvEncoder`)."""
+    check_int_tuples(obj, ("conv_channels", "conv_kernels", "conv_strides"))
+    if not len(obj.conv_channels) == len(obj.conv_kernels) == len(obj.conv_strides):
+        raise ConfigError(f"{type(obj).__name__}.conv_channels, conv_kernels and conv_strides must have one entry per layer")
+
+
 def hparams_functions(cls, ranges: dict, algo: str):
     """An algorithm's ``(default_hparams, as_hparams, validate_hparams)`` for its traced hparams class
     ``cls`` with ``ranges`` (see :func:`check_ranges`)."""

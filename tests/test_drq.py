@@ -224,7 +224,7 @@ def test_pixels_are_stored_once_as_uint8_and_the_encoder_is_a_cnn():
     env, config, trainer, state, metrics, *_ = _pixel_run()
     assert env.observation_spec.shape == (16, 16, 9)
     assert state.replay.obs.dtype == jnp.uint8 and state.replay.obs.shape == (4, 1500, 16, 16, 3)  # one frame per slot
-    assert "Conv_0" in jax.tree_util.tree_map(lambda x: x, state.agent.encoder)["params"]["ConvEncoder_0"]
+    assert "Conv_0" in state.agent.encoder["params"]["ConvEncoder_0"]
     assert float(metrics["learning"][-1]) == 1.0
     for k, v in metrics.items():
         assert np.all(np.isfinite(np.asarray(v))), k

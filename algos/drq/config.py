@@ -19,7 +19,7 @@ from typing import Any
 
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, check_positive_ints, hparams_functions
+from jaxrl.configs import ConfigError, Preset, check_conv, check_int_tuples, check_positive_ints, hparams_functions
 from jaxrl.offpolicy import OffPolicyConfig
 
 
@@ -58,14 +58,9 @@ class DrQConfig(OffPolicyConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("conv_channels", "conv_kernels", "conv_strides", "hidden_sizes"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
         check_positive_ints(self, ("feature_dim", "num_critics", "n_step"))
-        for name in ("conv_channels", "conv_kernels", "conv_strides", "hidden_sizes"):
-            if not getattr(self, name) or any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in getattr(self, name)):
-                raise ConfigError(f"DrQConfig.{name} must be a non-empty tuple of positive integers, got {getattr(self, name)!r}")
-        if not len(self.conv_channels) == len(self.conv_kernels) == len(self.conv_strides):
-            raise ConfigError("DrQConfig.conv_channels, conv_kernels and conv_strides must have one entry per layer")
+        check_int_tuples(self, ("hidden_sizes",))
+        check_conv(self)
         if not isinstance(self.augment_pad, int) or isinstance(self.augment_pad, bool) or self.augment_pad < 0:
             raise ConfigError(f"DrQConfig.augment_pad must be an integer >= 0, got {self.augment_pad!r}")
         if self.n_step + 1 > -(-self.buffer_size // self.num_envs):

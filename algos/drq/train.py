@@ -84,7 +84,7 @@ def critic_step(nets: Networks, spec, agent: DrQAgentState, hp, tx, obs, batch, 
 
     params, opt, (metrics, h) = gradient_step(tx, {"encoder": agent.encoder, "critic": agent.critic}, agent.critic_opt, loss)
     agent = agent.replace(encoder=params["encoder"], critic=params["critic"], critic_opt=opt)
-    return agent, metrics, jax.lax.stop_gradient(h)
+    return agent, metrics, h  # a value of the step, outside any gradient: the actor cannot reach the encoder
 
 
 def actor_step(nets: Networks, agent: DrQAgentState, tx, h, valid) -> tuple[DrQAgentState, dict]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, check_positive_ints, hparams_functions
+from jaxrl.configs import ConfigError, Preset, check_conv, check_positive_ints, hparams_functions
 from jaxrl.offpolicy import OffPolicyConfig
 from jaxrl.planning import MPPI
 
@@ -95,10 +95,7 @@ class TDMPCConfig(OffPolicyConfig):
         self.planner  # noqa: B018  (checks the MPPI counts)
         if not self.log_std_min < self.log_std_max:
             raise ConfigError(f"TDMPCConfig needs log_std_min < log_std_max, got {self.log_std_min} and {self.log_std_max}")
-        for name in ("conv_channels", "conv_kernels", "conv_strides"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        if not len(self.conv_channels) == len(self.conv_kernels) == len(self.conv_strides):
-            raise ConfigError("TDMPCConfig.conv_channels, conv_kernels and conv_strides must have one entry per layer")
+        check_conv(self)
 
     @property
     def sequence_length(self) -> int:
