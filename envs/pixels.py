@@ -5,8 +5,8 @@
     # obs uint8 [84, 84, 12]: (R, G, B, depth) x 3 frames, oldest first
 
 The image is drawn by ray casting written in plain JAX: one ray through the centre
-of every pixel of a MuJoCo camera, intersected with every visible geom at once
-(arrays ``[geoms, pixels]``, no Python loop over pixels or geoms), the nearest hit
+of every pixel of a MuJoCo camera, intersected with every visible geom (all pixels
+at once, a ``lax.scan`` over the geoms of each type: no Python loop over pixels), the nearest hit
 shaded with the model's lights. It is an ordinary traced function of
 ``(params.model, state)``: it jits, vmaps over envs (and over randomised params:
 geom colours, sizes, light and camera settings are read from the traced
@@ -47,6 +47,12 @@ camera or light tracks a centre of mass, ``mjx.camlight``), because the data
 kinematics only. The recomputed poses are not written back into the env state.
 
 Row 0 of the image is the top, column 0 the left, as ``mujoco.Renderer`` returns it.
+
+Speed (CPU): one ``lax.scan`` per geom type over that type's geoms keeps the running nearest hit
+per pixel (distance and geom), then the winner's pose and colour are read back per pixel by
+selects, its normal computed once, and the lights applied one by one; all on ``[pixels]`` arrays
+that XLA fuses, never a ``[geoms, pixels]`` stack, a gather or a matmul (the first version's
+design, 2-4x slower: ``benchmarks/render_speed.py`` measures both in one run).
 
 Functions: :func:`update_poses` then :func:`render` (a :class:`Frame`: RGB, depth,
 geom id and normal per pixel) draw one camera of one ``mjx.Data``; :func:`cast`
@@ -178,9 +184,9 @@ def _light_poses(mj_model, model, data) -> tuple[jax.Array, jax.Array]:
 
 # ----------------------------------------------------------------------------- rays
 #
-# Vectors are tuples of their three components (each an array broadcasting over
-# [geoms, pixels]), so that every step is elementwise: XLA fuses a whole ray-geom
-# test into one loop and never materialises [geoms, pixels, 3] temporaries (on CPU,
+# Vectors are tuples of their three components (each an array over pixels), so that
+# every step is elementwise: XLA fuses the steps of a ray-geom test and never
+# materialises [pixels, 3] temporaries (on CPU,
 # small 3x3 matmuls and size-3 reductions ran 4x slower than this).
 
 
@@ -294,27 +300,27 @@ _HIT = {PLANE: _hit_plane, SPHERE: _hit_sphere, CAPSULE: _hit_capsule, ELLIPSOID
         CYLINDER: _hit_cylinder, BOX: _hit_box}
 
 
-def _local_normal(gtype, s, q, present):
-    """Outward unit normal at local hit points ``q`` of geoms of types ``gtype`` and sizes ``s`` (components);
-    ``present``: the geom types that can occur (static), so that only their formulas are traced."""
-    zero, one = jnp.zeros_like(q[0]), jnp.ones_like(q[0])
-    z_cap = jnp.clip(q[2], -s[1], s[1])
-    cap = jnp.abs(q[2]) * s[0] >= jnp.sqrt(q[0] * q[0] + q[1] * q[1]) * s[1]  # cylinder: on a flat cap
-    a = tuple(jnp.abs(q[i]) / s[i] for i in range(3))  # box: the face hit is the largest |q_i| / size_i
-    box_x = (a[0] >= a[1]) & (a[0] >= a[2])
-    box_face = (box_x, ~box_x & (a[1] >= a[2]), ~box_x & (a[1] < a[2]))  # elementwise: CPU argmax is slow
-    options = {
-        PLANE: (zero, zero, one),
-        CAPSULE: (q[0], q[1], q[2] - z_cap),
-        ELLIPSOID: tuple(q[i] / (s[i] * s[i]) for i in range(3)),
-        CYLINDER: (jnp.where(cap, 0.0, q[0]), jnp.where(cap, 0.0, q[1]), jnp.where(cap, jnp.sign(q[2]), 0.0)),
-        BOX: tuple(jnp.where(box_face[i], jnp.sign(q[i]), 0.0) for i in range(3)),
-    }
-    n = q  # sphere
-    for t, formula in options.items():
-        if t in present:
-            n = tuple(jnp.where(gtype == t, f, c) for f, c in zip(formula, n))
-    return _unit(n)
+def _normal_box(s, q):
+    a = tuple(jnp.abs(q[i]) / s[i] for i in range(3))  # the face hit is the largest |q_i| / size_i
+    x = (a[0] >= a[1]) & (a[0] >= a[2])
+    face = (x, ~x & (a[1] >= a[2]), ~x & (a[1] < a[2]))  # elementwise: CPU argmax is slow
+    return tuple(jnp.where(face[i], jnp.sign(q[i]), 0.0) for i in range(3))
+
+
+def _normal_cylinder(s, q):
+    cap = jnp.abs(q[2]) * s[0] >= jnp.sqrt(q[0] * q[0] + q[1] * q[1]) * s[1]  # on a flat cap
+    return jnp.where(cap, 0.0, q[0]), jnp.where(cap, 0.0, q[1]), jnp.where(cap, jnp.sign(q[2]), 0.0)
+
+
+# Outward normal (not unit) at a local hit point ``q`` of a geom of sizes ``s`` (components), per type.
+_NORMAL = {
+    PLANE: lambda s, q: (jnp.zeros_like(q[0]), jnp.zeros_like(q[0]), jnp.ones_like(q[0])),
+    SPHERE: lambda s, q: q,
+    CAPSULE: lambda s, q: (q[0], q[1], q[2] - jnp.clip(q[2], -s[1], s[1])),
+    ELLIPSOID: lambda s, q: tuple(q[i] / (s[i] * s[i]) for i in range(3)),
+    CYLINDER: _normal_cylinder,
+    BOX: _normal_box,
+}
 
 
 def cast(mj_model, model: mjx.Model, data: mjx.Data, origin: jax.Array, dirs: jax.Array):
@@ -330,54 +336,107 @@ def cast(mj_model, model: mjx.Model, data: mjx.Data, origin: jax.Array, dirs: ja
     Returns:
       ``(dist [N] float32, inf where no hit; geom [N] int32, -1 where none; normal [N, 3] world unit normal)``.
     """
-    dist, geom, normal, _, _ = _cast(mj_model, model, data, origin, tuple(dirs[:, i] for i in range(3)))
-    return dist, geom, jnp.stack(normal, -1)
+    hit = _cast(mj_model, model, data, origin, tuple(dirs[:, i] for i in range(3)))
+    return hit.dist, hit.geom, jnp.stack(hit.normal, -1)
 
 
-def _cast(mj_model, model, data, origin, dirs):
-    """:func:`cast` on direction components ``dirs`` (3 arrays ``[N]``), the normal as components; also
-    ``pick [K, N]`` (one-hot of the geom hit among the ``K`` visible ones) and their ids ``order`` (numpy)."""
+def _visible_groups(mj_model) -> list[tuple[int, np.ndarray]]:
+    """``[(geom type, ids)]``: the visible geoms grouped by type, in :data:`_HIT`'s order (static)."""
     visible = np.asarray(VISIBLE_GROUPS, bool)[np.clip(mj_model.geom_group, 0, 5)]
-    alpha = geom_colors(mj_model, model)[0][:, 3]
-    dists, order = [], []
-    for gtype, hit in _HIT.items():  # one batched test per geom TYPE: arrays [geoms of type, N]
-        ids = np.nonzero(visible & (mj_model.geom_type == gtype))[0]
-        if not ids.size:
-            continue
-        rot = data.geom_xmat[ids][:, None]  # [G, 1, 3, 3] local -> world
-        p = _mat_t_vec(rot, tuple((origin[i] - data.geom_xpos[ids, i])[:, None] for i in range(3)))  # [G, 1]
-        v = _mat_t_vec(rot, tuple(d[None] for d in dirs))  # [G, N]
-        size = tuple(model.geom_size[ids, i][:, None] for i in range(3))
-        dists.append(jnp.where((alpha[ids] != 0)[:, None], hit(size, p, v), _INF))
-        order.append(ids)
+    groups = [(gtype, np.nonzero(visible & (mj_model.geom_type == gtype))[0]) for gtype in _HIT]
+    return [(gtype, ids) for gtype, ids in groups if ids.size]
+
+
+class _Hit(NamedTuple):
+    """The nearest hit along each of ``N`` rays (every field ``[N]``; vectors as 3 components)."""
+
+    dist: jax.Array  # inf: none
+    geom: jax.Array  # int32, -1: none
+    normal: tuple  # world frame, unit, facing the ray's origin
+    material: tuple  # R, G, B, emission of the geom hit
+
+
+def _nearest(model, data, origin, dirs, groups, shown) -> tuple[jax.Array, jax.Array]:
+    """Distance ``[N]`` to the nearest shown geom along each ray (inf: none) and its slot ``[N]`` int32
+    (its index among the geoms of ``groups`` concatenated; 0 where none; the lowest slot wins a tie).
+
+    One ``lax.scan`` per geom type over that type's geoms, carrying the nearest hit so far, so that
+    every intermediate of a ray-geom test is one ``[N]`` array per step. (All geoms of a type at
+    once, ``[geoms, N]`` arrays, ran 2.5x slower on the CPU: XLA does not fuse a test's square roots
+    and divisions with their several users, so each became a ``[geoms, N]`` pass through memory, and
+    the argmin over that stack, an integer reduce over a middle axis, cost as much again.) Only the
+    distance and the slot are carried: carrying the winner's normal and colour too (9 arrays, each
+    one select and one pass through memory per geom) cost more than reading them once afterwards
+    (:func:`_lookup`)."""
     n = dirs[0].shape[0]
-    if not dists:
+    best = (jnp.full((n,), _INF), jnp.zeros((n,), jnp.int32))
+    start = 0
+    for gtype, ids in groups:
+        hit = _HIT[gtype]
+
+        def test(best, x, hit=hit):
+            rot, pos, size, drawn, slot = x
+            p = _mat_t_vec(rot, tuple(origin[i] - pos[i] for i in range(3)))
+            v = _mat_t_vec(rot, dirs)
+            t = jnp.where(drawn, hit(tuple(size[i] for i in range(3)), p, v), _INF)
+            closer = t < best[0]
+            return (jnp.where(closer, t, best[0]), jnp.where(closer, slot, best[1])), None
+
+        slots = np.arange(start, start + ids.size, dtype=np.int32)
+        best, _ = jax.lax.scan(test, best, (data.geom_xmat[ids], data.geom_xpos[ids], model.geom_size[ids], shown[ids], slots))
+        start += ids.size
+    return best
+
+
+def _lookup(slot, table) -> list:
+    """Row ``slot[n]`` of ``table [K, A]`` for every ray: ``A`` arrays ``[N]``, each a chain of ``K``
+    selects, fused by XLA. (Measured on the CPU, 64 envs: ``jnp.take`` ran 1.5-2x slower for the whole
+    frame, and the first version's one-hot matmul cost a batched matmul and two transposes, about a
+    third of the frame.)"""
+    cols = []
+    for a in range(table.shape[1]):
+        col = jnp.broadcast_to(table[0, a], slot.shape)
+        for k in range(1, table.shape[0]):
+            col = jnp.where(slot == k, table[k, a], col)
+        cols.append(col)
+    return cols
+
+
+def _local_normal(groups, slot, s, q):
+    """Outward unit normal at local hit points ``q`` of the geoms in ``slot`` (sizes ``s``, components)."""
+    n, start = None, 0
+    for gtype, ids in groups:  # the slots of a type are consecutive
+        formula = _NORMAL[gtype](s, q)
+        n = formula if n is None else tuple(jnp.where(slot >= start, f, c) for f, c in zip(formula, n))
+        start += ids.size
+    return _unit(n)
+
+
+def _cast(mj_model, model, data, origin, dirs) -> _Hit:
+    """:func:`cast` on direction components ``dirs`` (3 arrays ``[N]``): a :class:`_Hit`."""
+    groups, n = _visible_groups(mj_model), dirs[0].shape[0]
+    rgba, emission = geom_colors(mj_model, model)
+    if not groups:
         zero = jnp.zeros((n,))
-        return jnp.full((n,), _INF), jnp.full((n,), -1, jnp.int32), (zero, zero, zero), jnp.zeros((0, n)), np.zeros(0, int)
-    dists, order = jnp.concatenate(dists), np.concatenate(order)
-    dist = jnp.min(dists, axis=0)
-    hit_any = jnp.isfinite(dist)
-    # argmin as a min over indices (XLA's CPU argmin, a variadic reduce, ran far slower here), then
-    # a one-hot [K, N]: per-pixel attributes of the geom hit are read with a small matmul
-    # (:func:`_read`) because XLA's CPU gathers copy element by element (~10x slower).
-    iota = np.arange(len(order), dtype=np.int32)[:, None]
-    k = jnp.min(jnp.where(dists == dist[None], iota, len(order) - 1), axis=0)
-    pick = (k[None] == iota).astype(jnp.float32)
+        return _Hit(jnp.full((n,), _INF), jnp.full((n,), -1, jnp.int32), (zero,) * 3, (zero,) * 4)
+    dist, slot = _nearest(model, data, origin, dirs, groups, rgba[:, 3] != 0)
+    order = np.concatenate([ids for _, ids in groups])
     table = jnp.concatenate([data.geom_xmat[order].reshape(-1, 9), data.geom_xpos[order], model.geom_size[order],
-                             np.stack([order, mj_model.geom_type[order]], -1).astype(np.float32)], -1)
-    got = _read(pick, table)  # [N, 17]: the hit geom's rotation, position, size, id, type
-    rot = got[:, :9].reshape(-1, 3, 3)
-    geom, gtype = jnp.round(got[:, 15]).astype(jnp.int32), jnp.round(got[:, 16]).astype(jnp.int32)
-    t = jnp.where(hit_any, dist, 0.0)
-    q = _mat_t_vec(rot, tuple(origin[i] + t * dirs[i] - got[:, 9 + i] for i in range(3)))
-    normal = _mat_vec(rot, _local_normal(gtype, tuple(got[:, 12 + i] for i in range(3)), q, set(mj_model.geom_type[order].tolist())))
+                             rgba[order, :3], emission[order, None], order[:, None].astype(np.float32)], -1)
+    # the hit geom's rotation (9), position, size, colour, emission, id; the barriers below make XLA
+    # compute these and the normal once (it would copy the select chains into every user: 10-15%
+    # more compile time for the same run time)
+    got = jax.lax.optimization_barrier(_lookup(slot, table))
+    rot = got[:9]  # row-major: rot[3 * i + j] = R[i, j]
+    t = jnp.where(jnp.isfinite(dist), dist, 0.0)
+    x = tuple(origin[i] + t * dirs[i] - got[9 + i] for i in range(3))
+    q = tuple(rot[j] * x[0] + rot[3 + j] * x[1] + rot[6 + j] * x[2] for j in range(3))  # R^T x
+    local = _local_normal(groups, slot, tuple(got[12:15]), q)
+    normal = tuple(rot[3 * i] * local[0] + rot[3 * i + 1] * local[1] + rot[3 * i + 2] * local[2] for i in range(3))
     flip = jnp.where(_dot(normal, dirs) > 0, -1.0, 1.0)  # face the camera
-    return dist, jnp.where(hit_any, geom, -1), tuple(c * flip for c in normal), pick, order
-
-
-def _read(pick, table):
-    """Row ``k[n]`` of ``table [K, A]`` for every pixel ``n``, from the one-hot ``pick [K, N]``: ``[N, A]``."""
-    return jnp.einsum("kn,ka->na", pick, table, precision=jax.lax.Precision.HIGHEST)
+    geom = jnp.where(jnp.isfinite(dist), jnp.round(got[19]).astype(jnp.int32), -1)
+    normal = jax.lax.optimization_barrier(tuple(c * flip for c in normal))
+    return _Hit(dist, geom, normal, tuple(got[15:19]))
 
 
 # ----------------------------------------------------------------------------- shading
@@ -414,6 +473,24 @@ def geom_colors(mj_model, model: mjx.Model) -> tuple[jax.Array, jax.Array]:
     return jnp.where(use_mat, mat_rgba, rgba), emission
 
 
+def _diffuse(mj_model, model, l: int, pos, direction, point, normal) -> jax.Array:
+    """Lambert term ``[N]`` of light ``l`` (static index) at ``pos [3]`` shining along unit ``direction``,
+    with its spot cone and distance attenuation, at surface points with unit normals (components ``[N]``)."""
+    to_light = tuple(pos[i] - point[i] for i in range(3))
+    dist = jnp.sqrt(_dot(to_light, to_light))
+    if int(mj_model.light_type[l]) == DIRECTIONAL:
+        L, gain = tuple(-direction[i] for i in range(3)), 1.0
+    else:
+        L = tuple(c / jnp.maximum(dist, _MINVAL) for c in to_light)
+        att = model.light_attenuation[l]
+        gain = 1.0 / jnp.maximum(att[0] + att[1] * dist + att[2] * dist * dist, _MINVAL)
+        if int(mj_model.light_type[l]) == SPOT:
+            cos = -_dot(L, direction)
+            gain = gain * jnp.where(cos >= jnp.cos(jnp.deg2rad(model.light_cutoff[l])),
+                                    jnp.maximum(cos, 0) ** model.light_exponent[l], 0.0)
+    return jnp.maximum(_dot(L, normal), 0.0) * gain
+
+
 def _irradiance(mj_model, model, data, point, normal, view_dir):
     """Ambient + diffuse light (3 colour channels ``[N]``) at surface points with unit normals (components ``[N]``)."""
     head = mj_model.vis.headlight
@@ -423,21 +500,13 @@ def _irradiance(mj_model, model, data, point, normal, view_dir):
         light = [float(head.ambient[c]) + float(head.diffuse[c]) * lambert for c in range(3)]
     if mj_model.nlight:
         pos, direction = _light_poses(mj_model, model, data)  # [L, 3]
-        to_light = tuple(pos[:, i, None] - point[i][None] for i in range(3))  # [L, N]
-        dist = jnp.sqrt(_dot(to_light, to_light))
-        directional = (mj_model.light_type == DIRECTIONAL)[:, None]
-        L = tuple(jnp.where(directional, -direction[:, i, None], to_light[i] / jnp.maximum(dist, _MINVAL)) for i in range(3))
-        cos = -_dot(L, tuple(direction[:, i, None] for i in range(3)))
-        spot = jnp.where(cos >= jnp.cos(jnp.deg2rad(model.light_cutoff))[:, None], jnp.maximum(cos, 0) ** model.light_exponent[:, None], 0.0)
-        att = model.light_attenuation[:, :, None]
-        falloff = 1.0 / jnp.maximum(att[:, 0] + att[:, 1] * dist + att[:, 2] * dist * dist, _MINVAL)
-        gain = jnp.where(directional, 1.0, falloff) * jnp.where((mj_model.light_type == SPOT)[:, None], spot, 1.0)  # [L, N]
         active = model.light_active.astype(jnp.float32)
-        lambert = jnp.maximum(_dot(L, tuple(c[None] for c in normal)), 0.0) * gain * active[:, None]
-        # a matmul over lights: its operand is computed once (a sum per channel would recompute it)
-        diffuse = jnp.einsum("ln,lc->nc", lambert, model.light_diffuse, precision=jax.lax.Precision.HIGHEST)
         ambient = jnp.sum(active[:, None] * model.light_ambient, 0)
-        light = [light[c] + ambient[c] + diffuse[:, c] for c in range(3)]
+        light = [light[c] + ambient[c] for c in range(3)]
+        for l in range(mj_model.nlight):  # elementwise per light: a matmul over lights costs two transposes
+            # computed once (XLA would otherwise recompute it inside each channel's shading)
+            lit = jax.lax.optimization_barrier(_diffuse(mj_model, model, l, pos[l], direction[l], point, normal) * active[l])
+            light = [light[c] + lit * model.light_diffuse[l, c] for c in range(3)]
     return light
 
 
@@ -453,17 +522,15 @@ def render(mj_model, model: mjx.Model, data: mjx.Data, cam_id: int, height: int,
     sky and every plane geom (the floor) with its colours and patterns; the floor is still lit.
     """
     origin, dirs = _rays(model, data, cam_id, height, width)
-    dist, geom, normal, pick, order = _cast(mj_model, model, data, origin, dirs)
+    dist, geom, normal, material = _cast(mj_model, model, data, origin, dirs)
     hit = geom >= 0
     t = jnp.where(hit, dist, 0.0)
     point = tuple(origin[i] + t * dirs[i] for i in range(3))
-    rgba, emission = geom_colors(mj_model, model)
-    material = _read(pick, jnp.concatenate([rgba[order, :3], emission[order, None]], -1))  # [N, 4]: colour, emission
     view = tuple(-data.cam_xmat[cam_id][i, 2] for i in range(3))
     light = _irradiance(mj_model, model, data, point, normal, view)
     up = jnp.clip(dirs[2], 0.0, 1.0)
     sky = jnp.stack([(1 - up) * SKY_HORIZON[c] + up * SKY_ZENITH[c] for c in range(3)], -1)
-    color = material[:, :3]
+    color = jnp.stack(material[:3], -1)
     if background is not None:
         planes = np.nonzero(mj_model.geom_type == PLANE)[0]
         on_floor = jnp.zeros(geom.shape, jnp.bool_)
@@ -473,7 +540,7 @@ def render(mj_model, model: mjx.Model, data: mjx.Data, cam_id: int, height: int,
         sky = _distractors.sky_color(background, dirs)
     channels = []
     for c in range(3):
-        lit = color[:, c] * jnp.clip(material[:, 3] + light[c], 0.0, 1.0)
+        lit = color[:, c] * jnp.clip(material[3] + light[c], 0.0, 1.0)
         channels.append(jnp.where(hit, lit, sky[:, c]))
     rgb = jnp.round(jnp.clip(jnp.stack(channels, -1), 0.0, 1.0) * 255).astype(jnp.uint8)
     return Frame(rgb.reshape(height, width, 3), dist.reshape(height, width), geom.reshape(height, width),
