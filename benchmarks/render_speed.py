@@ -57,10 +57,14 @@ def load_baseline(ref: str):
     return module
 
 
-def programs(module, task: str, num_envs: int, size: int, steps: int):
-    """``{"render": (fn, args), "step": (fn, args)}`` drawn by renderer ``module``."""
+def _task(task: str):
     env, params = envs.make(task)
-    inner, m = env.unwrapped, env.mj_model
+    return env, params, env.unwrapped, env.mj_model
+
+
+def render_program(module, task: str, num_envs: int, size: int):
+    """``(fn, args)``: renderer ``module`` draws ``num_envs`` random initial states of ``task``."""
+    env, params, inner, m = _task(task)
     cam = module.resolve_camera(m, inner.default_camera)
     keys = jax.random.split(jax.random.key(0), num_envs)
     qpos = jax.jit(jax.vmap(lambda k: inner.initial_qpos_qvel(k, params)[0]))(keys)
@@ -72,9 +76,15 @@ def programs(module, task: str, num_envs: int, size: int, steps: int):
             return module.render(m, model, data, cam, size, size).rgb
         return jax.vmap(one)(qpos)
 
+    return render, (params.model, qpos)
+
+
+def step_program(module, task: str, num_envs: int, size: int, steps: int):
+    """``(fn, args)``: ``steps`` pixel env steps of ``task`` rendered by ``module``."""
+    env, params, _, _ = _task(task)
     venv, run = jaxrl_program(module.PixelObs(env, height=size, width=size), num_envs, steps)
     state, _ = jax.jit(venv.reset)(jax.random.key(1), params)
-    return {"render": (render, (params.model, qpos)), "step": (run, (jax.random.key(2), state, params))}
+    return run, (jax.random.key(2), state, params)
 
 
 def measure(progs: dict, repeats: int) -> dict:
@@ -99,7 +109,8 @@ def bench_task(task: str, old, a, kinds=("render", "step")) -> dict:
     row = {"task": task}
     for kind in kinds:
         frames = a.envs * (a.steps if kind == "step" else 1)
-        progs = {name: programs(module, task, a.envs, a.size, a.steps)[kind]
+        progs = {name: render_program(module, task, a.envs, a.size) if kind == "render"
+                 else step_program(module, task, a.envs, a.size, a.steps)
                  for name, module in (("before", old), ("after", pixels))}
         for name, figures in measure(progs, a.repeats).items():
             row[f"{kind}_{name}"] = {**figures, "frames_per_s": frames / figures["run_s"]}

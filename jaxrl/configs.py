@@ -29,6 +29,8 @@ import math
 import re
 from typing import Any, Callable
 
+import numpy as np
+
 
 def did_you_mean(name: Any, known) -> str:
     """``" (did you mean 'x'?)"`` for the closest of ``known`` to ``name``, or ``""``: for error messages."""
@@ -102,8 +104,6 @@ def check_mlp(obj: Any) -> None:
 def check_int_tuples(obj: Any, names) -> None:
     """Each field ``names`` of the config ``obj`` made a tuple; a :class:`ConfigError` unless it is a
     non-empty tuple of positive integers (layer widths, kernel sizes, strides)."""
-    import numpy as np
-
     for name in names:
         value = tuple(getattr(obj, name))
         object.__setattr__(obj, name, value)
