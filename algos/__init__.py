@@ -33,6 +33,7 @@ _ALGORITHMS = {
     "pqn": "jaxrl.algos.pqn",
     "tdmpc": "jaxrl.algos.tdmpc",
     "drq": "jaxrl.algos.drq",
+    "dreamer": "jaxrl.algos.dreamer",
 }
 
 

@@ -101,3 +101,25 @@ def time_program(fn, args, repeats: int) -> dict:
         jax.block_until_ready(compiled(*args))
         runs.append(time.perf_counter() - t)
     return {"compile_s": compile_s, "run_s": statistics.median(runs), "runs_s": runs}
+
+
+def learner_speed(trainer, hparams, updates: int, repeats: int) -> dict:
+    """A replay learner's cost: compile seconds of a chunk of ``updates`` updates
+    (``jit(trainer.run_updates)``, the program the runner calls), env steps per second of that chunk
+    once past the random prefill (median of ``repeats`` calls), and the state's bytes (all of it, and
+    the replay buffer's)."""
+    from jaxrl import memory
+
+    state = jax.jit(trainer.init)(jax.random.key(0), hparams)
+    t0 = time.perf_counter()
+    chunk = jax.jit(lambda s: trainer.run_updates(s, updates)).lower(state).compile()
+    compile_s = time.perf_counter() - t0
+    while int(state.update_step) < trainer.config.warmup_updates + 1:  # past the random prefill: learning
+        state = jax.block_until_ready(chunk(state)[0])
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        state = jax.block_until_ready(chunk(state)[0])
+        times.append(time.perf_counter() - t0)
+    return {"compile_s": compile_s, "env_steps_per_s": updates * trainer.steps_per_update / statistics.median(times),
+            "runs_s": times, "state_bytes": memory.tree_bytes(state), "replay_bytes": memory.tree_bytes(state.replay)}

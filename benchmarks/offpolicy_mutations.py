@@ -1,6 +1,6 @@
 """Mutation checks of the off-policy learning tests: break one loss, run the test's training, print the returns.
 
-    python benchmarks/offpolicy_mutations.py [sac|td3|dqn|pqn|tdmpc|drq ...]
+    python benchmarks/offpolicy_mutations.py [sac|td3|dqn|pqn|tdmpc|drq|dreamer ...]
 
 Each mutation must end near the random policy's return, below the test's threshold, while the
 unbroken learner passes it (tests/test_offpolicy_learning.py; DrQ-v2's: tests/test_drq.py). Results: benchmarks/RESULTS.md.
@@ -17,7 +17,8 @@ sys.path.insert(0, "tests")
 import test_offpolicy_learning as t  # noqa: E402
 from jaxrl import returns as core_returns  # noqa: E402
 import test_drq  # noqa: E402
-from jaxrl.algos import dqn, drq, pqn, sac, td3, tdmpc  # noqa: E402
+from jaxrl.algos import dqn, dreamer, drq, pqn, sac, td3, tdmpc  # noqa: E402
+from jaxrl.algos.dreamer import losses as dreamer_losses  # noqa: E402
 from jaxrl.algos.drq import losses as drq_losses  # noqa: E402
 from jaxrl.algos.dqn import losses as dqn_losses  # noqa: E402
 
@@ -29,6 +30,7 @@ from jaxrl.algos.tdmpc import losses as tdmpc_losses  # noqa: E402
 
 tdmpc_model_losses, tdmpc_td_targets = tdmpc_losses.model_losses, tdmpc_losses.td_targets
 drq_losses_n_step_target = drq_losses.n_step_target
+dreamer_imagined_returns = dreamer_losses.imagined_returns
 
 
 def no_reward_target(reward, terminated, next_value, gamma, reward_scale=1.0):
@@ -69,6 +71,9 @@ RUNS = {
               ("the reward head and the TD targets without the reward", tdmpc_losses, "model_losses",
                lambda zs, nz, rl, ql, reward, targets, *a: tdmpc_model_losses(
                    zs, nz, rl, ql, reward * 0.0, targets - jnp.asarray(reward), *a))],
+    "dreamer": [("actor loss sign flipped", dreamer_losses, "actor_loss", flipped(dreamer_losses.actor_loss)),
+                ("imagined returns without the reward", dreamer_losses, "imagined_returns",
+                 lambda reward, *a: dreamer_imagined_returns(reward * 0.0, *a))],
     "drq": [("actor loss sign flipped", drq_losses, "actor_loss", flipped(drq_losses.actor_loss)),
             ("n-step TD target without the reward", drq_losses, "n_step_target",
              lambda reward, discount, next_q: drq_losses_n_step_target(reward * 0.0, discount, next_q))],
@@ -89,6 +94,9 @@ def run(name):
     if name == "tdmpc":
         hp = tdmpc.TDMPCHparams(lr=1e-3, gamma=tdmpc.discount_for(200))
         return t._train_and_eval(tdmpc, tdmpc.TDMPCConfig(**t.TDMPC_PENDULUM), hp, "gymnax/Pendulum-v1", 200)
+    if name == "dreamer":
+        hp = dreamer.DreamerHparams(**t.DREAMER_HPARAMS)
+        return t._train_and_eval(dreamer, dreamer.DreamerConfig(**t.DREAMER_CARTPOLE), hp, "gymnax/CartPole-v1", 500)
     if name == "dqn":
         return t._train_and_eval(dqn, dqn.DQNConfig(total_timesteps=100_000, learning_starts=2_000), dqn.default_hparams(),
                                  "gymnax/CartPole-v1", 500)

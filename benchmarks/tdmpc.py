@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
-import jax
-import numpy as np
-
-from common import machine_info, write_json
+from common import learner_speed, machine_info, write_json
 from curve import learning_curve
 from jaxrl import envs
 from jaxrl.algos import tdmpc
@@ -37,30 +33,16 @@ def speed(args) -> dict:
     """Compile time of a chunk of ``--updates`` updates (``jit(trainer.run_updates)``, the program the
     runner calls) at several MPPI iteration counts, then agent steps per second of planning and of
     prior acting (one run, after the random prefill, median of ``--repeats`` calls), and the state's bytes."""
-    from jaxrl import memory
-
     env, params = envs.make(args.env, action_repeat=args.action_repeat)
     hp = tdmpc.validate_hparams({})
     base = dict(total_timesteps=10**6, buffer_size=100_000, learning_starts=1_000, replay_ratio=args.replay_ratio)
     rows = []
     for plan, iterations in [(True, i) for i in args.iterations] + [(False, args.iterations[0])]:
         config = tdmpc.TDMPCConfig(**base, plan=plan, iterations=iterations)
-        trainer = tdmpc.make_train(config, env, params)
-        state = jax.jit(trainer.init)(jax.random.key(0), hp)
-        t0 = time.perf_counter()
-        chunk = jax.jit(lambda s: trainer.run_updates(s, args.updates)).lower(state).compile()
-        compile_s = time.perf_counter() - t0
-        while int(state.update_step) < config.warmup_updates + 1:  # past the random prefill: learning
-            state = jax.block_until_ready(chunk(state)[0])
-        times = []
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            state = jax.block_until_ready(chunk(state)[0])
-            times.append(time.perf_counter() - t0)
-        rows.append({"plan": plan, "iterations": iterations, "compile_s": compile_s,
-                     "agent_steps_per_s": args.updates * config.steps_per_update / float(np.median(times)),
-                     "grad_steps_per_agent_step": config.replay_ratio,
-                     "state_bytes": memory.tree_bytes(state), "replay_bytes": memory.tree_bytes(state.replay)})
+        cost = learner_speed(tdmpc.make_train(config, env, params), hp, args.updates, args.repeats)
+        rows.append({"plan": plan, "iterations": iterations, "compile_s": cost["compile_s"],
+                     "agent_steps_per_s": cost["env_steps_per_s"], "grad_steps_per_agent_step": config.replay_ratio,
+                     "state_bytes": cost["state_bytes"], "replay_bytes": cost["replay_bytes"]})
         print(json.dumps(rows[-1]), flush=True)
     return {"benchmark": "tdmpc_speed", "env": args.env, "updates": args.updates, "rows": rows, "machine": machine_info()}
 

@@ -95,6 +95,29 @@ class TanhGaussian(NamedTuple):
         return self._squash(self.mean)
 
 
+def unimix_logits(logits: jax.Array, mix) -> jax.Array:
+    """Logits ``[..., n]`` of ``(1 - mix) * softmax(logits) + mix / n``: a categorical mixed with the
+    uniform one (DreamerV3: ``mix = 0.01`` for its latents and discrete actions), so no probability
+    reaches 0 and KL terms stay bounded. ``mix = 0`` returns ``log_softmax(logits)``."""
+    probs = (1.0 - mix) * jax.nn.softmax(logits, axis=-1) + mix / logits.shape[-1]
+    return jnp.log(probs)
+
+
+def straight_through_onehot(key: jax.Array, logits: jax.Array) -> jax.Array:
+    """A one-hot sample ``[..., n]`` of ``Categorical(logits)`` whose GRADIENT is that of the
+    probabilities (straight-through): the value is ``onehot(sample)``, the derivative is
+    ``d softmax(logits)``."""
+    probs = jax.nn.softmax(logits, axis=-1)
+    sample = jax.nn.one_hot(jax.random.categorical(key, logits), logits.shape[-1], dtype=probs.dtype)
+    return sample + probs - jax.lax.stop_gradient(probs)
+
+
+def categorical_kl(p_logits: jax.Array, q_logits: jax.Array) -> jax.Array:
+    """``KL(p || q) = sum_k p_k (log p_k - log q_k)`` over the last axis, ``[...]`` (logits need not be normalised)."""
+    log_p, log_q = jax.nn.log_softmax(p_logits, axis=-1), jax.nn.log_softmax(q_logits, axis=-1)
+    return jnp.sum(jnp.exp(log_p) * (log_p - log_q), axis=-1)
+
+
 def num_outputs(spec: Spec) -> int:
     """How many network outputs parameterise the distribution for ``spec``."""
     if isinstance(spec, Discrete):

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from jaxrl import envs, evaluate
-from jaxrl.algos import dqn, pqn, sac, td3, tdmpc
+from jaxrl.algos import dqn, dreamer, pqn, sac, td3, tdmpc
 
 pytest.importorskip("gymnax")
 
@@ -91,6 +91,31 @@ def test_tdmpc_learns_pendulum_and_its_world_model_losses_fall():
         first, last = v[:, :n].mean(1), v[:, -n:].mean(1)
         print(name, first, last)
         assert np.all(last < FALL[name] * first), (name, first, last)
+
+
+DREAMER_CARTPOLE = dict(total_timesteps=12_000, num_envs=4, num_steps=5, buffer_size=12_000, batch_size=16, learning_starts=1_000,
+                        replay_ratio=0.05, seq_length=16, imag_horizon=10, deter=64, hidden=64, layers=1, groups=8, classes=8,
+                        num_bins=63)
+DREAMER_HPARAMS = dict(lr=1e-3, actor_lr=3e-4, critic_lr=3e-4, gamma=0.99)
+
+
+@pytest.mark.timeout(600)
+def test_dreamer_learns_cartpole_and_its_world_model_losses_fall():
+    """A small DreamerV3 (GRU 64, 8 x 8 latents, REINFORCE actor), 12k env steps with 550 gradient
+    steps on 16 windows of 16: the greedy policy balances far longer than random, and the
+    reconstruction and reward losses fall."""
+    cfg = dreamer.DreamerConfig(**DREAMER_CARTPOLE)
+    trained, random, metrics = _train_and_eval(dreamer, cfg, dreamer.DreamerHparams(**DREAMER_HPARAMS), "gymnax/CartPole-v1", 500)
+    print("trained", trained, "random", random)
+    assert np.all(random < 40), random
+    assert np.all(trained >= 100), (trained, random)
+    learning = np.asarray(metrics["learning"])[0] > 0
+    for name in ("recon_loss", "reward_loss"):
+        v = np.asarray(metrics[name])[:, learning]
+        n = v.shape[1] // 10
+        first, last = v[:, :n].mean(1), v[:, -n:].mean(1)
+        print(name, first, last)
+        assert np.all(last < 0.5 * first), (name, first, last)
 
 
 @pytest.mark.timeout(300)

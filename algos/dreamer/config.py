@@ -1,0 +1,189 @@
+"""DreamerV3's static config and traced hyperparameters.
+
+STATIC (``DreamerConfig``, a frozen dataclass; changing a field recompiles): the shared replay-learner
+fields (:class:`jaxrl.offpolicy.OffPolicyConfig`; ``batch_size`` counts SEQUENCES of ``seq_length``
+steps), the RSSM's and the heads' sizes, the imagination horizon, the CNN. TRACED (``DreamerHparams``,
+a pytree: a sweep vmaps over them and never recompiles): learning rates, discount, lambda, the KL
+balance and free bits, the entropy bonus, the slow critic's rate, the return scale's rate.
+
+Units: env steps are AGENT steps of the made env (with ``make(..., action_repeat=2)``, as DreamerV3
+runs DM Control, one agent step is two frames). ``replay_ratio`` is gradient steps per env step:
+DreamerV3's ``train_ratio`` (replayed steps per env step) is ``replay_ratio * batch_size * seq_length``
+(512 = 0.5 x 16 x 64 on DMC).
+
+The defaults are a small model that learns on a 2-core CPU (the ``default`` preset: GRU 128, one
+hidden layer of 128 per MLP, 8 x 16 latents, batch 16 x 16, train ratio 32). DreamerV3's 32 x 32
+latents cost 5x more per gradient step here (1.0 s against 0.18 s on this 2-core CPU: the heads
+read 1,152 features at every imagined state), so they are in the GPU presets: DreamerV3's published sizes XS, S, M and L
+(Hafner et al. 2023, with its DMC setup: one env, batch 16 x 64, train ratio 512, its learning
+rates) are the ``paper_xs`` ... ``paper_l`` presets, for a GPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from flax import struct
+
+from jaxrl.configs import ConfigError, Preset, check_conv, check_positive_ints, hparams_functions
+from jaxrl.offpolicy import OffPolicyConfig
+
+ACTOR_GRADS = ("auto", "dynamics", "reinforce")
+
+
+@dataclasses.dataclass(frozen=True)
+class DreamerConfig(OffPolicyConfig):
+    """Static DreamerV3 settings (changing one recompiles).
+
+    Attributes:
+      seq_length: steps of each replayed training sequence (DreamerV3: 64); the RSSM observes
+        them in order, restarting its state where an episode starts.
+      imag_horizon: steps imagined from every posterior state for the actor and critic (15).
+      deter: width of the RSSM's deterministic (GRU) state.
+      hidden: width of the RSSM's input, prior and posterior layers and of every MLP.
+      layers: hidden layers of the encoder (states), decoder (states), reward, continue, actor
+        and critic MLPs (LayerNorm + SiLU).
+      groups, classes: the stochastic latent is ``groups`` categoricals of ``classes`` each (32 x 32),
+        sampled one-hot with straight-through gradients.
+      unimix: uniform mix of the latents' and of discrete actions' categoricals (0.01).
+      num_bins, vmin, vmax: two-hot bins of rewards and values in symlog space (255 on [-20, 20]).
+      actor_grad: ``dynamics`` (backpropagate the returns through the model into reparameterised
+        actions), ``reinforce`` (score function), or ``auto``: dynamics for continuous actions,
+        reinforce for discrete, as DreamerV3.
+      min_std, max_std: bounds of the continuous actor's std (before its tanh).
+      num_steps: env steps per env per update (default 2: with 4 envs, one gradient step per update).
+      conv_channels, conv_kernels, conv_strides: the pixel encoder (:class:`jaxrl.networks.ConvEncoder`,
+        flattened maps); the decoder mirrors the channels with stride-2 transposed convolutions, so
+        images must be ``2 ** len(conv_channels)`` times an integer on each side.
+    """
+
+    total_timesteps: int = 100_000
+    num_envs: int = 4
+    num_steps: int = 2
+    buffer_size: int = 100_000
+    batch_size: int = 16
+    learning_starts: int = 2_000
+    replay_ratio: float = 0.125
+    seq_length: int = 16
+    imag_horizon: int = 15
+    deter: int = 128
+    hidden: int = 128
+    layers: int = 1
+    groups: int = 8
+    classes: int = 16
+    unimix: float = 0.01
+    num_bins: int = 255
+    vmin: float = -20.0
+    vmax: float = 20.0
+    actor_grad: str = "auto"
+    min_std: float = 0.1
+    max_std: float = 1.0
+    conv_channels: tuple[int, ...] = (16, 32, 64)
+    conv_kernels: tuple[int, ...] = (4, 4, 4)
+    conv_strides: tuple[int, ...] = (2, 2, 2)
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_positive_ints(self, ("seq_length", "imag_horizon", "deter", "hidden", "layers", "groups", "classes", "num_bins"))
+        if self.seq_length < 2:
+            raise ConfigError(f"DreamerConfig.seq_length must be at least 2 (a step has an observation before and after), "
+                              f"got {self.seq_length}")
+        per_env = -(-self.buffer_size // self.num_envs)
+        if self.seq_length > per_env:
+            raise ConfigError(f"DreamerConfig.seq_length (= {self.seq_length}) is longer than the buffer holds per env "
+                              f"(buffer_size / num_envs = {per_env} slots): raise buffer_size or shorten the sequences")
+        if not 0.0 <= self.unimix < 1.0:
+            raise ConfigError(f"DreamerConfig.unimix must be in [0, 1), got {self.unimix}")
+        if self.num_bins < 2 or not self.vmin < self.vmax:
+            raise ConfigError(f"DreamerConfig needs num_bins >= 2 and vmin < vmax, got {self.num_bins}, {self.vmin}, {self.vmax}")
+        if self.actor_grad not in ACTOR_GRADS:
+            raise ConfigError(f"DreamerConfig.actor_grad must be one of {', '.join(ACTOR_GRADS)}, got {self.actor_grad!r}")
+        if not 0.0 < self.min_std < self.max_std:
+            raise ConfigError(f"DreamerConfig needs 0 < min_std < max_std, got {self.min_std} and {self.max_std}")
+        check_conv(self)
+
+    @property
+    def stoch(self) -> int:
+        """Width of the flattened stochastic latent: ``groups * classes``."""
+        return self.groups * self.classes
+
+
+@struct.dataclass
+class DreamerHparams:
+    """Traced DreamerV3 hyperparameters (a pytree: vmap over them, never recompiles).
+
+    Attributes:
+      lr: the world model's learning rate (3e-4 for the small CPU model; DreamerV3: 1e-4, the
+        ``paper_*`` presets); max_grad_norm: its global-norm clip (1000).
+      actor_lr, critic_lr: the actor's and the critic's (1e-4; DreamerV3: 3e-5); ac_max_grad_norm: their clip (100).
+      gamma: discount of the imagined returns (DreamerV3: 0.997, a horizon of 333 steps).
+      lam: lambda of the imagined TD(lambda) returns (0.95).
+      free_nats: free bits of each KL term (1.0 nat per step, summed over the latent's groups).
+      dyn_coef, rep_coef: weights of the dynamics KL (trains the prior, 0.5) and the representation
+        KL (trains the posterior, 0.1).
+      entropy_coef: the actor's entropy bonus against returns divided by their scale (3e-4).
+      critic_tau: Polyak rate of the slow critic (0.02); slowreg_coef: weight of the critic's
+        regression toward the slow critic's prediction (1.0).
+      return_rate: rate of the running 5th-95th percentile return scale (0.01).
+    """
+
+    lr: Any = 3e-4
+    max_grad_norm: Any = 1000.0
+    actor_lr: Any = 1e-4
+    critic_lr: Any = 1e-4
+    ac_max_grad_norm: Any = 100.0
+    gamma: Any = 0.997
+    lam: Any = 0.95
+    free_nats: Any = 1.0
+    dyn_coef: Any = 0.5
+    rep_coef: Any = 0.1
+    entropy_coef: Any = 3e-4
+    critic_tau: Any = 0.02
+    slowreg_coef: Any = 1.0
+    return_rate: Any = 0.01
+
+
+_POSITIVE = (0.0, math.inf, False)
+_NONNEG = (0.0, math.inf, True)
+_RANGES = {
+    "lr": _POSITIVE, "max_grad_norm": _POSITIVE, "actor_lr": _POSITIVE, "critic_lr": _POSITIVE,
+    "ac_max_grad_norm": _POSITIVE, "gamma": (0.0, 1.0, True), "lam": (0.0, 1.0, True), "free_nats": _NONNEG,
+    "dyn_coef": _NONNEG, "rep_coef": _NONNEG, "entropy_coef": _NONNEG, "critic_tau": (0.0, 1.0, False),
+    "slowreg_coef": _NONNEG, "return_rate": (0.0, 1.0, False),
+}
+
+default_hparams, as_hparams, validate_hparams = hparams_functions(DreamerHparams, _RANGES, "DreamerV3")
+
+# DreamerV3's model sizes (Hafner et al. 2023, table B.1): GRU width, hidden width, MLP layers, CNN depth.
+_SIZES = {"xs": (256, 256, 1, 24), "s": (512, 512, 2, 32), "m": (1024, 640, 3, 48), "l": (2048, 768, 4, 64)}
+
+
+def paper_size(name: str, image_layers: int = 4) -> dict:
+    """Config fields of DreamerV3's model size ``name`` (``xs``, ``s``, ``m``, ``l``) with its DMC
+    training setup (one env, batch 16 x 64, train ratio 512, 1M-step replay)."""
+    deter, hidden, layers, depth = _SIZES[name]
+    return dict(total_timesteps=500_000, num_envs=1, num_steps=2, buffer_size=1_000_000, batch_size=16, seq_length=64,
+                learning_starts=5_000, replay_ratio=0.5, deter=deter, hidden=hidden, layers=layers, groups=32, classes=32,
+                conv_channels=tuple(depth * 2 ** i for i in range(image_layers)), conv_kernels=(4,) * image_layers,
+                conv_strides=(2,) * image_layers)
+
+
+def presets() -> dict[str, Preset]:
+    """DreamerV3's named settings (env steps are agent steps; DreamerV3 runs DMC at action repeat 2)."""
+    paper = {f"paper_{n}": Preset(config=paper_size(n), hparams=dict(lr=1e-4, actor_lr=3e-5, critic_lr=3e-5),
+                                  about=f"a GPU: DreamerV3's {n.upper()} model (GRU {_SIZES[n][0]}, MLPs {_SIZES[n][2]} x "
+                                        f"{_SIZES[n][1]}, CNN depth {_SIZES[n][3]}), 32 x 32 latents, batch 16 x 64, "
+                                        "train ratio 512, one env (run DMC with --env-opt action_repeat=2)")
+             for n in _SIZES}
+    return {
+        "default": Preset(about="a 2-core CPU: GRU 128, MLPs 1 x 128, 8 x 16 latents, CNN 16-32-64, 4 envs, batch 16 x 16, "
+                                "0.125 gradient steps per env step (train ratio 32)"),
+        **paper,
+        "tiny": Preset(
+            config=dict(total_timesteps=64, num_envs=2, num_steps=4, buffer_size=64, batch_size=4, learning_starts=16,
+                        replay_ratio=0.25, seq_length=4, imag_horizon=3, deter=8, hidden=8, layers=1, groups=2, classes=4,
+                        num_bins=11, conv_channels=(4, 8), conv_kernels=(4, 4), conv_strides=(2, 2)),
+            env="probe_continuous", about="tests: 8 updates of 8 env steps on a probe env"),
+    }

@@ -1,0 +1,257 @@
+"""DreamerV3 (``jaxrl.algos.dreamer``): its numeric pieces against hand-checked NumPy, the RSSM's
+observe and imagine paths, the acting carry, pixels through the same agent, bad input refused
+before compiling.
+
+The protocol (one trace, chunked = one jit, vmapped = separate, exact resume, NaN guard) is checked
+for every registered algorithm, DreamerV3 included, by ``tests/test_contract.py``; its learning test
+is in ``tests/test_offpolicy_learning.py``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl import envs
+from jaxrl.algos import dreamer
+from jaxrl.algos.dreamer import losses
+from jaxrl.configs import ConfigError
+from jaxrl.distributions import categorical_kl, straight_through_onehot, unimix_logits
+from jaxrl.replay import Sequence
+
+TINY = dreamer.presets()["tiny"].config
+
+
+def tiny(**changes):
+    return dreamer.DreamerConfig(**{**TINY, **changes})
+
+
+def np_softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+# ----------------------------------------------------------------------------- categorical pieces
+
+
+def test_unimix_and_categorical_kl_match_numpy():
+    logits = np.array([[2.0, 0.0, -1.0, 0.5], [0.0, 0.0, 0.0, 30.0]], np.float32)
+    mixed = np.asarray(unimix_logits(jnp.asarray(logits), 0.01))
+    expect = 0.99 * np_softmax(logits) + 0.01 / 4
+    np.testing.assert_allclose(np.exp(mixed), expect, rtol=1e-6)
+    assert np.exp(mixed).min() >= 0.0025 - 1e-7  # no class below mix / n: KLs stay bounded
+    q = np.array([[0.0, 1.0, 0.0, -2.0], [1.0, 2.0, 3.0, 4.0]], np.float32)
+    p_np, q_np = np_softmax(logits), np_softmax(q)
+    kl_np = np.sum(p_np * (np.log(p_np) - np.log(q_np)), -1)
+    np.testing.assert_allclose(np.asarray(categorical_kl(jnp.asarray(logits), jnp.asarray(q))), kl_np, rtol=1e-5)
+    assert float(categorical_kl(jnp.asarray(q), jnp.asarray(q))[0]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_straight_through_sample_is_one_hot_with_the_probabilities_gradient():
+    logits = jnp.array([[1.0, -0.5, 0.3], [0.2, 0.1, 2.0]])
+    w = jnp.array([[0.3, -1.0, 2.0], [1.5, 0.5, -0.7]])
+    key = jax.random.key(3)
+    sample = straight_through_onehot(key, logits)
+    np.testing.assert_array_equal(np.asarray(sample).sum(-1), [1.0, 1.0])
+    assert set(np.unique(np.asarray(sample)).tolist()) <= {0.0, 1.0}
+    hot = np.asarray(jax.nn.one_hot(jax.random.categorical(key, logits), 3))
+    np.testing.assert_array_equal(np.asarray(sample), hot)  # the value IS the categorical draw
+    g = jax.grad(lambda lg: jnp.sum(w * straight_through_onehot(key, lg)))(logits)
+    # d/dlogits sum_k w_k softmax_k = p * (w - sum_k p_k w_k), by hand
+    p = np_softmax(np.asarray(logits))
+    expect = p * (np.asarray(w) - np.sum(p * np.asarray(w), -1, keepdims=True))
+    np.testing.assert_allclose(np.asarray(g), expect, rtol=1e-5, atol=1e-7)
+
+
+def test_kl_balance_free_bits_and_which_side_each_term_trains():
+    post = jnp.log(jnp.array([[[0.7, 0.2, 0.1], [0.25, 0.25, 0.5]]]))  # [1 step, 2 groups, 3 classes]
+    prior = jnp.log(jnp.array([[[0.2, 0.3, 0.5], [0.3, 0.3, 0.4]]]))
+    p, q = np.exp(np.asarray(post)), np.exp(np.asarray(prior))
+    kl = float(np.sum(p * (np.log(p) - np.log(q))))  # summed over groups: 0.7*ln3.5+0.2*ln(2/3)+... by hand
+    assert kl == pytest.approx(0.7 * np.log(3.5) + 0.2 * np.log(2 / 3) + 0.1 * np.log(0.2)
+                               + 0.25 * np.log(0.25 / 0.3) * 2 + 0.5 * np.log(1.25), rel=1e-6)
+    dyn, rep, raw = losses.kl_balance(post, prior, 0.0)
+    assert float(dyn[0]) == pytest.approx(kl, rel=1e-5) and float(rep[0]) == pytest.approx(kl, rel=1e-5)
+    dyn, rep, raw = losses.kl_balance(post, prior, 1.0)  # kl ~ 0.74 < 1 nat: both clipped to the free bits
+    assert kl < 1.0 and float(dyn[0]) == 1.0 and float(rep[0]) == 1.0 and float(raw[0]) == pytest.approx(kl, rel=1e-5)
+    # below the free bits no gradient flows; above, dyn trains only the prior and rep only the posterior
+    g_dyn = jax.grad(lambda a, b: losses.kl_balance(a, b, 0.5)[0].sum(), argnums=(0, 1))(post, prior)
+    g_rep = jax.grad(lambda a, b: losses.kl_balance(a, b, 0.5)[1].sum(), argnums=(0, 1))(post, prior)
+    assert np.all(np.asarray(g_dyn[0]) == 0) and np.any(np.asarray(g_dyn[1]) != 0)
+    assert np.all(np.asarray(g_rep[1]) == 0) and np.any(np.asarray(g_rep[0]) != 0)
+    g_free = jax.grad(lambda a, b: losses.kl_balance(a, b, 1.0)[0].sum(), argnums=(0, 1))(post, prior)
+    assert all(np.all(np.asarray(g) == 0) for g in g_free)
+
+
+def test_imagined_returns_with_continuation_flags_match_numpy():
+    rng = np.random.default_rng(0)
+    H, M = 5, 3
+    reward = rng.normal(size=(H, M)).astype(np.float32)
+    cont = rng.uniform(size=(H, M)).astype(np.float32)
+    cont[2, 1] = 0.0  # an imagined episode end
+    values = rng.normal(size=(H + 1, M)).astype(np.float32)
+    start = np.array([1.0, 1.0, 0.0], np.float32)
+    hp = dreamer.default_hparams().replace(gamma=0.9, lam=0.8)
+    returns, weight = losses.imagined_returns(jnp.asarray(reward), jnp.asarray(cont), jnp.asarray(values), jnp.asarray(start), hp)
+    g = values[H].copy()
+    expect = np.zeros((H, M), np.float32)
+    for t in reversed(range(H)):  # G_t = r_t + gamma c_t ((1 - lam) v_{t+1} + lam G_{t+1}), G_H = v_H
+        g = reward[t] + 0.9 * cont[t] * ((1 - 0.8) * values[t + 1] + 0.8 * g)
+        expect[t] = g
+    np.testing.assert_allclose(np.asarray(returns), expect, rtol=1e-5, atol=1e-6)
+    alive = np.ones((H, M), np.float32)
+    for t in range(1, H):
+        alive[t] = alive[t - 1] * cont[t - 1]
+    np.testing.assert_allclose(np.asarray(weight), alive * start, rtol=1e-6)
+    assert np.all(np.asarray(weight)[3:, 1] == 0)  # nothing counts after the imagined end
+
+
+# ----------------------------------------------------------------------------- the RSSM
+
+
+@pytest.fixture(scope="module")
+def tiny_agent():
+    env, params = envs.make("probe_continuous")
+    config = tiny()
+    agent = dreamer.make_agent(config, env)
+    wm = dreamer.world_model(config, env)
+    state = agent.init(jax.random.key(0), dreamer.default_hparams())
+    return env, config, agent, wm, state
+
+
+def test_observe_and_imagine_agree(tiny_agent):
+    """Stepping the prior (``img_step``) from the posterior's state with the action the window took
+    gives the observe path's deterministic state and prior at every step."""
+    env, config, agent, wm, state = tiny_agent
+    L, N = 5, 3
+    k1, k2, k3 = jax.random.split(jax.random.key(1), 3)
+    embed = jax.random.normal(k1, (L, N, config.hidden))
+    actions = jax.random.uniform(k2, (L, N, 1), minval=-1, maxval=1)
+    first = jnp.zeros((L, N), bool).at[0].set(True)
+    states, post, prior = wm.observe(state.model, embed, actions, first, k3)
+    for t in range(1, L):
+        prev = jax.tree.map(lambda x: x[t - 1], states)
+        deter_img, prior_img = wm.img_step(state.model, prev, actions[t], jax.random.key(9))
+        np.testing.assert_allclose(np.asarray(deter_img.deter), np.asarray(states.deter[t]), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(prior_img), np.asarray(prior[t]), rtol=1e-5, atol=1e-6)
+    # the posterior sees the observation: different embeddings give different posteriors, same priors at t = 0
+    _, post2, prior2 = wm.observe(state.model, embed + 1.0, actions, first, k3)
+    np.testing.assert_allclose(np.asarray(prior2[0]), np.asarray(prior[0]), rtol=1e-6)
+    assert not np.allclose(np.asarray(post2[0]), np.asarray(post[0]))
+    # imagine with the actor: H + 1 states, stochastic parts one-hot per group
+    imag = wm.imagine(state.model, state.actor, jax.tree.map(lambda x: x[-1], states), jax.random.key(4), 4)
+    assert imag.states.deter.shape == (5, N, config.deter) and imag.log_prob.shape == (4, N)
+    groups = np.asarray(imag.states.stoch).reshape(5, N, config.groups, config.classes)
+    np.testing.assert_allclose(groups.sum(-1), 1.0)
+
+
+def test_observe_restarts_on_first(tiny_agent):
+    env, config, agent, wm, state = tiny_agent
+    L, N = 4, 2
+    embed = jax.random.normal(jax.random.key(1), (L, N, config.hidden))
+    actions = jnp.ones((L, N, 1))
+    first = jnp.zeros((L, N), bool).at[0].set(True).at[2, 0].set(True)
+    states, _, _ = wm.observe(state.model, embed, actions, first, jax.random.key(2))
+    # env 0 restarted at step 2: its deterministic state is the one a fresh episode starts with
+    # (the GRU of a zero state and a zero action; it does not depend on the draw or the embedding)
+    fresh = wm.obs_step(state.model, wm.zeros((N,)), jnp.zeros((N, 1)), embed[2], jax.random.key(0))[0]
+    np.testing.assert_allclose(np.asarray(states.deter[2, 0]), np.asarray(fresh.deter[0]), rtol=1e-6)
+    assert not np.allclose(np.asarray(states.deter[2, 1]), np.asarray(fresh.deter[1]))
+
+
+def test_the_acting_carry_restarts_on_first(tiny_agent):
+    env, config, agent, wm, state = tiny_agent
+    B = 3
+    obs = jax.random.normal(jax.random.key(0), (B, *env.observation_spec.shape))
+    junk = agent.init_carry(B)
+    junk = jax.tree.map(lambda x: x + jax.random.normal(jax.random.key(5), x.shape), junk)
+    hp = dreamer.default_hparams()
+    key = jax.random.key(7)
+    first = jnp.array([True, False, True])
+    a_junk, c_junk = agent.greedy(state, hp, key, junk, obs, first)
+    a_zero, c_zero = agent.greedy(state, hp, key, agent.init_carry(B), obs, first)
+    for i in (0, 2):  # restarted: as if the carry were fresh
+        np.testing.assert_allclose(np.asarray(c_junk.state.deter[i]), np.asarray(c_zero.state.deter[i]), rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(a_junk[i]), np.asarray(a_zero[i]), rtol=1e-6)
+    assert not np.allclose(np.asarray(c_junk.state.deter[1]), np.asarray(c_zero.state.deter[1]))
+    assert np.all(np.abs(np.asarray(a_junk)) <= 1.0)  # probe_continuous's box is [-1, 1]
+    np.testing.assert_allclose(np.asarray(c_zero.action), np.asarray(a_zero))  # the carry keeps the action taken
+
+
+# ----------------------------------------------------------------------------- pixels, discrete actions, bad input
+
+
+def _fake_window(obs_shape, obs_dtype, action, L, N, key):
+    k1, k2 = jax.random.split(key)
+    if obs_dtype == np.uint8:
+        obs = jax.random.randint(k1, (L, N, *obs_shape), 0, 256).astype(jnp.uint8)
+    else:
+        obs = jax.random.normal(k1, (L, N, *obs_shape))
+    zeros = jnp.zeros((L, N))
+    first = jnp.zeros((L, N), bool).at[0].set(True)
+    return Sequence(obs, action, jax.random.normal(k2, (L, N)), zeros.astype(bool), zeros.astype(bool), first,
+                    zeros.astype(bool), {}, jnp.ones((L, N), bool))
+
+
+def test_pixels_and_discrete_actions_go_through_the_same_agent():
+    """One gradient step on a replayed window: a 16 x 16 image (CNN encoder, transposed-CNN decoder
+    back to 16 x 16) and a discrete action space (REINFORCE actor), no env compiled."""
+    hp = dreamer.default_hparams()
+    pixel_env, _ = envs.make("cartpole_balance", obs="pixels", image_size=16, physics="fast")
+    cases = [(pixel_env, tiny(conv_channels=(4, 8), conv_kernels=(4, 4), conv_strides=(2, 2)), jnp.zeros((4, 2, 1))),
+             (envs.make("probe_action")[0], tiny(), jnp.ones((4, 2), jnp.int32))]
+    for env, config, action in cases:
+        agent = dreamer.make_agent(config, env)
+        state = agent.init(jax.random.key(0), hp)
+        seq = _fake_window(env.observation_spec.shape, env.observation_spec.dtype, action, 4, 2, jax.random.key(1))
+        new, metrics = jax.jit(agent.learn)(state, hp, None, seq, jax.random.key(2))
+        assert all(np.isfinite(float(v)) for v in metrics.values())
+        assert not np.allclose(np.asarray(jax.tree.leaves(new.model["decoder"])[0]),
+                               np.asarray(jax.tree.leaves(state.model["decoder"])[0]))
+    nets = dreamer.make_networks(cases[0][1], pixel_env, False, 1)
+    feat = jnp.zeros((3, cases[0][1].deter + cases[0][1].stoch))
+    params = nets.decoder.init(jax.random.key(0), feat)
+    assert nets.decoder.apply(params, feat).shape == (3, 16, 16, 3)
+
+
+@pytest.mark.parametrize("changes, match", [
+    (dict(seq_length=40), "seq_length .*longer than the buffer holds per env"),
+    (dict(actor_grad="sideways"), "actor_grad must be one of"),
+    (dict(unimix=1.0), "unimix must be in"),
+    (dict(min_std=1.0, max_std=0.5), "min_std < max_std"),
+    (dict(groups=0), "groups must be a positive integer"),
+])
+def test_bad_configs_are_one_line_errors(changes, match):
+    with pytest.raises(ConfigError, match=match) as e:
+        tiny(**changes)
+    assert "\n" not in str(e.value)
+
+
+def test_bad_envs_images_and_hparams_are_refused_before_compiling():
+    env, params = envs.make("cartpole_balance", obs="pixels", image_size=18, physics="fast")
+    with pytest.raises(ConfigError, match="each side must be a multiple of 4; got 18x18") as e:
+        dreamer.make_train(tiny(conv_channels=(4, 8)), env, params)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="does not fit 8x8"):
+        dreamer.make_train(tiny(), *envs.make("cartpole_balance", obs="pixels", image_size=8, physics="fast"))
+    with pytest.raises(ConfigError, match="gamma"):
+        dreamer.validate_hparams(dict(gamma=1.5))
+    with pytest.raises(ConfigError, match="free_nats"):
+        dreamer.validate_hparams(dict(free_nats=-1.0))
+
+
+def test_open_loop_predictions_reconstruct_the_context_then_imagine(tiny_agent):
+    """``open_loop`` decodes the posterior for the context steps and the prior driven by the window's
+    actions after; with ``context = L`` it is the reconstruction, and the imagined part does not
+    look at the observations it predicts."""
+    env, config, agent, wm, state = tiny_agent
+    L, N = 4, 2
+    seq = _fake_window(env.observation_spec.shape, np.float32, jnp.zeros((L, N, 1)), L, N, jax.random.key(1))
+    pred = wm.open_loop(state.model, seq, 2, jax.random.key(3))
+    assert pred.shape == (L, N, *env.observation_spec.shape)
+    changed = seq._replace(obs=seq.obs.at[2:].add(100.0))
+    np.testing.assert_array_equal(np.asarray(wm.open_loop(state.model, changed, 2, jax.random.key(3))), np.asarray(pred))
+    full = wm.open_loop(state.model, seq, L, jax.random.key(3))
+    np.testing.assert_allclose(np.asarray(full[:2]), np.asarray(pred[:2]), rtol=1e-5, atol=1e-6)
