@@ -36,8 +36,7 @@ from jaxrl.policy import reset_where
 from jaxrl.spaces import Discrete
 from jaxrl.trainer import Trainer
 from jaxrl.twohot import Bins, symexp, symlog
-from jaxrl.algos.td3.networks import scale_action
-from jaxrl.algos.tdmpc.train import to_unit
+from jaxrl.algos.td3.networks import scale_action, to_unit
 from jaxrl.algos.dreamer import losses
 from jaxrl.algos.dreamer.config import DreamerConfig, as_hparams
 from jaxrl.algos.dreamer.networks import RSSM, Networks, RSSMState, make_networks, zeros_state

@@ -33,6 +33,12 @@ def scale_action(spec: Box, x):
     return low + (x + 1.0) * 0.5 * (high - low)
 
 
+def to_unit(spec: Box, action):
+    """The inverse of :func:`scale_action`: env actions in the box ``[low, high]`` -> ``[-1, 1]`` (clipped)."""
+    low, high = spec.low_array(), spec.high_array()
+    return jnp.clip(2.0 * (action - low) / (high - low) - 1.0, -1.0, 1.0)
+
+
 def half_range(spec: Box):
     """Half the width of the action box (noise scales are in these units)."""
     return 0.5 * (spec.high_array() - spec.low_array())

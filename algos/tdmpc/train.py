@@ -35,7 +35,7 @@ from jaxrl.planning import shift
 from jaxrl.policy import reset_where
 from jaxrl.trainer import Trainer
 from jaxrl.twohot import Bins
-from jaxrl.algos.td3.networks import scale_action
+from jaxrl.algos.td3.networks import scale_action, to_unit
 from jaxrl.algos.tdmpc import losses
 from jaxrl.algos.tdmpc.config import TDMPCConfig, as_hparams
 from jaxrl.algos.tdmpc.networks import Networks, make_networks
@@ -146,12 +146,6 @@ def make_actor(config: TDMPCConfig, model: Model, spec):
         return scale_action(spec, action), plan
 
     return act, lambda batch: jnp.zeros((batch, H, dim), jnp.float32)
-
-
-def to_unit(spec, action):
-    """Env actions in the box ``[low, high]`` -> ``[-1, 1]`` (the agent's units)."""
-    low, high = spec.low_array(), spec.high_array()
-    return jnp.clip(2.0 * (action - low) / (high - low) - 1.0, -1.0, 1.0)
 
 
 def model_step(model: Model, config, agent: TDMPCAgentState, hp, tx, seq, key):
