@@ -186,23 +186,26 @@ def test_bad_envs_are_refused_before_compiling():
 
 
 # The default run's pixel agent: cart-pole balance from 16 x 16 RGB frames, 3 stacked, action repeat 8
-# (the PlaNet / DrQ setting: 125 agent steps per 1000-step episode), 6,000 agent steps = 48k frames,
+# (the PlaNet / DrQ setting: 125 agent steps per 1000-step episode), 8,000 agent steps = 64k frames,
 # on the cheaper physics (Euler; the renderer compiles the physics into every frame).
 PIXEL_ENV = dict(obs="pixels", image_size=16, frame_stack=3, action_repeat=8, physics="fast")
-PIXEL_CONFIG = dict(total_timesteps=6_000, num_envs=4, num_steps=2, buffer_size=6_000, batch_size=64, learning_starts=500,
+PIXEL_CONFIG = dict(total_timesteps=8_000, num_envs=4, num_steps=2, buffer_size=8_000, batch_size=64, learning_starts=500,
                     replay_ratio=0.5, hidden_sizes=(64, 64), feature_dim=32, n_step=3, conv_channels=(16, 16),
                     conv_kernels=(3, 3), conv_strides=(2, 1), augment_pad=1)
 PIXEL_HPARAMS = dict(lr=3e-4, gamma=0.95, explore_decay=0.3)
 
 
+SEED = jax.random.split(jax.random.key(0), 4)[0]  # the first of the four measured seeds
+
+
 @functools.lru_cache(maxsize=None)
 def _pixel_run():
-    """Train the pixel agent once (seed 0) and evaluate it and a uniformly random policy on the same
-    8 reset states; the machinery tests below read its final state."""
+    """Train the pixel agent once and evaluate it and a uniformly random policy on the same 8 reset
+    states; the machinery tests below read its final state."""
     env, params = envs.make("cartpole_balance", **PIXEL_ENV)
     config = drq.DrQConfig(**PIXEL_CONFIG)
     trainer = drq.make_train(config, env, params)
-    state, metrics = jax.jit(trainer)(jax.random.key(0), drq.as_hparams(PIXEL_HPARAMS))
+    state, metrics = jax.jit(trainer)(SEED, drq.as_hparams(PIXEL_HPARAMS))
     trained, random = evaluate.trained_and_random_returns(jax.random.key(5), env, params, trainer.policy(state), 8)
     return env, config, trainer, state, metrics, np.asarray(trained), np.asarray(random)
 
@@ -210,20 +213,22 @@ def _pixel_run():
 @pytest.mark.timeout(600)
 def test_drq_learns_cartpole_balance_from_16x16_pixels():
     """The default run's proof that DrQ-v2 learns from pixels. A uniformly random policy scores 269
-    on these 8 episodes. Measured (2026-12-02, 2-core CPU): seed 0 435 after 6,000 agent steps;
-    4 seeds at 8,000 agent steps 431-452 (the budget's plateau for this tiny CNN and 16 x 16 frames;
-    on DM Control's RK4 physics seed 0 reaches 552). Asserted: >= random + 100 and >= 350, ~65 below
-    the measurement; an actor loss with its sign flipped, or a TD target without the reward, stays
-    near random (``python benchmarks/offpolicy_mutations.py drq``, recorded in benchmarks/RESULTS.md)."""
+    on these 8 episodes; an actor loss with its sign flipped ends at 135, a TD target without the
+    reward at 166 (``python benchmarks/offpolicy_mutations.py drq``, recorded in benchmarks/RESULTS.md).
+    Measured (2026-12-03, 2-core CPU), four seeds ``jax.random.split(key(0), 4)``: 386 / 410 / 476 / 447
+    after 8,000 agent steps (64k frames); at 6,000 they spread 307-476, too noisy for one seed (a
+    single-seed threshold of 350 there failed in CI at 346). The test trains the first seed on its own
+    (409; 386 inside the vmapped 4-seed program: vmap rounds differently) and asserts >= random + 50
+    (319): every measured seed clears it by 67 or more, a broken agent misses it by 150 or more."""
     *_, metrics, trained, random = _pixel_run()
-    print("DrQ-v2, cartpole_balance from 16x16 pixels: trained", trained, "random", random)
-    assert trained.mean() >= 350 and trained.mean() >= random.mean() + 100, (trained, random)
+    print("DrQ-v2, cartpole_balance from 16x16 pixels: trained", trained.mean(), "random", random.mean())
+    assert trained.mean() >= random.mean() + 50, (trained, random)
 
 
 def test_pixels_are_stored_once_as_uint8_and_the_encoder_is_a_cnn():
     env, config, trainer, state, metrics, *_ = _pixel_run()
     assert env.observation_spec.shape == (16, 16, 9)
-    assert state.replay.obs.dtype == jnp.uint8 and state.replay.obs.shape == (4, 1500, 16, 16, 3)  # one frame per slot
+    assert state.replay.obs.dtype == jnp.uint8 and state.replay.obs.shape == (4, 2000, 16, 16, 3)  # one frame per slot
     assert "Conv_0" in state.agent.encoder["params"]["ConvEncoder_0"]
     assert float(metrics["learning"][-1]) == 1.0
     for k, v in metrics.items():

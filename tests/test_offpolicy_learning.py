@@ -31,10 +31,13 @@ from jaxrl.algos import dqn, dreamer, pqn, sac, td3, tdmpc
 pytest.importorskip("gymnax")
 
 
-def _train_and_eval(algo, config, hparams, env_name, horizon, seeds=2):
+def _train_and_eval(algo, config, hparams, env_name, horizon, seeds=2, keep=None):
+    """Train ``seeds`` seeds in one program (``keep``: only the first ``keep`` of those ``seeds`` keys)
+    and evaluate each: ``(trained [seeds], random [seeds], metrics [seeds, ...])``."""
     env, params = envs.make(env_name)
     trainer = algo.make_train(config, env, params)
-    keys = jax.random.split(jax.random.key(0), seeds)
+    keys = jax.random.split(jax.random.key(0), seeds)[:keep]
+    seeds = keys.shape[0]
     state, metrics = jax.jit(jax.vmap(trainer, in_axes=(0, None)))(keys, hparams)
     for k, v in metrics.items():
         assert np.all(np.isfinite(np.asarray(v, np.float64))), k
@@ -77,10 +80,12 @@ TDMPC_PENDULUM = dict(total_timesteps=6_000, num_envs=4, buffer_size=6_000, lear
 @pytest.mark.timeout(600)
 def test_tdmpc_learns_pendulum_and_its_world_model_losses_fall():
     """TD-MPC2's default (CPU) model planning with a smaller MPPI (3 x 64 samples: half the test's
-    cost), 6k env steps (5k after the random prefill)."""
+    cost), 6k env steps (5k after the random prefill), seed 0 of the two measured in
+    benchmarks/RESULTS.md (-226; seed 1 -387; the sign-flipped policy loss -945, no reward -1418):
+    one seed, to keep the default run's time."""
     cfg = tdmpc.TDMPCConfig(**TDMPC_PENDULUM)
     hp = tdmpc.TDMPCHparams(lr=1e-3, gamma=tdmpc.discount_for(200))
-    trained, random, metrics = _train_and_eval(tdmpc, cfg, hp, "gymnax/Pendulum-v1", 200)
+    trained, random, metrics = _train_and_eval(tdmpc, cfg, hp, "gymnax/Pendulum-v1", 200, keep=1)
     assert np.all(random < -1000), random
     print("trained", trained, "random", random)
     assert np.all(trained >= -500), (trained, random)
