@@ -200,18 +200,17 @@ def test_pixels_go_through_the_same_agent():
     back to 16 x 16), no env compiled. (Discrete actions, the REINFORCE actor, go through the
     default-run learning test on CartPole-v1 in tests/test_offpolicy_learning.py.)"""
     hp = dreamer.default_hparams()
-    pixel_env, _ = envs.make("cartpole_balance", obs="pixels", image_size=16, physics="fast")
-    cases = [(pixel_env, tiny(conv_channels=(4, 8), conv_kernels=(4, 4), conv_strides=(2, 2)), jnp.zeros((4, 2, 1)))]
-    for env, config, action in cases:
-        agent = dreamer.make_agent(config, env)
-        state = agent.init(jax.random.key(0), hp)
-        seq = _fake_window(env.observation_spec.shape, env.observation_spec.dtype, action, 4, 2, jax.random.key(1))
-        new, metrics = jax.jit(agent.learn)(state, hp, None, seq, jax.random.key(2))
-        assert all(np.isfinite(float(v)) for v in metrics.values())
-        assert not np.allclose(np.asarray(jax.tree.leaves(new.model["decoder"])[0]),
-                               np.asarray(jax.tree.leaves(state.model["decoder"])[0]))
-    nets = dreamer.make_networks(cases[0][1], pixel_env, False, 1)
-    feat = jnp.zeros((3, cases[0][1].deter + cases[0][1].stoch))
+    env, _ = envs.make("cartpole_balance", obs="pixels", image_size=16, physics="fast")
+    config = tiny(conv_channels=(4, 8), conv_kernels=(4, 4), conv_strides=(2, 2))
+    agent = dreamer.make_agent(config, env)
+    state = agent.init(jax.random.key(0), hp)
+    seq = _fake_window(env.observation_spec.shape, env.observation_spec.dtype, jnp.zeros((4, 2, 1)), 4, 2, jax.random.key(1))
+    new, metrics = jax.jit(agent.learn)(state, hp, None, seq, jax.random.key(2))
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+    assert not np.allclose(np.asarray(jax.tree.leaves(new.model["decoder"])[0]),
+                           np.asarray(jax.tree.leaves(state.model["decoder"])[0]))
+    nets = dreamer.make_networks(config, env, False, 1)
+    feat = jnp.zeros((3, config.deter + config.stoch))
     params = nets.decoder.init(jax.random.key(0), feat)
     assert nets.decoder.apply(params, feat).shape == (3, 16, 16, 3)
 
