@@ -1,9 +1,15 @@
 """Shared test setup: tests import helpers from each other (``from test_wrappers import ...``)."""
 
+import os
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+# In-process ``jaxrl.cli.main`` calls would point the worker's JAX at the developer's persistent
+# compilation cache (~/.cache/jaxrl/xla) for the rest of the session, so a local run's length
+# would depend on what earlier sessions compiled. Tests that exercise the cache set their own.
+os.environ.setdefault("JAXRL_COMPILATION_CACHE", "off")
 
 import pytest
 

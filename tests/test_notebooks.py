@@ -2,10 +2,11 @@
 
 Code cells are executed in one namespace with plain ``exec`` (no Jupyter kernel needed).
 
-The three agent notebooks (``HEAVY``: DreamerV3, TD-MPC2 and DrQ-v2 from pixels) compile whole
-pixel / world-model trainers even on tiny settings (130-170 s each in the default run, a fifth of
-its time), and what they run is what tests/test_dreamer.py, test_tdmpc.py and test_drq.py train; so
-in the default run they are checked statically (every cell compiles, every name they take from
+The four agent notebooks (``HEAVY``: DreamerV3, TD-MPC2 and DrQ-v2 from pixels, SAC with a GIF)
+compile whole pixel / world-model / replay trainers on MJX tasks even on tiny settings (130-170 s
+each in the default run; the SAC one 140 s), and what they run is what tests/test_dreamer.py,
+test_tdmpc.py, test_drq.py and test_offpolicy.py train; so in the default run they are checked
+statically (every cell compiles, every name they take from
 jaxrl exists, every keyword they pass to a jaxrl callable is one it accepts: what goes stale when
 an API changes) and they are EXECUTED by the slow-marked run (``pytest -m slow -k notebook``).
 """
@@ -19,7 +20,7 @@ import pathlib
 import pytest
 
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-HEAVY = {"dreamer.ipynb", "world_model.ipynb", "pixels.ipynb"}
+HEAVY = {"dreamer.ipynb", "world_model.ipynb", "pixels.ipynb", "offpolicy.ipynb"}
 
 
 def _cells(path):

@@ -79,12 +79,42 @@ def test_policy_prior_acting_keeps_an_empty_plan():
     assert a.shape == (2, 1) and np.all(np.abs(np.asarray(a)) <= 1) and c is carry
 
 
+PIXEL_ENV = dict(obs="pixels", image_size=12, physics="fast", episode_length=20)
+PIXEL_CONV = dict(conv_channels=(4, 4), conv_kernels=(3, 3), conv_strides=(2, 2))
+
+
 def test_pixels_go_through_the_same_agent():
-    """The CNN encoder in the learner and the actor (acting with the prior: the planner is the same code
-    for any latent, tested above)."""
-    env, params = envs.make("cartpole_balance", obs="pixels", image_size=12, physics="fast", episode_length=20)
-    config = tiny(conv_channels=(4, 4), conv_kernels=(3, 3), conv_strides=(2, 2), total_timesteps=32, learning_starts=8,
-                  buffer_size=32, num_steps=2, batch_size=4, plan=False)
+    """The CNN encoder in the learner and the actor, without compiling the env: the trainer's replay
+    holds uint8 frames (its state's shapes), one learning step on a window of random 12 x 12 frames
+    moves the encoder's convolutions (the model's losses reach it), and the policy prior acts on a
+    batch of frames. The whole pixel trainer (MJX, renderer, CNN world model: about 110 s of the
+    default run) runs in the slow twin below; the planner is the same code for any latent."""
+    env, params = envs.make("cartpole_balance", **PIXEL_ENV)
+    config = tiny(**PIXEL_CONV, plan=False)
+    like = jax.eval_shape(tdmpc.make_train(config, env, params).init, jax.random.key(0), tdmpc.default_hparams())
+    assert like.replay.obs.dtype == jnp.uint8 and like.replay.obs.shape[-3:] == (12, 12, 3)
+    agent = tdmpc.make_agent(config, env)
+    hp = tdmpc.as_hparams(tdmpc.default_hparams())
+    state = agent.init(jax.random.key(0), hp)
+    assert "Conv_0" in str(jax.tree_util.tree_structure(state.model["encoder"]))
+    window = _window(jax.random.key(2), n=4)
+    frames = jax.random.randint(jax.random.key(3), (3, 4, 12, 12, 3), 0, 256).astype(jnp.uint8)
+    new, metrics = jax.jit(agent.learn)(state, hp, None, window._replace(obs=frames), jax.random.key(1))
+    for k, v in metrics.items():
+        assert np.all(np.isfinite(np.asarray(v, np.float64))), k
+    moved = [float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in
+             zip(jax.tree.leaves(state.model["encoder"]), jax.tree.leaves(new.model["encoder"]))]
+    assert min(moved) > 0, moved  # every encoder leaf, the convolutions included
+    a, _, _ = jax.jit(agent.explore)(new, hp, jax.random.key(4), agent.init_carry(4), frames[0], jnp.ones(4, bool), 0.0)
+    assert a.shape == (4, 1) and np.all(np.isfinite(np.asarray(a))) and np.all(np.abs(np.asarray(a)) <= 1)
+
+
+@pytest.mark.slow
+def test_pixel_trainer_end_to_end():
+    """The same through the whole trainer: MJX cart-pole rendered at 12 x 12 in the graph, replay,
+    CNN world model, acting with the prior."""
+    env, params = envs.make("cartpole_balance", **PIXEL_ENV)
+    config = tiny(**PIXEL_CONV, total_timesteps=32, learning_starts=8, buffer_size=32, num_steps=2, batch_size=4, plan=False)
     trainer = tdmpc.make_train(config, env, params)
     state, metrics = jax.jit(trainer)(jax.random.key(0), tdmpc.default_hparams())
     assert state.replay.obs.dtype == jnp.uint8 and state.replay.obs.shape[-3:] == (12, 12, 3)
