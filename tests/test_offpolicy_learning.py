@@ -81,10 +81,10 @@ TDMPC_PENDULUM = dict(total_timesteps=6_000, num_envs=4, buffer_size=6_000, lear
 def test_tdmpc_learns_pendulum_and_its_world_model_losses_fall():
     """TD-MPC2's default (CPU) model planning with a smaller MPPI (3 x 64 samples: half the test's
     cost), 6k env steps (5k after the random prefill), on ONE seed to keep the default run's time:
-    the first key of the two-seed run recorded in benchmarks/RESULTS.md and checked by
-    ``python benchmarks/offpolicy_mutations.py tdmpc`` (that run vmaps both seeds, so its numbers for
-    this key are to float rounding: -226 unbroken, -945 with the policy loss's sign flipped, -1418
-    without the reward; asserted >= -500)."""
+    the first key of the two-seed run recorded in benchmarks/RESULTS.md (-226 there, vmapped with the
+    other seed). ``python benchmarks/offpolicy_mutations.py tdmpc`` trains this exact program (one
+    seed): -976 with the policy loss's sign flipped, -1399 without the reward (2026-12-03); random
+    -1373; asserted >= -500."""
     cfg = tdmpc.TDMPCConfig(**TDMPC_PENDULUM)
     hp = tdmpc.TDMPCHparams(lr=1e-3, gamma=tdmpc.discount_for(200))
     trained, random, metrics = _train_and_eval(tdmpc, cfg, hp, "gymnax/Pendulum-v1", 200, keep=1)
