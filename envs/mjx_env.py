@@ -65,8 +65,9 @@ def load_mj_model(filename: str) -> mujoco.MjModel:
     return mujoco.MjModel.from_xml_path(asset_path(filename))
 
 
-# Classic RK4 as four evaluations of the forward dynamics: stage i is taken at
-# state0 + RK4_STAGE[i] * dt * (the previous stage's derivative) and weighted by RK4_WEIGHT[i].
+# Classic RK4 as four evaluations of the forward dynamics: stage i is taken at time
+# t0 + RK4_STAGE[i] * dt and state0 + RK4_STAGE[i] * dt * (the previous stage's derivative), and
+# weighted by RK4_WEIGHT[i].
 RK4_STAGE = np.array([0.0, 0.5, 0.5, 1.0])
 RK4_WEIGHT = np.array([1.0 / 6.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 6.0])
 
@@ -96,13 +97,13 @@ def mj_step(model: mjx.Model, data: mjx.Data) -> mjx.Data:
 
     def stage(carry, tableau):
         qvel_sum, qacc_sum, kqvel, kqacc, d = carry
-        a, b, c = tableau
-        d = d.replace(qpos=data.qpos + dt * (a * kqvel), qvel=data.qvel + (a * kqacc) * dt, time=data.time + c * dt)
+        a, b = tableau
+        d = d.replace(qpos=data.qpos + dt * (a * kqvel), qvel=data.qvel + (a * kqacc) * dt, time=data.time + a * dt)
         d = mjx.forward(model, d)
         return (qvel_sum + b * d.qvel, qacc_sum + b * d.qacc, d.qvel, d.qacc, d), None
 
     zeros = jnp.zeros_like(data.qvel)
-    tableau = jnp.asarray(np.stack([RK4_STAGE, RK4_WEIGHT, RK4_STAGE], axis=1), data.qvel.dtype)
+    tableau = jnp.asarray(np.stack([RK4_STAGE, RK4_WEIGHT], axis=1), data.qvel.dtype)
     (qvel_sum, qacc_sum, _, _, last), _ = jax.lax.scan(stage, (zeros, zeros, data.qvel, zeros, data), tableau)
     return last.replace(qpos=data.qpos + dt * qvel_sum, qvel=data.qvel + qacc_sum * dt, act=data.act,
                         time=data.time + dt, qacc_warmstart=last.qacc)

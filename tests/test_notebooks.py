@@ -6,9 +6,9 @@ The four agent notebooks (``HEAVY``: DreamerV3, TD-MPC2 and DrQ-v2 from pixels, 
 compile whole pixel / world-model / replay trainers on MJX tasks even on tiny settings (130-170 s
 each in the default run; the SAC one 140 s), and what they run is what tests/test_dreamer.py,
 test_tdmpc.py, test_drq.py and test_offpolicy.py train; so in the default run they are checked
-statically (every cell compiles, every name they take from
-jaxrl exists, every keyword they pass to a jaxrl callable is one it accepts: what goes stale when
-an API changes) and they are EXECUTED by the slow-marked run (``pytest -m slow -k notebook``).
+statically (every cell compiles, every name they take from jaxrl exists, every keyword they pass
+to a jaxrl callable is one it accepts: what goes stale when an API changes) and they are EXECUTED
+by the slow-marked run (``pytest -m slow -k notebook``).
 """
 
 import ast
