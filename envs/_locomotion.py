@@ -1,8 +1,8 @@
 """Pieces shared by the planar locomotion tasks (cheetah, walker, hopper).
 
-* :func:`kinematics_and_com_velocity`: poses of the post-step ``qpos`` and the
-  linear velocity of the robot's centre of mass, which is what DM Control's
-  ``subtreelinvel`` sensor on the torso reads (MuJoCo's ``subtree_linvel``).
+* :func:`com_velocity`: the linear velocity of the robot's centre of mass from
+  the post-step poses, which is what DM Control's ``subtreelinvel`` sensor on
+  the torso reads (MuJoCo's ``subtree_linvel``).
 * :func:`random_joints`: DM Control's ``randomize_limited_and_rotational_joints``
   for models whose joints are all hinges and slides.
 """
@@ -32,39 +32,48 @@ def _is_below(m: mujoco.MjModel, body: int, ancestor: int) -> bool:
     return False
 
 
-def kinematics_and_com_velocity(model: mjx.Model, data: mjx.Data, bodies: np.ndarray):
-    """Kinematics of ``data.qpos`` and the velocity of the centre of mass of ``bodies``.
+def _moving_joints(m: mujoco.MjModel, bodies: np.ndarray) -> np.ndarray:
+    """Static float32 ``[len(bodies), njnt]``: 1 where joint ``j`` lies on the chain from the world to body ``b``."""
+    chain = np.zeros((len(bodies), m.njnt), np.float32)
+    for row, body in enumerate(bodies):
+        b = int(body)
+        while b > 0:
+            chain[row, m.jnt_bodyid == b] = 1.0
+            b = int(m.body_parentid[b])
+    return chain
 
-    ``mjx.step`` leaves poses (``xpos``, ``xmat``, ``xipos``) at the configuration
-    before its last integration, so they are recomputed from ``data.qpos`` here.
 
-    The centre-of-mass velocity is the time derivative of
-    ``c(qpos) = sum_b m_b xipos_b(qpos) / sum_b m_b`` (``b`` in ``bodies``, masses
-    from ``model.body_mass``, so randomised masses count): ``dc/dqpos @ qvel``, one
-    forward-mode derivative through the kinematics. For hinge and slide joints
-    ``qvel = d qpos / dt``, so this is exact, and equals MuJoCo's
-    ``subtree_linvel`` of the subtree's root (DM Control's ``subtreelinvel`` sensor).
+def com_velocity(m: mujoco.MjModel, model: mjx.Model, data: mjx.Data, bodies: np.ndarray) -> jax.Array:
+    """Velocity of the centre of mass of ``bodies``, from the poses ``data`` holds and ``data.qvel``.
+
+    ``data`` must hold the kinematics of its ``qpos`` (``xipos``, ``xanchor``, ``xaxis``): tasks
+    that call this set ``refresh_poses`` so the post-step state does. The velocity of body ``b``'s
+    centre of mass is the sum over the joints ``j`` on its chain of ``xaxis_j x (xipos_b - xanchor_j)
+    qvel_j`` (hinges) or ``xaxis_j qvel_j`` (slides): the joint Jacobian at ``xipos_b`` (MuJoCo's
+    ``mj_jac``) times ``qvel``; the result is their mean weighted by ``model.body_mass`` (traced,
+    so randomised masses count). This equals MuJoCo's ``subtree_linvel`` of the subtree's root
+    (DM Control's ``subtreelinvel`` sensor) for hinge and slide joints.
 
     Args:
+      m: the host model (static: joint types, the tree).
       model: the ``mjx.Model`` (traced).
-      data: ``mjx.Data`` with ``qpos`` ``[nq]``, ``qvel`` ``[nv]`` (``nq == nv``: hinges and slides only).
+      data: ``mjx.Data`` with current poses, ``qvel [nv]``.
       bodies: static int array of body ids (a subtree, see :func:`subtree_bodies`).
 
     Returns:
-      ``(kin, com_vel)``: ``kin`` is ``data`` with the kinematics of ``data.qpos``;
-      ``com_vel`` is ``[3]`` float32, world-frame velocity (m/s).
+      ``[3]`` float32, world-frame velocity (m/s).
     """
-    if data.qpos.shape != data.qvel.shape:
-        raise ValueError(f"kinematics_and_com_velocity needs hinge/slide joints only (nq == nv), "
-                         f"got qpos {data.qpos.shape} and qvel {data.qvel.shape}")
+    types = m.jnt_type
+    hinge, slide = types == mujoco.mjtJoint.mjJNT_HINGE, types == mujoco.mjtJoint.mjJNT_SLIDE
+    if not np.all(hinge | slide):
+        raise ValueError(f"com_velocity supports hinge and slide joints only, got joint types {types.tolist()}")
+    rate = data.qvel[m.jnt_dofadr]  # [njnt]: one dof per hinge or slide
+    lever = data.xipos[bodies][:, None, :] - data.xanchor[None]  # [B, njnt, 3]
+    axis = jnp.broadcast_to(data.xaxis[None], lever.shape)
+    per_joint = jnp.where(hinge[None, :, None], jnp.cross(axis, lever), axis)  # [B, njnt, 3] per unit rate
+    velocity = jnp.einsum("bj,bjd->bd", _moving_joints(m, bodies) * rate, per_joint)  # [B, 3]
     mass = model.body_mass[bodies]
-
-    def com(qpos):
-        kin = mjx.kinematics(model, data.replace(qpos=qpos))
-        return mass @ kin.xipos[bodies] / jnp.sum(mass), kin
-
-    _, com_vel, kin = jax.jvp(com, (data.qpos,), (data.qvel,), has_aux=True)
-    return kin, com_vel
+    return mass @ velocity / jnp.sum(mass)
 
 
 def random_joints(key: jax.Array, m: mujoco.MjModel, jnt_range: jax.Array, angle_range: jax.Array) -> jax.Array:

@@ -18,7 +18,7 @@ Reward (in ``[0, 1]``): ``tolerance(v, (run_speed, inf), margin=run_speed,
 value_at_margin=0, sigmoid="linear")`` = ``clip(v / run_speed, 0, 1)`` with
 ``run_speed`` 10 m/s and ``v`` the centre-of-mass x-velocity (DM Control's torso
 ``subtreelinvel`` sensor; here ``d/dt`` of the mass-weighted mean of the bodies'
-``xipos``, see :func:`jaxrl.envs._locomotion.kinematics_and_com_velocity`).
+``xipos``, see :func:`jaxrl.envs._locomotion.com_velocity`).
 Never terminates.
 
 Initial state, as in DM Control: the six leg joints uniform in their ranges,
@@ -53,7 +53,7 @@ import mujoco
 import numpy as np
 from flax import struct
 
-from jaxrl.envs._locomotion import kinematics_and_com_velocity, subtree_bodies
+from jaxrl.envs._locomotion import com_velocity, subtree_bodies
 from jaxrl.envs.mjx_env import FastPhysics, MjxParams, MjxTask, load_mj_model, mjx, task_factory
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
@@ -108,6 +108,7 @@ class Cheetah(MjxTask):
     """Make a planar cheetah run forward as fast as it can (reward saturates at 10 m/s)."""
 
     xml = "cheetah.xml"
+    refresh_poses = True  # observe/reward read post-step poses
     fast = FastPhysics(iterations=6, ls_iterations=8, floor_contacts_only=True)
     obs_size = 17
     default_camera = "side"
@@ -134,8 +135,8 @@ class Cheetah(MjxTask):
         return jnp.concatenate([data.qpos[1:], data.qvel]).astype(jnp.float32)
 
     def reward(self, data: mjx.Data, action, params: CheetahParams) -> jax.Array:
-        _, com_vel = kinematics_and_com_velocity(params.model, data, subtree_bodies(self.mj_model, "torso"))
-        return self.reward_from(com_vel[0], params)
+        speed = com_velocity(self.mj_model, params.model, data, subtree_bodies(self.mj_model, "torso"))[0]
+        return self.reward_from(speed, params)
 
     def reward_from(self, speed: jax.Array, params: CheetahParams) -> jax.Array:
         """The reward from the centre-of-mass x-velocity (m/s), any shape ``[...]`` float32."""

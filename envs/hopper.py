@@ -28,7 +28,7 @@ gears 30, 40, 30, 10 N m.
 Reward (in ``[0, 1]``), with ``h`` the torso's centre-of-mass height above the
 foot's (``xipos`` z difference), ``v`` the centre-of-mass x-velocity (DM
 Control's torso ``subtreelinvel`` sensor, here ``d/dt`` of the mass-weighted mean
-of the bodies' ``xipos``, see :func:`jaxrl.envs._locomotion.kinematics_and_com_velocity`)
+of the bodies' ``xipos``, see :func:`jaxrl.envs._locomotion.com_velocity`)
 and ``u`` the clipped control:
 
 * ``standing = 1`` if ``stand_height <= h <= stand_height_max`` (0.6 m, 2 m) else 0;
@@ -61,7 +61,7 @@ import mujoco
 import numpy as np
 from flax import struct
 
-from jaxrl.envs._locomotion import kinematics_and_com_velocity, random_joints, subtree_bodies
+from jaxrl.envs._locomotion import com_velocity, random_joints, subtree_bodies
 from jaxrl.envs.mjx_env import FastPhysics, MjxParams, MjxTask, mjx, task_factory, f32
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
@@ -141,6 +141,7 @@ class Hopper(MjxTask):
     """Planar hopper; ``hop`` (static) picks hopping forward over standing still."""
 
     xml = "hopper.xml"
+    refresh_poses = True  # observe/reward read post-step poses
     fast = FastPhysics(iterations=6, ls_iterations=8, floor_contacts_only=True)
     obs_size = 15
     default_camera = "side"
@@ -179,10 +180,9 @@ class Hopper(MjxTask):
         return jnp.concatenate([data.qpos[1:], data.qvel, foot_touch]).astype(jnp.float32)
 
     def reward(self, data: mjx.Data, action, params: HopperParams) -> jax.Array:
-        kin, com_vel = kinematics_and_com_velocity(params.model, data, self._bodies)
         m = self.mj_model
-        height = kin.xipos[m.body("torso").id, 2] - kin.xipos[m.body("foot").id, 2]
-        return self.reward_from(height, com_vel[0], data.ctrl, params)
+        height = data.xipos[m.body("torso").id, 2] - data.xipos[m.body("foot").id, 2]
+        return self.reward_from(height, com_velocity(m, params.model, data, self._bodies)[0], data.ctrl, params)
 
     def reward_from(self, height: jax.Array, speed: jax.Array, ctrl: jax.Array, params: HopperParams) -> jax.Array:
         """The reward from the torso-over-foot height (m), the centre-of-mass x-velocity (m/s) and ``ctrl [4]``.

@@ -225,7 +225,9 @@ class MjxTask(Env):
     fast: ClassVar[FastPhysics] = FastPhysics()
     # mjx.step leaves body/geom/site poses at the pre-step configuration (kinematics run before
     # integration). A task whose observe/reward read poses sets this to recompute them from the
-    # post-step qpos after each env step, as DM Control does (mj_step1 after every step).
+    # post-step qpos ONCE after each env step, as DM Control does (mj_step1 after every step);
+    # its observe/reward then read ``data.xpos`` etc. directly, and the pixel renderer
+    # (jaxrl.envs.pixels.PixelObs) skips its own kinematics (every reset computes them too).
     refresh_poses: ClassVar[bool] = False
     n_substeps: int = 1
     solver_iterations: int | None = None

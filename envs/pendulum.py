@@ -48,6 +48,7 @@ class Pendulum(MjxTask):
     """Swing a torque-limited pendulum up and hold it within 8 degrees of upright."""
 
     xml = "pendulum.xml"
+    refresh_poses = True  # observe/reward read post-step poses
     obs_size = 3
 
     @property
@@ -73,10 +74,9 @@ class Pendulum(MjxTask):
     def pole_orientation(self, data: mjx.Data, params) -> jax.Array:
         """``[cos, sin]`` of the pole's angle from upright: its world ``xmat`` zz and xz.
 
-        ``mjx.step`` leaves ``xmat`` at the pre-step pose (kinematics run before
-        integration), so the pose is recomputed from the current ``qpos``.
+        ``data`` holds the poses of its ``qpos`` (``refresh_poses``).
         """
-        xmat = mjx.kinematics(params.model, data).xmat[self._pole_id]
+        xmat = data.xmat[self._pole_id]
         return jnp.stack([xmat[2, 2], xmat[0, 2]])
 
     def observe(self, data: mjx.Data, params) -> jax.Array:

@@ -44,7 +44,10 @@ Tracking cameras follow their body: the camera and geom poses are recomputed
 from ``qpos`` before every frame (``mjx.kinematics``, ``mjx.com_pos`` when a
 camera or light tracks a centre of mass, ``mjx.camlight``), because the data
 ``mjx.step`` returns holds the poses of the step's START, and a reset computes
-kinematics only. The recomputed poses are not written back into the env state.
+kinematics only. Tasks whose state already holds its post-step poses
+(``refresh_poses``: pendulum, acrobot, point-mass, reacher, finger, cheetah, walker,
+hopper) skip the kinematics here. The recomputed poses are not written back into
+the env state.
 
 Row 0 of the image is the top, column 0 the left, as ``mujoco.Renderer`` returns it.
 
@@ -156,9 +159,13 @@ def _needs_com(mj_model) -> bool:
     return bool(np.isin(mj_model.cam_mode, com).any() or np.isin(mj_model.light_mode, com).any())
 
 
-def update_poses(mj_model, model: mjx.Model, data: mjx.Data) -> mjx.Data:
-    """``data`` with body, geom and camera poses computed from its ``qpos`` (traced, unbatched)."""
-    data = mjx.kinematics(model, data)
+def update_poses(mj_model, model: mjx.Model, data: mjx.Data, kinematics: bool = True) -> mjx.Data:
+    """``data`` with body, geom and camera poses computed from its ``qpos`` (traced, unbatched).
+
+    ``kinematics=False`` (static) when ``data`` already holds the body and geom poses of its
+    ``qpos`` (a task with ``refresh_poses``): only the camera and light poses are computed."""
+    if kinematics:
+        data = mjx.kinematics(model, data)
     if _needs_com(mj_model):
         data = mjx.com_pos(model, data)
     return mjx.camlight(model, data)
@@ -614,7 +621,7 @@ class PixelObs(Wrapper):
         data = find_state(state, MjxState).data
         if data.qpos.ndim != 1:
             raise ValueError(f"PixelObs renders one env; got batched data (qpos {data.qpos.shape}): put VecEnv outside PixelObs")
-        data = update_poses(self.mj_model, params.model, data)
+        data = update_poses(self.mj_model, params.model, data, kinematics=not self.env.unwrapped.refresh_poses)
         if not self.distracted:
             return render(self.mj_model, params.model, data, self.camera_id, self.height, self.width)
         d = find_state(state, _distractors.DistractedState).distraction

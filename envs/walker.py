@@ -21,7 +21,7 @@ hip, knee, ankle with gears 100, 50, 20 N m.
 Reward (in ``[0, 1]``), with ``h`` the torso height, ``zz`` the torso's
 ``xmat`` zz entry and ``v`` the centre-of-mass x-velocity (DM Control's torso
 ``subtreelinvel`` sensor, here ``d/dt`` of the mass-weighted mean of the
-bodies' ``xipos``, see :func:`jaxrl.envs._locomotion.kinematics_and_com_velocity`):
+bodies' ``xipos``, see :func:`jaxrl.envs._locomotion.com_velocity`):
 
 * ``standing = tolerance(h, (stand_height, inf), margin=stand_margin)`` (gaussian,
   value 0.1 at the margin; 1.2 m and 0.6 m);
@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxrl.envs._locomotion import kinematics_and_com_velocity, random_joints, subtree_bodies
+from jaxrl.envs._locomotion import com_velocity, random_joints, subtree_bodies
 from jaxrl.envs.mjx_env import FastPhysics, MjxParams, MjxTask, mjx, task_factory, f32
 from jaxrl.envs.registry import register
 from jaxrl.envs.rewards import tolerance
@@ -85,6 +85,7 @@ class Walker(MjxTask):
     """Planar walker; ``task`` (static) is ``"stand"``, ``"walk"`` or ``"run"``."""
 
     xml = "walker.xml"
+    refresh_poses = True  # observe/reward read post-step poses
     fast = FastPhysics(iterations=6, ls_iterations=8)
     obs_size = 24
     default_camera = "side"
@@ -123,14 +124,13 @@ class Walker(MjxTask):
         return qpos, jnp.zeros((self.mj_model.nv,), jnp.float32)
 
     def observe(self, data: mjx.Data, params) -> jax.Array:
-        kin = mjx.kinematics(params.model, data)  # mjx.step leaves poses at the pre-step qpos
-        orientations = kin.xmat[1:, 0, ::2].reshape(-1)  # [7 bodies x (xx, xz)]
-        height = kin.xpos[self._torso, 2]
+        orientations = data.xmat[1:, 0, ::2].reshape(-1)  # [7 bodies x (xx, xz)]
+        height = data.xpos[self._torso, 2]
         return jnp.concatenate([orientations, height[None], data.qvel]).astype(jnp.float32)
 
     def reward(self, data: mjx.Data, action, params: WalkerParams) -> jax.Array:
-        kin, com_vel = kinematics_and_com_velocity(params.model, data, self._bodies)
-        return self.reward_from(kin.xpos[self._torso, 2], kin.xmat[self._torso, 2, 2], com_vel[0], params)
+        speed = com_velocity(self.mj_model, params.model, data, self._bodies)[0]
+        return self.reward_from(data.xpos[self._torso, 2], data.xmat[self._torso, 2, 2], speed, params)
 
     def reward_from(self, height: jax.Array, upright_zz: jax.Array, speed: jax.Array, params: WalkerParams) -> jax.Array:
         """The reward from the torso height (m), the torso's ``xmat`` zz and the centre-of-mass x-velocity (m/s).

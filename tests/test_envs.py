@@ -443,7 +443,7 @@ def test_reward_function_matches_numpy_on_chosen_states(name):
     @jax.jit
     def f(qpos, qvel, ctrl):
         def one(q, v, u):
-            data = template.replace(qpos=q, qvel=v, ctrl=u)
+            data = mjx.kinematics(params.model, template.replace(qpos=q, qvel=v, ctrl=u))  # poses of q, as after a step
             return task.observe(data, params), task.reward(data, u, params)
         return jax.vmap(one)(qpos, qvel, ctrl)
 
