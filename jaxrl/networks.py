@@ -24,19 +24,27 @@ class MLP(nn.Module):
     """``[..., in] -> [..., out]``: Dense layers of ``hidden_sizes`` units, each followed by
     LayerNorm when ``layer_norm`` and the activation, then a Dense output layer (``out_size``;
     ``None``: no output layer, the last hidden features are returned). Orthogonal init (gain
-    sqrt 2); the output layer's gain is ``out_gain`` (0: a zero-initialised output layer)."""
+    sqrt 2); the output layer's gain is ``out_gain`` (0: a zero-initialised output layer).
+
+    ``dropout`` (static, in ``[0, 1)``): dropout of that rate on the FIRST hidden layer's Dense
+    output, before its LayerNorm (TD-MPC2's Q functions, DroQ's critics). It is applied only when
+    the ``apply`` call is given a ``"dropout"`` rng (``rngs={"dropout": key}``); without one the
+    network is deterministic and equals the same network with ``dropout=0``. Rate 0 adds nothing."""
 
     hidden_sizes: Sequence[int]
     out_size: int | None
     activation: str = "tanh"
     out_gain: float = 1.0
     layer_norm: bool = False
+    dropout: float = 0.0
 
     @nn.compact
     def __call__(self, x):
         act = activation(self.activation)
-        for size in self.hidden_sizes:
+        for i, size in enumerate(self.hidden_sizes):
             x = nn.Dense(size, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x)
+            if i == 0 and self.dropout > 0:
+                x = nn.Dropout(self.dropout, deterministic=not self.has_rng("dropout"))(x)
             if self.layer_norm:
                 x = nn.LayerNorm()(x)
             x = act(x)
@@ -49,17 +57,19 @@ class MLP(nn.Module):
 def ensemble(module: type[nn.Module], num: int) -> type[nn.Module]:
     """``num`` independently initialised copies of ``module`` evaluated together: the returned
     class takes ``module``'s fields; its call returns ``module``'s outputs stacked ``[num, ...]``
-    (params gain a leading ``[num]`` axis; the inputs are shared). E.g. twin Q heads:
+    (params gain a leading ``[num]`` axis; the inputs are shared; a ``"dropout"`` rng is split, so
+    each copy draws its own mask). E.g. twin Q heads:
     ``ensemble(MLP, 2)(hidden_sizes=(256, 256), out_size=1)(x) -> [2, ..., 1]``."""
-    return nn.vmap(module, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=None, out_axes=0,
-                   axis_size=num)
+    return nn.vmap(module, variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True}, in_axes=None,
+                   out_axes=0, axis_size=num)
 
 
 class QEnsemble(nn.Module):
     """``num_heads`` independent state-action value MLPs: ``(obs[..., d], action[..., a]) ->
     q[num_heads, ...]`` (the input is their concatenation; twin critics are ``num_heads=2``).
     ``out_size=k`` gives each head ``k`` outputs, ``q[num_heads, ..., k]`` (e.g. the logits of a
-    two-hot value, :class:`jaxrl.twohot.Bins`); ``out_gain`` as :class:`MLP`'s (0: zero-initialised)."""
+    two-hot value, :class:`jaxrl.twohot.Bins`); ``out_gain`` and ``dropout`` as :class:`MLP`'s (each
+    head draws its own dropout mask when the call is given a ``"dropout"`` rng)."""
 
     hidden_sizes: Sequence[int] = (256, 256)
     num_heads: int = 2
@@ -67,12 +77,13 @@ class QEnsemble(nn.Module):
     layer_norm: bool = False
     out_size: int | None = None
     out_gain: float = 1.0
+    dropout: float = 0.0
 
     @nn.compact
     def __call__(self, obs, action):
         x = jnp.concatenate([obs.astype(jnp.float32), action.astype(jnp.float32)], axis=-1)
         heads = ensemble(MLP, self.num_heads)(self.hidden_sizes, self.out_size or 1, self.activation, self.out_gain,
-                                              self.layer_norm)
+                                              self.layer_norm, self.dropout)
         q = heads(x)
         return q[..., 0] if self.out_size is None else q
 

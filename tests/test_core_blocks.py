@@ -88,3 +88,46 @@ def test_mlp_layer_norm_and_ensembles_of_independent_heads():
     duel = networks.QNetwork(3, (8,), dueling=True)
     dq = duel.apply(duel.init(jax.random.key(5), x), x)
     assert dq.shape == (5, 3)
+
+
+def _numpy_mlp(params, x, mask_scale):
+    """NumPy float64 forward of ``MLP(hidden, out, "mish", layer_norm=True)`` with the first hidden
+    layer's Dense output multiplied by ``mask_scale`` (dropout: 0 or 1 / (1 - rate) per unit)."""
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), params["params"])
+    mish = lambda v: v * np.tanh(np.log1p(np.exp(v)))  # noqa: E731
+    h = np.asarray(x, np.float64)
+    n = sum(k.startswith("LayerNorm") for k in p)
+    for i in range(n):
+        h = h @ p[f"Dense_{i}"]["kernel"] + p[f"Dense_{i}"]["bias"]
+        if i == 0:
+            h = h * mask_scale
+        ln = p[f"LayerNorm_{i}"]
+        h = (h - h.mean(-1, keepdims=True)) / np.sqrt(h.var(-1, keepdims=True) + 1e-6) * ln["scale"] + ln["bias"]
+        h = mish(h)
+    return h @ p[f"Dense_{n}"]["kernel"] + p[f"Dense_{n}"]["bias"]
+
+
+def test_mlp_dropout_on_the_first_layer_only_and_only_with_a_dropout_rng():
+    """``MLP(dropout=p)``: the same params as without dropout; deterministic (= rate 0) unless the
+    call gets a ``"dropout"`` rng; with one, the first layer's Dense output is masked and scaled by
+    1 / (1 - p) before its LayerNorm, and nothing else changes (NumPy reference with the mask the
+    module drew); about a fraction p of units drop; an ensemble's heads draw different masks."""
+    rate, x = 0.25, jax.random.normal(jax.random.key(0), (64, 6))
+    plain, dropped = networks.MLP((128, 32), 3, "mish", 1.0, True), networks.MLP((128, 32), 3, "mish", 1.0, True, rate)
+    p = plain.init(jax.random.key(1), x)
+    assert jax.tree.structure(dropped.init(jax.random.key(1), x)) == jax.tree.structure(p)
+    np.testing.assert_array_equal(dropped.apply(p, x), plain.apply(p, x))
+    y, inter = dropped.apply(p, x, rngs={"dropout": jax.random.key(2)}, capture_intermediates=True, mutable=["intermediates"])
+    pre = np.asarray(inter["intermediates"]["Dense_0"]["__call__"][0], np.float64)
+    after = np.asarray(inter["intermediates"]["Dropout_0"]["__call__"][0], np.float64)
+    kept = after != 0
+    np.testing.assert_allclose(after[kept], pre[kept] / (1 - rate), rtol=1e-6)
+    assert abs((~kept).mean() - rate) < 4 * np.sqrt(rate * (1 - rate) / kept.size)  # 8192 units: within 4 sigma
+    np.testing.assert_allclose(y, _numpy_mlp(p, x, kept / (1 - rate)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(dropped.apply(p, x, rngs={"dropout": jax.random.key(2)}), y)  # the key decides the mask
+    q = networks.QEnsemble((32, 32), 3, "mish", True, 4, 1.0, rate)
+    qp = q.init(jax.random.key(3), x, x[:, :2])
+    same = jax.tree.map(lambda w: jnp.broadcast_to(w[:1], w.shape), qp)  # three identical heads
+    out = np.asarray(q.apply(same, x, x[:, :2], rngs={"dropout": jax.random.key(4)}))
+    assert not np.allclose(out[0], out[1]) and not np.allclose(out[1], out[2])  # a mask per head
+    np.testing.assert_array_equal(*np.asarray(q.apply(same, x, x[:, :2]))[:2])  # no rng: identical heads agree

@@ -117,7 +117,7 @@ def tiny_agent():
     config = tiny()
     agent = dreamer.make_agent(config, env)
     wm = dreamer.world_model(config, env)
-    state = agent.init(jax.random.key(0), dreamer.default_hparams())
+    state = jax.jit(agent.init)(jax.random.key(0), dreamer.default_hparams())
     return env, config, agent, wm, state
 
 
@@ -203,7 +203,7 @@ def test_pixels_go_through_the_same_agent():
     env, _ = envs.make("cartpole_balance", obs="pixels", image_size=16, physics="fast")
     config = tiny(conv_channels=(4, 8), conv_kernels=(4, 4), conv_strides=(2, 2))
     agent = dreamer.make_agent(config, env)
-    state = agent.init(jax.random.key(0), hp)
+    state = jax.jit(agent.init)(jax.random.key(0), hp)
     seq = _fake_window(env.observation_spec.shape, env.observation_spec.dtype, jnp.zeros((4, 2, 1)), 4, 2, jax.random.key(1))
     new, metrics = jax.jit(agent.learn)(state, hp, None, seq, jax.random.key(2))
     assert all(np.isfinite(float(v)) for v in metrics.values())

@@ -30,6 +30,7 @@ def tiny(**changes):
     (dict(latent_dim=12, simnorm_dim=8), "latent_dim .*multiple of simnorm_dim"),
     (dict(num_q=1), "num_q must be at least 2"),
     (dict(iterations=0), "iterations must be a positive integer"),
+    (dict(dropout=1.0), r"dropout must be in \[0, 1\)"),
 ])
 def test_bad_configs_are_one_line_errors(changes, match):
     with pytest.raises(ConfigError, match=match) as e:
@@ -59,7 +60,7 @@ def test_the_plan_warm_starts_from_the_carry_and_restarts_on_first():
     config = tiny(num_pi_trajs=0, plan_horizon=2)
     agent = tdmpc.make_agent(config, env)
     hp = tdmpc.as_hparams(dict(min_std=1e-7, max_std=1e-7))
-    state = agent.init(jax.random.key(0), hp)
+    state = jax.jit(agent.init)(jax.random.key(0), hp)
     previous = jnp.asarray([[[0.5], [-0.25]], [[0.1], [0.2]]])  # [B=2, H=2, A=1]
     obs = jnp.zeros((2, 1))
     act = jax.jit(agent.greedy)
@@ -73,7 +74,7 @@ def test_policy_prior_acting_keeps_an_empty_plan():
     env, params = envs.make("probe_continuous")
     agent = tdmpc.make_agent(tiny(plan=False), env)
     hp = tdmpc.default_hparams()
-    state = agent.init(jax.random.key(0), tdmpc.as_hparams(hp))
+    state = jax.jit(agent.init)(jax.random.key(0), tdmpc.as_hparams(hp))
     carry = agent.init_carry(2)
     a, c, _ = agent.explore(state, tdmpc.as_hparams(hp), jax.random.key(1), carry, jnp.zeros((2, 1)), jnp.ones(2, bool), 0.0)
     assert a.shape == (2, 1) and np.all(np.abs(np.asarray(a)) <= 1) and c is carry
@@ -95,7 +96,7 @@ def test_pixels_go_through_the_same_agent():
     assert like.replay.obs.dtype == jnp.uint8 and like.replay.obs.shape[-3:] == (12, 12, 3)
     agent = tdmpc.make_agent(config, env)
     hp = tdmpc.as_hparams(tdmpc.default_hparams())
-    state = agent.init(jax.random.key(0), hp)
+    state = jax.jit(agent.init)(jax.random.key(0), hp)
     assert "Conv_0" in str(jax.tree_util.tree_structure(state.model["encoder"]))
     window = _window(jax.random.key(2), n=4)
     frames = jax.random.randint(jax.random.key(3), (3, 4, 12, 12, 3), 0, 256).astype(jnp.uint8)
@@ -135,6 +136,37 @@ def _window(key, n=6, length=3):
                     flags, flags, flags, flags, {}, jnp.ones((length, n), bool))
 
 
+def test_q_dropout_trains_where_tdmpc2_does_and_never_plans():
+    """``dropout`` (TD-MPC2's 0.01 in the ``paper`` preset; 0.5 here so every head is hit) leaves the
+    params as they are; from the same state, window and key it changes the value loss and the policy
+    loss's Q estimate, not the TD targets nor acting (the planner's exploring actions are bit-equal
+    to the dropout-free agent's). The model's loss coefficients are 0, so the model step moves no
+    parameter (Adam on zero gradients) and the policy step sees the same Q heads in both runs: its
+    loss differs only by the dropout inside its Q estimate."""
+    env, _ = envs.make("probe_continuous")
+    hp = tdmpc.as_hparams(dict(consistency_coef=0.0, reward_coef=0.0, value_coef=0.0))
+    plain, dropped = tiny(), tiny(dropout=0.5)
+    agents = [tdmpc.make_agent(c, env) for c in (plain, dropped)]
+    state = jax.jit(agents[0].init)(jax.random.key(0), hp)
+    assert jax.tree.structure(jax.eval_shape(agents[1].init, jax.random.key(0), hp)) == jax.tree.structure(state)
+    q = state.model["q"]  # the Q output layers start at zero (every head predicts 0): give them weights
+    q = jax.tree.map(lambda w, k: w + 0.3 * jax.random.normal(k, w.shape), q,
+                     jax.tree.unflatten(jax.tree.structure(q), jax.random.split(jax.random.key(9), len(jax.tree.leaves(q)))))
+    state = state.replace(model={**state.model, "q": q})
+    window = _window(jax.random.key(2))
+    (s0, m0), (s1, m1) = [jax.jit(a.learn)(state, hp, None, window, jax.random.key(1)) for a in agents]
+    jax.tree.map(np.testing.assert_array_equal, s0.model, state.model)  # the model step moved nothing
+    jax.tree.map(np.testing.assert_array_equal, s1.model, state.model)
+    np.testing.assert_array_equal(m0["td_target"], m1["td_target"])
+    np.testing.assert_array_equal(m0["consistency_loss"], m1["consistency_loss"])  # the rest of the model: no dropout
+    assert float(m0["value_loss"]) != float(m1["value_loss"])
+    assert float(m0["pi_loss"]) != float(m1["pi_loss"])
+    obs, first = jnp.linspace(-1, 1, 4)[:, None], jnp.array([True, False, True, False])
+    args = (state, hp, jax.random.key(5), agents[0].init_carry(4), obs, first, 0.0)
+    a0, a1 = [jax.jit(a.explore)(*args)[0] for a in agents]  # the planner with its noise (greedy: the same code)
+    np.testing.assert_array_equal(a0, a1)
+
+
 def test_the_update_rule_slot_trains_the_model_and_the_policy():
     """A learned optimiser in the slot: at zero meta-parameters the lifetime-lr rule is the default
     optimiser bit for bit; a non-zero learned multiplier changes both the world model and the prior."""
@@ -144,10 +176,14 @@ def test_the_update_rule_slot_trains_the_model_and_the_policy():
     hp = tdmpc.as_hparams(tdmpc.default_hparams())
     window = _window(jax.random.key(2))
 
+    programs = {}  # one compiled init and learn per config (the two learned-rule runs share theirs)
+
     def learned(config, meta_params):
-        agent = tdmpc.make_agent(config, env)
-        state = agent.init(jax.random.key(0), hp, meta_params)
-        return jax.jit(agent.learn)(state, hp, meta_params, window, jax.random.key(1))[0]
+        if config not in programs:
+            agent = tdmpc.make_agent(config, env)
+            programs[config] = jax.jit(agent.init), jax.jit(agent.learn)
+        init, learn = programs[config]
+        return learn(init(jax.random.key(0), hp, meta_params), hp, meta_params, window, jax.random.key(1))[0]
 
     base = learned(tiny(), None)
     zero = jax.tree.map(jnp.zeros_like, meta.init_lifetime_lr(jax.random.key(1)))

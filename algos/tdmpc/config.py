@@ -35,6 +35,9 @@ class TDMPCConfig(OffPolicyConfig):
       mlp_dim: hidden width of the dynamics, reward, policy and Q networks (two hidden layers each,
         LayerNorm + Mish).
       num_q: Q heads in the ensemble (TD-MPC2: 5; two drawn at random for each target and estimate).
+      dropout: dropout rate on the first hidden layer of every Q head (TD-MPC2: 0.01, the ``paper``
+        preset), applied where TD-MPC2 trains them: the value loss and the policy loss's Q estimate;
+        never in the TD targets nor in planning. 0 (the CPU presets): no dropout, no extra keys.
       num_bins, vmin, vmax: the two-hot bins of rewards and values, in symlog space.
       horizon: steps of each training sequence (sampled as ``horizon + 1`` observations).
       plan: act by MPPI in latent space (True) or with the policy prior alone (False: cheap data
@@ -61,6 +64,7 @@ class TDMPCConfig(OffPolicyConfig):
     num_enc_layers: int = 2
     mlp_dim: int = 128
     num_q: int = 5
+    dropout: float = 0.0
     num_bins: int = 101
     vmin: float = -10.0
     vmax: float = 10.0
@@ -85,6 +89,8 @@ class TDMPCConfig(OffPolicyConfig):
             raise ConfigError(f"TDMPCConfig.latent_dim (= {self.latent_dim}) must be a multiple of simnorm_dim (= {self.simnorm_dim})")
         if self.num_q < 2:
             raise ConfigError(f"TDMPCConfig.num_q must be at least 2 (two heads are drawn for every target), got {self.num_q}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"TDMPCConfig.dropout must be in [0, 1), got {self.dropout}")
         if self.num_bins < 2 or not self.vmin < self.vmax:
             raise ConfigError(f"TDMPCConfig needs num_bins >= 2 and vmin < vmax, got {self.num_bins}, {self.vmin}, {self.vmax}")
         if self.plan_horizon is not None:
@@ -182,7 +188,7 @@ def presets() -> dict[str, Preset]:
                                 "the policy), 4 envs, batch 128, 0.5 gradient steps per env step"),
         "paper": Preset(
             config=dict(total_timesteps=1_000_000, num_envs=1, buffer_size=1_000_000, batch_size=256, learning_starts=2_500,
-                        replay_ratio=1.0, latent_dim=512, enc_dim=256, num_enc_layers=2, mlp_dim=512, num_q=5, horizon=3,
+                        replay_ratio=1.0, latent_dim=512, enc_dim=256, num_enc_layers=2, mlp_dim=512, num_q=5, dropout=0.01, horizon=3,
                         iterations=6, num_samples=512, num_elites=64, num_pi_trajs=24),
             about="a GPU: TD-MPC2's 5M-parameter model and planner (Hansen et al. 2024), one env, one gradient step per "
                   "agent step (TD-MPC2 runs DM Control with --env-opt action_repeat=2)",

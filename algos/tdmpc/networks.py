@@ -84,6 +84,6 @@ def make_networks(config, env) -> Networks:
         encoder=encoder,
         dynamics=Dynamics(config.mlp_dim, config.latent_dim, group),
         reward=RewardHead(config.mlp_dim, config.num_bins),
-        q=QEnsemble((config.mlp_dim, config.mlp_dim), config.num_q, "mish", True, config.num_bins, 0.0),
+        q=QEnsemble((config.mlp_dim, config.mlp_dim), config.num_q, "mish", True, config.num_bins, 0.0, config.dropout),
         pi=GaussianActor(unit_box, (config.mlp_dim, config.mlp_dim), "mish", True, config.log_std_min, config.log_std_max),
     )
