@@ -227,7 +227,9 @@ class MjxTask(Env):
     # integration). A task whose observe/reward read poses sets this to recompute them from the
     # post-step qpos ONCE after each env step, as DM Control does (mj_step1 after every step);
     # its observe/reward then read ``data.xpos`` etc. directly, and the pixel renderer
-    # (jaxrl.envs.pixels.PixelObs) skips its own kinematics (every reset computes them too).
+    # (jaxrl.envs.pixels.PixelObs) skips its own kinematics. So every state such a task returns
+    # must hold the poses of its qpos: MjxTask.reset computes them, and a task that overrides
+    # reset must too (finger and reacher do).
     refresh_poses: ClassVar[bool] = False
     n_substeps: int = 1
     solver_iterations: int | None = None
