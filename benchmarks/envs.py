@@ -23,7 +23,12 @@ timed: "compile s") and then run ``--repeats`` times (median: "run s"):
   version of this script measured pixel "frames" that were never rendered);
 * ``bare``: ``vmap(mjx.step)`` on the SAME ``mjx.Model`` (the task's ``n_substeps`` physics steps per
   env step, ``ctrl`` set from the action): what the physics alone costs. ``jaxrl / bare`` is the
-  price of the task code (observations, rewards, resets, time limit);
+  price of the task code (observations, rewards, resets, time limit). It consumes only ``qpos``, so
+  XLA may drop work the env must do (sensors, poses for the observation);
+* ``same``: the task's own step, ``vmap`` of ``physics_step`` + ``observe`` + ``reward`` (the
+  physics as the task steps it, the post-step poses it refreshes, the same observation and reward,
+  both consumed), with no wrapper: the like-for-like bare loop. ``jaxrl / same`` is the price of
+  the wrappers alone (time limit, auto-reset with the reset traced in, vectorisation);
 * ``playground`` (when ``--playground`` names a Python with MuJoCo Playground installed, see
   ``benchmarks/peers/setup_playground.sh``): the same DM Control task in Playground's own MJX port
   (``mujoco_playground.registry.load``), measured the same way by
@@ -121,6 +126,30 @@ def bench_bare(env, params, num_envs: int, steps: int, repeats: int) -> dict:
     return {**out, "steps_per_s": num_envs * steps / out["run_s"]}
 
 
+def bench_same_outputs(env, params, num_envs: int, steps: int, repeats: int) -> dict:
+    """``vmap`` of the task's ``physics_step``, ``observe`` and ``reward`` (both consumed): the bare loop
+    that computes what the env stack returns, without its wrappers."""
+    task = env.unwrapped
+    lo, hi = _action_bounds(env.action_spec)
+
+    def one(data, action, params):
+        data = task.physics_step(params, data, action)
+        return data, jnp.sum(task.observe(data, params)) + task.reward(data, action, params)
+
+    def run(key, data, params):
+        def body(data, k):
+            action = jax.random.uniform(k, (num_envs, *lo.shape), minval=lo, maxval=hi)
+            data, out = jax.vmap(one, in_axes=(0, 0, None))(data, action, params)
+            return data, jnp.sum(out)
+
+        data, out = jax.lax.scan(body, data, jax.random.split(key, steps))
+        return data, jnp.sum(out)
+
+    data = jax.jit(jax.vmap(lambda k: task.reset(k, params)[0].data))(jax.random.split(jax.random.key(0), num_envs))
+    out = time_program(run, (jax.random.key(1), data, params), repeats)
+    return {**out, "steps_per_s": num_envs * steps / out["run_s"]}
+
+
 def bench_pixels(task: str, num_envs: int, steps: int, repeats: int, image_size: int,
                  physics: str = "faithful") -> dict:
     env, params = envs.make(task, obs="pixels", image_size=image_size, physics=physics)
@@ -212,11 +241,15 @@ def main(argv=None) -> dict:
         row["jaxrl"] = bench_jaxrl(env, params, a.envs, a.steps, a.repeats)
         row["bare"] = bench_bare(env, params, a.envs, a.steps, a.repeats)
         row["jaxrl_over_bare"] = row["bare"]["run_s"] / row["jaxrl"]["run_s"]
+        row["same"] = bench_same_outputs(env, params, a.envs, a.steps, a.repeats)
+        row["jaxrl_over_same"] = row["same"]["run_s"] / row["jaxrl"]["run_s"]
         key = task if len(presets) == 1 else f"{task} ({preset})"
         doc["tasks"][key] = row
         print(f"[state] {key:24s} jaxrl {row['jaxrl']['steps_per_s']:>10,.0f} steps/s (compile "
               f"{row['jaxrl']['compile_s']:5.1f} s)  bare mjx.step {row['bare']['steps_per_s']:>10,.0f} "
-              f"(compile {row['bare']['compile_s']:5.1f} s)  jaxrl/bare {row['jaxrl_over_bare']:.2f}", flush=True)
+              f"(compile {row['bare']['compile_s']:5.1f} s)  jaxrl/bare {row['jaxrl_over_bare']:.2f}  same outputs "
+              f"{row['same']['steps_per_s']:>10,.0f} (compile {row['same']['compile_s']:5.1f} s)  jaxrl/same "
+              f"{row['jaxrl_over_same']:.2f}", flush=True)
         write_json(a.json, doc)  # after every task: a stopped run keeps what it measured
 
     if a.playground and tasks:
@@ -241,9 +274,9 @@ def main(argv=None) -> dict:
               f"(compile {row['compile_s']:5.1f} s)", flush=True)
         write_json(a.json, doc)
 
-    print("\n| task | jaxrl steps/s | bare mjx.step steps/s | jaxrl/bare | Playground steps/s | jaxrl/Playground "
+    print("\n| task | jaxrl steps/s | bare mjx.step steps/s | jaxrl/bare | same outputs steps/s | jaxrl/same | Playground steps/s | jaxrl/Playground "
           "| jaxrl at Playground's solver, steps/s | that / Playground | compile s (jaxrl) | pixel frames/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for task in dict.fromkeys(list(doc["tasks"]) + pixel_tasks):
         row, pix = doc["tasks"].get(task), doc["pixels"].get(task)
         pg = row.get("playground") if row else None
@@ -251,6 +284,8 @@ def main(argv=None) -> dict:
                  f"{row['jaxrl']['steps_per_s']:,.0f}" if row else "-",
                  f"{row['bare']['steps_per_s']:,.0f}" if row else "-",
                  f"{row['jaxrl_over_bare']:.2f}" if row else "-",
+                 f"{row['same']['steps_per_s']:,.0f}" if row else "-",
+                 f"{row['jaxrl_over_same']:.2f}" if row else "-",
                  f"{pg['steps_per_s']:,.0f}" if pg else "-",
                  f"{row['jaxrl_over_playground']:.2f}" if pg else "-",
                  f"{row['jaxrl_pg_solver']['steps_per_s']:,.0f}" if row and "jaxrl_pg_solver" in row else "-",
