@@ -87,12 +87,12 @@ class Model:
     def reward(self, model, z, a):
         return self.bins.decode(self.nets.reward.apply(model["reward"], z, a))
 
-    def q_pair(self, q_params, z, a, key, dropout_key=None):
+    def q_pair(self, q_params, z, a, key, rngs=None):
         """``[2, ...]`` decoded values of two distinct heads drawn at random (only those two are evaluated);
-        with ``dropout_key`` (and ``config.dropout > 0``) each head drops its own units."""
+        ``rngs`` from :func:`q_dropout` (training losses): each head drops its own units."""
         pick = jax.random.choice(key, self.nets.q.num_heads, (2,), replace=False)
         pair = jax.tree.map(lambda x: x[pick], q_params)
-        return self.bins.decode(self.nets.q.clone(num_heads=2).apply(pair, z, a, rngs=dropout_rngs(dropout_key)))
+        return self.bins.decode(self.nets.q.clone(num_heads=2).apply(pair, z, a, rngs=rngs))
 
     def pi(self, pi_params, z):
         return self.nets.pi.apply(pi_params, z)
@@ -149,14 +149,11 @@ def make_actor(config: TDMPCConfig, model: Model, spec):
     return act, lambda batch: jnp.zeros((batch, H, dim), jnp.float32)
 
 
-def q_dropout_key(config, key):
-    """The Q heads' dropout key for a training loss (``None`` when ``config.dropout == 0``: no key is
-    drawn, so the other keys, and every number, are those of a config without dropout)."""
-    return jax.random.fold_in(key, 1) if config.dropout > 0 else None
-
-
-def dropout_rngs(key):
-    return None if key is None else {"dropout": key}
+def q_dropout(config, key):
+    """The Q heads' ``rngs`` for a training loss: ``{"dropout": key'}``, or ``None`` when
+    ``config.dropout == 0`` (no key is drawn, so the other keys, and every number, are those of a
+    config without dropout)."""
+    return {"dropout": jax.random.fold_in(key, 1)} if config.dropout > 0 else None
 
 
 def model_step(model: Model, config, agent: TDMPCAgentState, hp, tx, seq, key):
@@ -175,7 +172,7 @@ def model_step(model: Model, config, agent: TDMPCAgentState, hp, tx, seq, key):
         _, rolled = jax.lax.scan(lambda z, a: (model.next(params, z, a),) * 2, z0, actions)
         zs = jnp.concatenate([z0[None], rolled])
         reward_logits = nets.reward.apply(params["reward"], zs[:-1], actions)
-        q_logits = nets.q.apply(params["q"], zs[:-1], actions, rngs=dropout_rngs(q_dropout_key(config, key)))
+        q_logits = nets.q.apply(params["q"], zs[:-1], actions, rngs=q_dropout(config, key))
         loss, metrics = losses.model_losses(zs, next_z, reward_logits, q_logits, reward, targets, step_mask, model.bins, hp)
         return loss, (metrics, zs)
 
@@ -190,7 +187,7 @@ def pi_step(model: Model, config, agent: TDMPCAgentState, hp, tx, zs, mask, key)
 
     def loss_fn(p):
         action, log_prob = model.pi(p, zs).sample_and_log_prob(pi_key)
-        q = jnp.mean(model.q_pair(agent.model["q"], zs, action, head_key, q_dropout_key(config, key)), axis=0)
+        q = jnp.mean(model.q_pair(agent.model["q"], zs, action, head_key, q_dropout(config, key)), axis=0)
         loss, (scale, metrics) = losses.policy_loss(log_prob, q, agent.scale, mask, hp)
         return loss, {**metrics, "scale": scale}
 
