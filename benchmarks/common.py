@@ -90,6 +90,24 @@ def write_json(path: str | None, doc: dict) -> None:
             json.dump(doc, f, indent=1, default=str)
 
 
+def physics_settings(mj_model, n_substeps: int) -> dict:
+    """What decides a MuJoCo model's per-step work beside its geometry: timestep, integrator,
+    physics steps per env step, Newton / line-search caps, implicit damping in Euler
+    (``eulerdamp``) and MJX's contact caps (the ``max_contact_points`` / ``max_geom_pairs``
+    custom numerics, -1 when absent). Shared by benchmarks/envs.py and its Playground peer script."""
+    import mujoco
+
+    def numeric(name: str) -> int:
+        i = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_NUMERIC, name)
+        return int(mj_model.numeric_data[mj_model.numeric_adr[i]]) if i >= 0 else -1
+
+    opt = mj_model.opt
+    return {"timestep": float(opt.timestep), "integrator": int(opt.integrator), "n_substeps": int(n_substeps),
+            "iterations": int(opt.iterations), "ls_iterations": int(opt.ls_iterations),
+            "eulerdamp": not opt.disableflags & mujoco.mjtDisableBit.mjDSBL_EULERDAMP,
+            "max_contact_points": numeric("max_contact_points"), "max_geom_pairs": numeric("max_geom_pairs")}
+
+
 def time_program(fn, args, repeats: int) -> dict:
     """Compile ``jax.jit(fn)`` for ``args`` (timed), then run it ``repeats`` times: median run seconds."""
     t = time.perf_counter()

@@ -8,13 +8,21 @@
 
 ``--physics`` picks the tasks' physics preset (``make(task, physics=...)``; default the faithful
 one, DM Control's settings); with both (``faithful,fast``) every task is timed in each preset, the
-two interleaved task by task, in rows ``"<task> (<preset>)"`` (state tasks only; not with
-``--playground``).
+two interleaved task by task, in rows ``"<task> (<preset>)"`` (state tasks only).
 
 For each task, three programs, each ONE ``jax.jit`` of a ``lax.scan`` over ``--steps`` env steps of
-``--envs`` parallel envs with uniformly random actions (drawn in the graph), the env params passed
-as an ARGUMENT (not folded into the program as constants), compiled once (``lower().compile()``,
-timed: "compile s") and then run ``--repeats`` times (median: "run s"):
+``--envs`` parallel envs with uniformly random actions (drawn in the graph), compiled once
+(``lower().compile()``, timed: "compile s") and then run ``--repeats`` times (median: "run s").
+``--params`` says how the env params (the ``mjx.Model`` among them) enter the program:
+
+* ``constant`` (the default): closed over, so XLA folds the model's numbers into the program. This
+  is how every jaxrl trainer runs an env (``make_train`` closes over ``env_params``) and how
+  Playground's envs run (``self.mjx_model``), so it is the setting for comparing with Playground;
+* ``traced``: passed as an ARGUMENT, as a program that randomises or sweeps the params must
+  (``jaxrl.envs.randomize`` on the whole params, meta-RL over params). On this CPU the hopper's
+  physics steps 2.3-2.6x slower traced than constant, Playground's own hopper model too
+  (``benchmarks/hopper_model.py``, 2026-12-03): XLA cannot fold the model's numbers into MJX's step;
+* ``both``: each program in each setting, the two interleaved.
 
 * ``jaxrl``: the task as PPO trains it, ``AutoReset(VecEnv(make(task)))``: physics, observation,
   reward, time limit, auto-reset on episode end (the run crosses no episode boundary unless
@@ -31,14 +39,23 @@ timed: "compile s") and then run ``--repeats`` times (median: "run s"):
   the wrappers alone (time limit, auto-reset with the reset traced in, vectorisation);
 * ``playground`` (when ``--playground`` names a Python with MuJoCo Playground installed, see
   ``benchmarks/peers/setup_playground.sh``): the same DM Control task in Playground's own MJX port
-  (``mujoco_playground.registry.load``), measured the same way by
-  ``benchmarks/peers/playground_envs.py`` in that interpreter. Playground's control timestep and
-  physics substeps are its own (DM Control's, like jaxrl's); they are printed beside the figures.
+  (``mujoco_playground.registry.load``, its model a constant of the program), measured the same way
+  by ``benchmarks/peers/playground_envs.py`` in that interpreter, run right after jaxrl's programs
+  of the same task (the frameworks interleaved task by task; the machine's speed drifts between
+  minutes). Playground's control timestep and physics substeps are its own (DM Control's, like
+  jaxrl's); they are printed beside the figures.
+
+The three start from the same states (the env stack's reset with key 0) and draw the same actions
+(the same trajectories): under ``vmap`` MJX's Newton loop runs until the slowest env of the batch
+has converged, so programs started from different states time different work (before 2026-12-03
+``bare`` started every env from ``qpos0`` and ``same`` from other reset keys).
 
 ``--match-playground-solver`` adds a fourth program per task Playground has: jaxrl's task with
 Playground's constraint-solver budget (``make(task, solver_iterations=..., ls_iterations=...)``, the
 budgets read from Playground's own model), so the two frameworks are compared at equal solver work
-(the timestep and integrator stay DM Control's; where Playground changed those too, the row says so).
+(the timestep and integrator stay the preset's; where Playground's model also differs in timestep,
+integrator, substeps, implicit damping (``eulerdamp``) or MJX's contact caps (the ``max_contact_points``
+/ ``max_geom_pairs`` numerics, which cull collisions), the row says so).
 
 Pixels (``--pixel-tasks``): ``make(task, obs="pixels", image_size=...)`` (jaxrl's in-graph ray caster,
 RGB), ``--pixel-envs`` envs, frames/s = env steps/s (one frame per env step).
@@ -58,10 +75,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import loadavg, machine_info, time_program, write_json
+from common import loadavg, machine_info, physics_settings, time_program, write_json
 from jaxrl import envs
-from jaxrl.envs.mjx_env import MjxTask, check_physics, mjx
-from jaxrl.wrappers import AutoReset, VecEnv
+from jaxrl.envs.mjx_env import MjxState, MjxTask, check_physics, mjx
+from jaxrl.wrappers import AutoReset, VecEnv, find_state
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -75,6 +92,21 @@ def _action_bounds(spec):
     return np.where(np.isfinite(lo), lo, -1.0), np.where(np.isfinite(hi), hi, 1.0)
 
 
+def timed(fn, args: tuple, params, traced: bool, repeats: int) -> dict:
+    """``common.time_program`` of ``fn(*args, params)``: ``params`` an argument of the program
+    (``traced``) or closed over, a constant XLA may fold (how trainers and Playground run envs)."""
+    if traced:
+        return time_program(fn, (*args, params), repeats)
+    return time_program(lambda *a: fn(*a, params), args, repeats)
+
+
+def random_action(k: jax.Array, num_envs: int, lo, hi) -> tuple[jax.Array, jax.Array]:
+    """The env step's actions ``[num_envs, *action]`` (uniform in the bounds) and its step key, from
+    the scan's key ``k``: every program draws the same actions, so all follow the same trajectories."""
+    action_key, step_key = jax.random.split(k)
+    return jax.random.uniform(action_key, (num_envs, *lo.shape), minval=lo, maxval=hi), step_key
+
+
 def jaxrl_program(env, num_envs: int, steps: int):
     """``(key, state, params) -> (state, reward sum)``: ``steps`` steps of AutoReset(VecEnv(env))."""
     venv = AutoReset(VecEnv(env, num_envs=num_envs))
@@ -82,8 +114,7 @@ def jaxrl_program(env, num_envs: int, steps: int):
 
     def run(key, state, params):
         def body(state, k):
-            action_key, step_key = jax.random.split(k)
-            action = jax.random.uniform(action_key, (num_envs, *lo.shape), minval=lo, maxval=hi)
+            action, step_key = random_action(k, num_envs, lo, hi)
             state, ts = venv.step(step_key, state, action, params)
             # Consume the observation: an unused one (state or pixels) would be dead code to XLA.
             return state, jnp.sum(ts.reward) + jnp.sum(ts.obs.astype(jnp.float32))
@@ -94,14 +125,23 @@ def jaxrl_program(env, num_envs: int, steps: int):
     return venv, run
 
 
-def bench_jaxrl(env, params, num_envs: int, steps: int, repeats: int) -> dict:
-    venv, run = jaxrl_program(env, num_envs, steps)
+def start_state(env, params, num_envs: int):
+    """The env stack's reset state (key 0) and the ``mjx.Data`` inside it: every program of a task
+    starts from these states (under ``vmap`` MJX's Newton loop runs until the slowest env of the
+    batch has converged, so different start states would time different amounts of work)."""
+    venv = AutoReset(VecEnv(env, num_envs=num_envs))
     state, _ = jax.jit(venv.reset)(jax.random.key(0), params)
-    out = time_program(run, (jax.random.key(1), state, params), repeats)
+    return state, find_state(state, MjxState).data
+
+
+def bench_jaxrl(env, params, num_envs: int, steps: int, repeats: int, traced: bool = False) -> dict:
+    venv, run = jaxrl_program(env, num_envs, steps)
+    state, _ = start_state(env, params, num_envs)
+    out = timed(run, (jax.random.key(1), state), params, traced, repeats)
     return {**out, "steps_per_s": num_envs * steps / out["run_s"]}
 
 
-def bench_bare(env, params, num_envs: int, steps: int, repeats: int) -> dict:
+def bench_bare(env, params, num_envs: int, steps: int, repeats: int, traced: bool = False) -> dict:
     """``vmap(mjx.step)`` on the task's model: ``n_substeps`` physics steps per env step, nothing else."""
     task = env.unwrapped
     lo, hi = _action_bounds(env.action_spec)
@@ -109,8 +149,7 @@ def bench_bare(env, params, num_envs: int, steps: int, repeats: int) -> dict:
 
     def run(key, data, model):
         def body(data, k):
-            ctrl = jax.random.uniform(k, (num_envs, *lo.shape), minval=lo, maxval=hi)
-            data = data.replace(ctrl=ctrl)
+            data = data.replace(ctrl=random_action(k, num_envs, lo, hi)[0])
             step = jax.vmap(mjx.step, in_axes=(None, 0))
             if task.n_substeps == 1:
                 data = step(model, data)
@@ -121,12 +160,12 @@ def bench_bare(env, params, num_envs: int, steps: int, repeats: int) -> dict:
         data, out = jax.lax.scan(body, data, jax.random.split(key, steps))
         return data, jnp.sum(out)
 
-    data = jax.jit(jax.vmap(lambda _: mjx.make_data(model, impl="jax")))(jnp.arange(num_envs))
-    out = time_program(run, (jax.random.key(1), data, model), repeats)
+    _, data = start_state(env, params, num_envs)
+    out = timed(run, (jax.random.key(1), data), model, traced, repeats)
     return {**out, "steps_per_s": num_envs * steps / out["run_s"]}
 
 
-def bench_same_outputs(env, params, num_envs: int, steps: int, repeats: int) -> dict:
+def bench_same_outputs(env, params, num_envs: int, steps: int, repeats: int, traced: bool = False) -> dict:
     """``vmap`` of the task's ``physics_step``, ``observe`` and ``reward`` (both consumed): the bare loop
     that computes what the env stack returns, without its wrappers."""
     task = env.unwrapped
@@ -138,15 +177,14 @@ def bench_same_outputs(env, params, num_envs: int, steps: int, repeats: int) -> 
 
     def run(key, data, params):
         def body(data, k):
-            action = jax.random.uniform(k, (num_envs, *lo.shape), minval=lo, maxval=hi)
-            data, out = jax.vmap(one, in_axes=(0, 0, None))(data, action, params)
+            data, out = jax.vmap(one, in_axes=(0, 0, None))(data, random_action(k, num_envs, lo, hi)[0], params)
             return data, jnp.sum(out)
 
         data, out = jax.lax.scan(body, data, jax.random.split(key, steps))
         return data, jnp.sum(out)
 
-    data = jax.jit(jax.vmap(lambda k: task.reset(k, params)[0].data))(jax.random.split(jax.random.key(0), num_envs))
-    out = time_program(run, (jax.random.key(1), data, params), repeats)
+    _, data = start_state(env, params, num_envs)
+    out = timed(run, (jax.random.key(1), data), params, traced, repeats)
     return {**out, "steps_per_s": num_envs * steps / out["run_s"]}
 
 
@@ -157,38 +195,57 @@ def bench_pixels(task: str, num_envs: int, steps: int, repeats: int, image_size:
     return {**out, "frames_per_s": out.pop("steps_per_s"), "shape": list(env.observation_spec.shape)}
 
 
-def bench_playground(python: str, tasks: list[str], num_envs: int, steps: int, repeats: int) -> dict:
-    """Run benchmarks/peers/playground_envs.py in Playground's interpreter; ``{task: figures}``."""
+def bench_playground(python: str, task: str, num_envs: int, steps: int, repeats: int) -> dict | None:
+    """Run benchmarks/peers/playground_envs.py for ``task`` in Playground's interpreter: its
+    figures (``None`` when Playground has no such task or the run failed), ``"machine"`` added."""
     out_path = os.path.join(HERE, "results", f".playground_envs_{os.getpid()}.json")
-    cmd = [python, os.path.join(HERE, "peers", "playground_envs.py"), "--tasks", ",".join(tasks),
+    cmd = [python, os.path.join(HERE, "peers", "playground_envs.py"), "--tasks", task,
            "--envs", str(num_envs), "--steps", str(steps), "--repeats", str(repeats), "--json", out_path]
     print("[playground] " + " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, text=True)
     if proc.returncode != 0 or not os.path.exists(out_path):
-        print(f"[playground] failed (exit {proc.returncode}); no Playground column", flush=True)
-        return {}
+        print(f"[playground] failed (exit {proc.returncode}); no Playground column for {task}", flush=True)
+        return None
     with open(out_path) as f:
         doc = json.load(f)
     os.remove(out_path)
-    return doc
+    figures = doc["tasks"].get(task)
+    return None if figures is None else {**figures, "machine": doc["machine"]}
 
 
 def bench_at_playground_budget(task: str, pg: dict, row: dict, a) -> None:
-    """Time jaxrl's ``task`` with Playground's solver iterations; adds ``row["jaxrl_pg_solver"]``."""
+    """Time jaxrl's ``task`` (the row's preset) with Playground's solver iterations; adds
+    ``row["jaxrl_pg_solver"]`` and which other settings still differ from Playground's model."""
     solver = pg["solver"]
-    env, params = envs.make(task, physics=a.physics, solver_iterations=solver["iterations"],
+    env, params = envs.make(task, physics=row["physics"], solver_iterations=solver["iterations"],
                             ls_iterations=solver["ls_iterations"])
-    m = env.mj_model
-    same = {"timestep": abs(float(m.opt.timestep) - solver["timestep"]) < 1e-12,
-            "integrator": int(m.opt.integrator) == solver["integrator"], "n_substeps": env.unwrapped.n_substeps == pg["n_substeps"]}
-    figures = bench_jaxrl(env, params, a.envs, a.steps, a.repeats)
-    row["jaxrl_pg_solver"] = {**figures, "solver": solver, "same_as_playground": same}
+    mine = physics_settings(env.mj_model, env.unwrapped.n_substeps)
+    differs = [k for k in mine if k in solver and (abs(mine[k] - solver[k]) > 1e-12 if k == "timestep" else mine[k] != solver[k])]
+    figures = bench_jaxrl(env, params, a.envs, a.steps, a.repeats, row["traced"])
+    row["jaxrl_pg_solver"] = {**figures, "settings": mine, "differs_from_playground": differs}
     row["jaxrl_pg_solver_over_playground"] = pg["run_s"] / figures["run_s"]
-    differs = [k for k, v in same.items() if not v]
     print(f"[jaxrl at Playground's solver] {task:24s} {figures['steps_per_s']:>10,.0f} steps/s "
           f"({solver['iterations']} / {solver['ls_iterations']} iterations; compile {figures['compile_s']:5.1f} s)  "
           f"/ Playground {row['jaxrl_pg_solver_over_playground']:.2f}"
-          + (f"  (Playground's {', '.join(differs)} differ{'s' if len(differs) == 1 else ''})" if differs else ""), flush=True)
+          + (f"  (Playground's model also differs in {', '.join(differs)})" if differs else ""), flush=True)
+
+
+def bench_task(task: str, preset: str, traced: bool, a) -> dict:
+    """The ``jaxrl``, ``bare`` and ``same`` programs of ``task`` in ``preset``; one row, printed."""
+    env, params = envs.make(task, physics=preset)
+    row = {"n_substeps": env.unwrapped.n_substeps, "control_dt": env.unwrapped.dt, "physics": preset, "traced": traced}
+    row["jaxrl"] = bench_jaxrl(env, params, a.envs, a.steps, a.repeats, traced)
+    row["bare"] = bench_bare(env, params, a.envs, a.steps, a.repeats, traced)
+    row["jaxrl_over_bare"] = row["bare"]["run_s"] / row["jaxrl"]["run_s"]
+    row["same"] = bench_same_outputs(env, params, a.envs, a.steps, a.repeats, traced)
+    row["jaxrl_over_same"] = row["same"]["run_s"] / row["jaxrl"]["run_s"]
+    label = f"{task} ({preset}, params {'traced' if traced else 'constant'})"
+    print(f"[state] {label:44s} jaxrl {row['jaxrl']['steps_per_s']:>10,.0f} steps/s (compile "
+          f"{row['jaxrl']['compile_s']:5.1f} s)  bare mjx.step {row['bare']['steps_per_s']:>10,.0f} "
+          f"(compile {row['bare']['compile_s']:5.1f} s)  jaxrl/bare {row['jaxrl_over_bare']:.2f}  same outputs "
+          f"{row['same']['steps_per_s']:>10,.0f} (compile {row['same']['compile_s']:5.1f} s)  jaxrl/same "
+          f"{row['jaxrl_over_same']:.2f}", flush=True)
+    return row
 
 
 def _names(arg: str, all_names: list[str]) -> list[str]:
@@ -217,13 +274,13 @@ def main(argv=None) -> dict:
     p.add_argument("--match-playground-solver", action="store_true",
                    help="also time jaxrl's task at Playground's solver iterations (needs --playground)")
     p.add_argument("--physics", default="faithful", help="physics preset(s), comma-separated: faithful, fast")
+    p.add_argument("--params", default="constant", choices=("constant", "traced", "both"),
+                   help="env params closed over (as trainers run envs) or passed as an argument (as randomisation needs)")
     p.add_argument("--json", metavar="PATH")
     a = p.parse_args(argv)
     presets = [x.strip() for x in a.physics.split(",") if x.strip()]
     for preset in presets:
         check_physics(preset)
-    if len(presets) > 1 and a.playground:
-        raise SystemExit("--playground compares one preset: pass a single --physics")
     if a.repeats < 1 or a.envs < 1 or a.steps < 1:
         raise SystemExit("--repeats, --envs and --steps must be >= 1")
     if a.match_playground_solver and not a.playground:
@@ -235,37 +292,25 @@ def main(argv=None) -> dict:
     print(f"{len(tasks)} tasks, {a.envs} envs x {a.steps} steps, median of {a.repeats}; "
           f"{jax.devices()}; load {loadavg()}", flush=True)
 
-    for task, preset in ((t, p) for t in tasks for p in presets):
-        env, params = envs.make(task, physics=preset)
-        row = {"n_substeps": env.unwrapped.n_substeps, "control_dt": env.unwrapped.dt, "physics": preset}
-        row["jaxrl"] = bench_jaxrl(env, params, a.envs, a.steps, a.repeats)
-        row["bare"] = bench_bare(env, params, a.envs, a.steps, a.repeats)
-        row["jaxrl_over_bare"] = row["bare"]["run_s"] / row["jaxrl"]["run_s"]
-        row["same"] = bench_same_outputs(env, params, a.envs, a.steps, a.repeats)
-        row["jaxrl_over_same"] = row["same"]["run_s"] / row["jaxrl"]["run_s"]
-        key = task if len(presets) == 1 else f"{task} ({preset})"
-        doc["tasks"][key] = row
-        print(f"[state] {key:24s} jaxrl {row['jaxrl']['steps_per_s']:>10,.0f} steps/s (compile "
-              f"{row['jaxrl']['compile_s']:5.1f} s)  bare mjx.step {row['bare']['steps_per_s']:>10,.0f} "
-              f"(compile {row['bare']['compile_s']:5.1f} s)  jaxrl/bare {row['jaxrl_over_bare']:.2f}  same outputs "
-              f"{row['same']['steps_per_s']:>10,.0f} (compile {row['same']['compile_s']:5.1f} s)  jaxrl/same "
-              f"{row['jaxrl_over_same']:.2f}", flush=True)
-        write_json(a.json, doc)  # after every task: a stopped run keeps what it measured
-
-    if a.playground and tasks:
-        pg = bench_playground(a.playground, tasks, a.envs, a.steps, a.repeats)
-        for task, figures in pg.get("tasks", {}).items():
-            row = doc["tasks"][task]
-            row["playground"] = figures
-            row["jaxrl_over_playground"] = figures["run_s"] / row["jaxrl"]["run_s"]
-            print(f"[playground] {task:24s} {figures['name']:22s} {figures['steps_per_s']:>10,.0f} steps/s "
-                  f"(compile {figures['compile_s']:5.1f} s, {figures['n_substeps']} substeps)  "
+    settings = ["constant", "traced"] if a.params == "both" else [a.params]
+    for task in tasks:
+        keys = []
+        for preset, params_mode in ((p, m) for p in presets for m in settings):
+            key = task + "".join(f" ({x})" for x, n in ((preset, len(presets)), (params_mode, len(settings))) if n > 1)
+            doc["tasks"][key] = bench_task(task, preset, params_mode == "traced", a)
+            keys.append(key)
+            write_json(a.json, doc)  # after every program: a stopped run keeps what it measured
+        pg = bench_playground(a.playground, task, a.envs, a.steps, a.repeats) if a.playground else None
+        for key in keys if pg else ():
+            row = doc["tasks"][key]
+            row["playground"] = pg
+            row["jaxrl_over_playground"] = pg["run_s"] / row["jaxrl"]["run_s"]
+            print(f"[playground] {key:24s} {pg['name']:22s} {pg['steps_per_s']:>10,.0f} steps/s "
+                  f"(compile {pg['compile_s']:5.1f} s, {pg['n_substeps']} substeps)  "
                   f"jaxrl speed / Playground {row['jaxrl_over_playground']:.2f}", flush=True)
-        doc["playground_machine"] = pg.get("machine")
-        if a.match_playground_solver:
-            for task, figures in pg.get("tasks", {}).items():
-                bench_at_playground_budget(task, figures, doc["tasks"][task], a)
-                write_json(a.json, doc)
+            if a.match_playground_solver:
+                bench_at_playground_budget(task, pg, row, a)
+            write_json(a.json, doc)
 
     for task in pixel_tasks:
         row = bench_pixels(task, a.pixel_envs, a.pixel_steps, a.repeats, a.image_size, presets[0])

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # benchmarks/: common.py
-from common import time_program  # noqa: E402  (jax and the standard library only)
+from common import physics_settings, time_program  # noqa: E402  (jax, mujoco and the standard library only)
 
 # jaxrl task name -> Playground registry name (the DM Control suite tasks both have).
 NAMES = {
@@ -58,9 +58,7 @@ def bench(name: str, num_envs: int, steps: int, repeats: int) -> dict:
 
     state = jax.jit(venv.reset)(jax.random.split(jax.random.PRNGKey(0), num_envs))
     out = time_program(run, (jax.random.PRNGKey(1), state), repeats)
-    opt = env.mj_model.opt
-    solver = {"iterations": int(opt.iterations), "ls_iterations": int(opt.ls_iterations),
-              "timestep": float(opt.timestep), "integrator": int(opt.integrator)}
+    solver = physics_settings(env.mj_model, env.n_substeps)
     return {"name": name, **out, "steps_per_s": num_envs * steps / out["run_s"], "n_substeps": env.n_substeps,
             "control_dt": env.dt, "solver": solver}
 
