@@ -11,8 +11,10 @@ one, DM Control's settings); with both (``faithful,fast``) every task is timed i
 two interleaved task by task, in rows ``"<task> (<preset>)"`` (state tasks only).
 
 For each task, three programs, each ONE ``jax.jit`` of a ``lax.scan`` over ``--steps`` env steps of
-``--envs`` parallel envs with uniformly random actions (drawn in the graph), compiled once
-(``lower().compile()``, timed: "compile s") and then run ``--repeats`` times (median: "run s").
+``--envs`` parallel envs with uniformly random actions (drawn in the graph). A task's three programs
+are compiled first (``lower().compile()``, timed: "compile s"), then timed in ``--repeats`` rounds that
+run each of them once in turn (interleaved since 2026-12-03, after the envs_constant run; median:
+"run s").
 ``--params`` says how the env params (the ``mjx.Model`` among them) enter the program:
 
 * ``constant`` (the default): closed over, so XLA folds the model's numbers into the program. This
@@ -66,16 +68,20 @@ Prints one table; ``--json`` writes every figure with the machine and versions (
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import statistics
 import subprocess
 import sys
+import time
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import loadavg, machine_info, physics_settings, time_program, write_json
+from common import loadavg, machine_info, physics_settings, write_json
 from jaxrl import envs
 from jaxrl.envs.mjx_env import MjxState, MjxTask, check_physics, mjx
 from jaxrl.wrappers import AutoReset, VecEnv, find_state
@@ -92,12 +98,40 @@ def _action_bounds(spec):
     return np.where(np.isfinite(lo), lo, -1.0), np.where(np.isfinite(hi), hi, 1.0)
 
 
-def timed(fn, args: tuple, params, traced: bool, repeats: int) -> dict:
-    """``common.time_program`` of ``fn(*args, params)``: ``params`` an argument of the program
+class Program(NamedTuple):
+    compiled: Any
+    args: tuple
+    compile_s: float
+    env_steps: int  # env steps per call (envs x steps)
+
+
+def compile_program(fn, args: tuple, params, traced: bool, env_steps: int) -> Program:
+    """``jax.jit`` of ``fn(*args, params)``, compiled (timed): ``params`` an argument of the program
     (``traced``) or closed over, a constant XLA may fold (how trainers and Playground run envs)."""
     if traced:
-        return time_program(fn, (*args, params), repeats)
-    return time_program(lambda *a: fn(*a, params), args, repeats)
+        args = (*args, params)
+    else:
+        fn = functools.partial(lambda f, p, *a: f(*a, p), fn, params)
+    t = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    return Program(compiled, args, time.perf_counter() - t, env_steps)
+
+
+def run_rounds(programs: dict, repeats: int) -> dict:
+    """``repeats`` rounds, each running every program once in turn (the machine drifts between
+    minutes: interleaving puts the programs of a comparison in the same minutes); per program
+    ``compile_s``, ``run_s`` (median), ``runs_s`` and ``steps_per_s``."""
+    runs = {name: [] for name in programs}
+    for _ in range(repeats):
+        for name, prog in programs.items():
+            t = time.perf_counter()
+            jax.block_until_ready(prog.compiled(*prog.args))
+            runs[name].append(time.perf_counter() - t)
+    out = {}
+    for name, prog in programs.items():
+        run_s = statistics.median(runs[name])
+        out[name] = {"compile_s": prog.compile_s, "run_s": run_s, "runs_s": runs[name], "steps_per_s": prog.env_steps / run_s}
+    return out
 
 
 def random_action(k: jax.Array, num_envs: int, lo, hi) -> tuple[jax.Array, jax.Array]:
@@ -134,14 +168,18 @@ def start_state(env, params, num_envs: int):
     return state, find_state(state, MjxState).data
 
 
-def bench_jaxrl(env, params, num_envs: int, steps: int, repeats: int, traced: bool = False) -> dict:
+def jaxrl_compiled(env, params, num_envs: int, steps: int, traced: bool = False) -> Program:
+    """The env stack's program (see :func:`jaxrl_program`), compiled."""
     venv, run = jaxrl_program(env, num_envs, steps)
     state, _ = start_state(env, params, num_envs)
-    out = timed(run, (jax.random.key(1), state), params, traced, repeats)
-    return {**out, "steps_per_s": num_envs * steps / out["run_s"]}
+    return compile_program(run, (jax.random.key(1), state), params, traced, num_envs * steps)
 
 
-def bench_bare(env, params, num_envs: int, steps: int, repeats: int, traced: bool = False) -> dict:
+def bench_jaxrl(env, params, num_envs: int, steps: int, repeats: int, traced: bool = False) -> dict:
+    return run_rounds({"jaxrl": jaxrl_compiled(env, params, num_envs, steps, traced)}, repeats)["jaxrl"]
+
+
+def bare_compiled(env, params, num_envs: int, steps: int, traced: bool = False) -> Program:
     """``vmap(mjx.step)`` on the task's model: ``n_substeps`` physics steps per env step, nothing else."""
     task = env.unwrapped
     lo, hi = _action_bounds(env.action_spec)
@@ -161,11 +199,10 @@ def bench_bare(env, params, num_envs: int, steps: int, repeats: int, traced: boo
         return data, jnp.sum(out)
 
     _, data = start_state(env, params, num_envs)
-    out = timed(run, (jax.random.key(1), data), model, traced, repeats)
-    return {**out, "steps_per_s": num_envs * steps / out["run_s"]}
+    return compile_program(run, (jax.random.key(1), data), model, traced, num_envs * steps)
 
 
-def bench_same_outputs(env, params, num_envs: int, steps: int, repeats: int, traced: bool = False) -> dict:
+def same_outputs_compiled(env, params, num_envs: int, steps: int, traced: bool = False) -> Program:
     """``vmap`` of the task's ``physics_step``, ``observe`` and ``reward`` (both consumed): the bare loop
     that computes what the env stack returns, without its wrappers."""
     task = env.unwrapped
@@ -184,8 +221,7 @@ def bench_same_outputs(env, params, num_envs: int, steps: int, repeats: int, tra
         return data, jnp.sum(out)
 
     _, data = start_state(env, params, num_envs)
-    out = timed(run, (jax.random.key(1), data), params, traced, repeats)
-    return {**out, "steps_per_s": num_envs * steps / out["run_s"]}
+    return compile_program(run, (jax.random.key(1), data), params, traced, num_envs * steps)
 
 
 def bench_pixels(task: str, num_envs: int, steps: int, repeats: int, image_size: int,
@@ -234,10 +270,11 @@ def bench_task(task: str, preset: str, traced: bool, a) -> dict:
     """The ``jaxrl``, ``bare`` and ``same`` programs of ``task`` in ``preset``; one row, printed."""
     env, params = envs.make(task, physics=preset)
     row = {"n_substeps": env.unwrapped.n_substeps, "control_dt": env.unwrapped.dt, "physics": preset, "traced": traced}
-    row["jaxrl"] = bench_jaxrl(env, params, a.envs, a.steps, a.repeats, traced)
-    row["bare"] = bench_bare(env, params, a.envs, a.steps, a.repeats, traced)
+    programs = {"jaxrl": jaxrl_compiled(env, params, a.envs, a.steps, traced),
+                "bare": bare_compiled(env, params, a.envs, a.steps, traced),
+                "same": same_outputs_compiled(env, params, a.envs, a.steps, traced)}
+    row.update(run_rounds(programs, a.repeats))  # interleaved: the three in the same minutes
     row["jaxrl_over_bare"] = row["bare"]["run_s"] / row["jaxrl"]["run_s"]
-    row["same"] = bench_same_outputs(env, params, a.envs, a.steps, a.repeats, traced)
     row["jaxrl_over_same"] = row["same"]["run_s"] / row["jaxrl"]["run_s"]
     label = f"{task} ({preset}, params {'traced' if traced else 'constant'})"
     print(f"[state] {label:44s} jaxrl {row['jaxrl']['steps_per_s']:>10,.0f} steps/s (compile "
