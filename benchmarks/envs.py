@@ -68,7 +68,6 @@ Prints one table; ``--json`` writes every figure with the machine and versions (
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import statistics
@@ -109,11 +108,11 @@ def compile_program(fn, args: tuple, params, traced: bool, env_steps: int) -> Pr
     """``jax.jit`` of ``fn(*args, params)``, compiled (timed): ``params`` an argument of the program
     (``traced``) or closed over, a constant XLA may fold (how trainers and Playground run envs)."""
     if traced:
-        args = (*args, params)
+        program, args = fn, (*args, params)
     else:
-        fn = functools.partial(lambda f, p, *a: f(*a, p), fn, params)
+        program = lambda *a: fn(*a, params)  # noqa: E731
     t = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
+    compiled = jax.jit(program).lower(*args).compile()
     return Program(compiled, args, time.perf_counter() - t, env_steps)
 
 
@@ -144,7 +143,12 @@ def random_action(k: jax.Array, num_envs: int, lo, hi) -> tuple[jax.Array, jax.A
 def jaxrl_program(env, num_envs: int, steps: int):
     """``(key, state, params) -> (state, reward sum)``: ``steps`` steps of AutoReset(VecEnv(env))."""
     venv = AutoReset(VecEnv(env, num_envs=num_envs))
-    lo, hi = _action_bounds(env.action_spec)
+    return venv, stack_run(venv, num_envs, steps, *_action_bounds(env.action_spec))
+
+
+def stack_run(venv, num_envs: int, steps: int, lo, hi):
+    """``run(key, state, params) -> (state, sum of rewards and observations)``: ``steps`` steps of the
+    batched env stack ``venv`` with :func:`random_action` actions."""
 
     def run(key, state, params):
         def body(state, k):
@@ -156,7 +160,7 @@ def jaxrl_program(env, num_envs: int, steps: int):
         state, rewards = jax.lax.scan(body, state, jax.random.split(key, steps))
         return state, jnp.sum(rewards)
 
-    return venv, run
+    return run
 
 
 def start_state(env, params, num_envs: int):
@@ -168,41 +172,45 @@ def start_state(env, params, num_envs: int):
     return state, find_state(state, MjxState).data
 
 
-def jaxrl_compiled(env, params, num_envs: int, steps: int, traced: bool = False) -> Program:
-    """The env stack's program (see :func:`jaxrl_program`), compiled."""
-    venv, run = jaxrl_program(env, num_envs, steps)
-    state, _ = start_state(env, params, num_envs)
+def jaxrl_compiled(env, params, state, num_envs: int, steps: int, traced: bool = False) -> Program:
+    """The env stack's program (see :func:`jaxrl_program`) from ``state``, compiled."""
+    _, run = jaxrl_program(env, num_envs, steps)
     return compile_program(run, (jax.random.key(1), state), params, traced, num_envs * steps)
 
 
 def bench_jaxrl(env, params, num_envs: int, steps: int, repeats: int, traced: bool = False) -> dict:
-    return run_rounds({"jaxrl": jaxrl_compiled(env, params, num_envs, steps, traced)}, repeats)["jaxrl"]
+    state, _ = start_state(env, params, num_envs)
+    return run_rounds({"jaxrl": jaxrl_compiled(env, params, state, num_envs, steps, traced)}, repeats)["jaxrl"]
 
 
-def bare_compiled(env, params, num_envs: int, steps: int, traced: bool = False) -> Program:
-    """``vmap(mjx.step)`` on the task's model: ``n_substeps`` physics steps per env step, nothing else."""
-    task = env.unwrapped
-    lo, hi = _action_bounds(env.action_spec)
-    model = params.model
+def bare_run(n_substeps: int, num_envs: int, steps: int, lo, hi):
+    """``run(key, data, model) -> (data, sum of qpos[:, 0])``: ``vmap(mjx.step)``, ``n_substeps``
+    physics steps per env step with :func:`random_action` controls, nothing else."""
 
     def run(key, data, model):
         def body(data, k):
             data = data.replace(ctrl=random_action(k, num_envs, lo, hi)[0])
             step = jax.vmap(mjx.step, in_axes=(None, 0))
-            if task.n_substeps == 1:
+            if n_substeps == 1:
                 data = step(model, data)
             else:
-                data = jax.lax.fori_loop(0, task.n_substeps, lambda _, d: step(model, d), data)
+                data = jax.lax.fori_loop(0, n_substeps, lambda _, d: step(model, d), data)
             return data, jnp.sum(data.qpos[:, 0])
 
         data, out = jax.lax.scan(body, data, jax.random.split(key, steps))
         return data, jnp.sum(out)
 
-    _, data = start_state(env, params, num_envs)
-    return compile_program(run, (jax.random.key(1), data), model, traced, num_envs * steps)
+    return run
 
 
-def same_outputs_compiled(env, params, num_envs: int, steps: int, traced: bool = False) -> Program:
+def bare_compiled(env, params, data, num_envs: int, steps: int, traced: bool = False) -> Program:
+    """``vmap(mjx.step)`` on the task's model from ``data``: ``n_substeps`` physics steps per env
+    step, nothing else."""
+    run = bare_run(env.unwrapped.n_substeps, num_envs, steps, *_action_bounds(env.action_spec))
+    return compile_program(run, (jax.random.key(1), data), params.model, traced, num_envs * steps)
+
+
+def same_outputs_compiled(env, params, data, num_envs: int, steps: int, traced: bool = False) -> Program:
     """``vmap`` of the task's ``physics_step``, ``observe`` and ``reward`` (both consumed): the bare loop
     that computes what the env stack returns, without its wrappers."""
     task = env.unwrapped
@@ -220,7 +228,6 @@ def same_outputs_compiled(env, params, num_envs: int, steps: int, traced: bool =
         data, out = jax.lax.scan(body, data, jax.random.split(key, steps))
         return data, jnp.sum(out)
 
-    _, data = start_state(env, params, num_envs)
     return compile_program(run, (jax.random.key(1), data), params, traced, num_envs * steps)
 
 
@@ -270,9 +277,10 @@ def bench_task(task: str, preset: str, traced: bool, a) -> dict:
     """The ``jaxrl``, ``bare`` and ``same`` programs of ``task`` in ``preset``; one row, printed."""
     env, params = envs.make(task, physics=preset)
     row = {"n_substeps": env.unwrapped.n_substeps, "control_dt": env.unwrapped.dt, "physics": preset, "traced": traced}
-    programs = {"jaxrl": jaxrl_compiled(env, params, a.envs, a.steps, traced),
-                "bare": bare_compiled(env, params, a.envs, a.steps, traced),
-                "same": same_outputs_compiled(env, params, a.envs, a.steps, traced)}
+    state, data = start_state(env, params, a.envs)  # the three start from the same states
+    programs = {"jaxrl": jaxrl_compiled(env, params, state, a.envs, a.steps, traced),
+                "bare": bare_compiled(env, params, data, a.envs, a.steps, traced),
+                "same": same_outputs_compiled(env, params, data, a.envs, a.steps, traced)}
     row.update(run_rounds(programs, a.repeats))  # interleaved: the three in the same minutes
     row["jaxrl_over_bare"] = row["bare"]["run_s"] / row["jaxrl"]["run_s"]
     row["jaxrl_over_same"] = row["same"]["run_s"] / row["jaxrl"]["run_s"]

@@ -20,21 +20,23 @@ pitch, so the hoppers fall onto the floor and touch it). Variants differ in one 
   model runs).
 
 Every program is compiled first (timed apart); then ``--repeats`` rounds run every program once, in
-turn (the machine's speed drifts between minutes), and each figure is the median over the rounds.
+turn (the machine's speed drifts between minutes), and each figure is the median over the rounds
+(``envs.compile_program`` / ``envs.run_rounds`` / ``envs.bare_run``, shared with benchmarks/envs.py;
+since 2026-12-03's review the controls are drawn by ``envs.random_action``, the recorded run drew them
+with one uniform per key).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
 import jax
-import jax.numpy as jnp
 import mujoco
+import numpy as np
 
 from common import machine_info, physics_settings, write_json
+from envs import Program, bare_run, compile_program, run_rounds
 from jaxrl import envs
 from jaxrl.envs.mjx_env import asset_path, mjx
 
@@ -86,24 +88,12 @@ def start_data(m: mujoco.MjModel, num_envs: int) -> mjx.Data:
     return jax.jit(jax.vmap(lambda q: mjx.forward(mx, d0.replace(qpos=q))))(qpos)
 
 
-def program(m: mujoco.MjModel, num_envs: int, steps: int, traced: bool):
-    mx = mjx.put_model(m, impl="jax")
-
-    def run(key, data, model):
-        def body(d, k):
-            d = d.replace(ctrl=jax.random.uniform(k, (num_envs, m.nu), minval=-1.0, maxval=1.0))
-            d = jax.lax.fori_loop(0, SUBSTEPS, lambda _, d: jax.vmap(mjx.step, (None, 0))(model, d), d)
-            return d, jnp.sum(d.qpos[:, 0])
-
-        d, out = jax.lax.scan(body, data, jax.random.split(key, steps))
-        return d, jnp.sum(out)
-
-    data = start_data(m, num_envs)
-    args = (jax.random.key(1), data, mx) if traced else (jax.random.key(1), data)
-    fn = run if traced else (lambda k, d: run(k, d, mx))
-    t = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
-    return compiled, args, time.perf_counter() - t
+def program(m: mujoco.MjModel, num_envs: int, steps: int, traced: bool) -> Program:
+    """``envs.bare_run`` on ``m`` (controls uniform in [-1, 1]) from :func:`start_data`, compiled."""
+    bounds = np.ones(m.nu, np.float32)
+    run = bare_run(SUBSTEPS, num_envs, steps, -bounds, bounds)
+    return compile_program(run, (jax.random.key(1), start_data(m, num_envs)), mjx.put_model(m, impl="jax"),
+                           traced, num_envs * steps)
 
 
 def main(argv=None) -> dict:
@@ -120,22 +110,16 @@ def main(argv=None) -> dict:
     for name, m in variants(a.playground_xml).items():
         for traced in ((False, True) if a.traced else (False,)):
             key = name + (" [model traced]" if traced else "")
-            compiled, args, compile_s = program(m, a.envs, a.steps, traced)
-            progs[key] = (compiled, args)
-            doc["variants"][key] = {"settings": physics_settings(m, SUBSTEPS), "compile_s": compile_s,
-                                    "contacts": int(args[1]._impl.contact.dist.shape[-1]), "runs_s": []}
-            print(f"compiled {key} ({compile_s:.1f} s)", flush=True)
-    for _ in range(a.repeats):
-        for key, (compiled, args) in progs.items():
-            t = time.perf_counter()
-            jax.block_until_ready(compiled(*args))
-            doc["variants"][key]["runs_s"].append(time.perf_counter() - t)
+            progs[key] = prog = program(m, a.envs, a.steps, traced)
+            doc["variants"][key] = {"settings": physics_settings(m, SUBSTEPS),
+                                    "contacts": int(prog.args[1]._impl.contact.dist.shape[-1])}
+            print(f"compiled {key} ({prog.compile_s:.1f} s)", flush=True)
+    pg_key = "Playground's hopper.xml"
     print(f"\n| variant | contacts | env steps/s (median of {a.repeats}) | / Playground's | compile s |\n|---|---:|---:|---:|---:|")
-    pg = statistics.median(doc["variants"]["Playground's hopper.xml"]["runs_s"])
+    for key, figures in run_rounds(progs, a.repeats).items():  # interleaved rounds
+        doc["variants"][key].update(figures)
     for key, row in doc["variants"].items():
-        row["run_s"] = statistics.median(row["runs_s"])
-        row["steps_per_s"] = a.envs * a.steps / row["run_s"]
-        row["over_playground"] = pg / row["run_s"]
+        row["over_playground"] = doc["variants"][pg_key]["run_s"] / row["run_s"]
         print(f"| {key} | {row['contacts']} | {row['steps_per_s']:,.0f} | {row['over_playground']:.2f} | {row['compile_s']:.1f} |")
     write_json(a.json, doc)
     return doc

@@ -22,9 +22,8 @@ import argparse
 import sys
 
 import jax
-import jax.numpy as jnp
 
-from envs import _action_bounds, compile_program, random_action, run_rounds
+from envs import _action_bounds, compile_program, run_rounds, stack_run
 from jaxrl import envs
 from jaxrl.envs.randomize import DomainRandomization, randomize
 from jaxrl.wrappers import AutoReset, VecEnv
@@ -44,16 +43,7 @@ def main(argv=None) -> None:
 
     def program(venv, p, traced=False):
         state, _ = jax.jit(venv.reset)(jax.random.key(0), p)
-
-        def run(key, state, p):
-            def body(s, k):
-                action, step_key = random_action(k, a.envs, lo, hi)
-                s, ts = venv.step(step_key, s, action, p)
-                return s, jnp.sum(ts.reward) + jnp.sum(ts.obs)
-
-            state, out = jax.lax.scan(body, state, jax.random.split(key, a.steps))
-            return state, jnp.sum(out)
-
+        run = stack_run(venv, a.envs, a.steps, lo, hi)
         return compile_program(run, (jax.random.key(1), state), p, traced, a.envs * a.steps)
 
     batch = randomize(params, jax.random.key(3), ranges, num=a.envs)
