@@ -6,12 +6,12 @@
 Same PPO program (cartpole_balance, default PPOConfig but ``--steps`` env
 steps), same chunk size, run by :func:`jaxrl.runner.run` in three variants:
 
-- ``off``: no logging (no callback in the program);
-- ``live``: a reduced row every ``log_every`` updates through the ordered host
-  callback, into the real sinks of ``jaxrl train`` (JSONL file, TensorBoard
-  events, progress bar to /dev/null);
-- ``chunk_end``: ``live=False``: the program has no callback (it is the ``off``
-  program); the host reduces each chunk's metrics into the same rows.
+- ``off``: no logging (one compiled call per chunk);
+- ``live``: a reduced row every ``log_every`` updates, into the real sinks of
+  ``jaxrl train`` (JSONL file, TensorBoard events, progress bar to /dev/null): one
+  compiled call of ``log_every`` updates per row, reduced on the host;
+- ``chunk_end``: ``live=False``: the ``off`` program (one call per chunk); the host
+  reduces each chunk's metrics into the same rows.
 
 Each variant compiles once per repeat (compile time reported apart); run time
 is the runner's ``run_s`` (compile excluded); variants are interleaved within a

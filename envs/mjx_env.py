@@ -284,17 +284,21 @@ class MjxTask(Env):
     def reset(self, key, params):
         """Initial state from ``initial_qpos_qvel``.
 
-        Only kinematics (body, geom and site poses; NOT camera poses, which
-        ``mjx.camlight`` computes: see ``jaxrl.envs.pixels.update_poses``) are computed here:
-        that is what observations of a reset state read, and ``mjx.step``
-        recomputes the full forward dynamics anyway. A task whose first
-        observation needs velocity- or force-dependent quantities (sensors,
-        ``cvel``) overrides this to call ``mjx.forward``. Keeping the reset
-        light matters: auto-reset traces it into every training step.
+        A task that reads poses (``refresh_poses``) gets the kinematics of its qpos (body, geom
+        and site poses; NOT camera poses, which ``mjx.camlight`` computes: see
+        ``jaxrl.envs.pixels.update_poses``): that is what observations of a reset state read,
+        and ``mjx.step`` recomputes the full forward dynamics anyway. A task that reads only
+        ``qpos`` / ``qvel`` (the cart-pole) gets none: its states never hold current poses
+        (``mjx.step`` leaves the pre-step ones), and the pixel renderer computes them itself. A
+        task whose first observation needs velocity- or force-dependent quantities (sensors,
+        ``cvel``) overrides this to call ``mjx.forward``. Keeping the reset light matters:
+        auto-reset traces it into every training step (the cart-pole's kinematics were a fifth
+        of its training program's compile).
         """
         qpos, qvel = self.initial_qpos_qvel(key, params)
         data = mjx.make_data(params.model, impl="jax").replace(qpos=qpos, qvel=qvel)
-        data = mjx.kinematics(params.model, data)
+        if self.refresh_poses:
+            data = mjx.kinematics(params.model, data)
         return MjxState(data), timestep(self.observe(data, params))
 
     def physics_step(self, params, data: mjx.Data, action: jax.Array) -> mjx.Data:

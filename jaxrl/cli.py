@@ -143,8 +143,8 @@ def _add_train(sub, with_fields: bool) -> None:
     t.add_argument("--keep", type=_positive_int, default=None, help="checkpoints kept (default 3)")
     t.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard event files")
     t.add_argument("--wandb", default=None, metavar="PROJECT", help="also log to Weights & Biases (needs jaxrl[wandb])")
-    t.add_argument("--no-live-log", action="store_true", help="write log rows at each checkpoint instead of through a host "
-                   "callback while the program runs; such programs can be kept in the persistent compilation cache")
+    t.add_argument("--no-live-log", action="store_true", help="write log rows at each checkpoint instead of as they "
+                   "happen (one compiled call per checkpoint interval instead of one per log row)")
     t.add_argument("--eval-episodes", type=_eval_episodes, default=16, help="episodes of the deterministic policy after training (0: skip)")
     t.add_argument("--preset", default=None, metavar="NAME", help="a named setting of the algorithm (`jaxrl algos` lists them), "
                    "e.g. small (a CPU) or paper (the published sizes); it replaces the values of --config, and --set "

@@ -309,9 +309,8 @@ def train(
       resume: continue the run in ``run_dir`` from its newest intact checkpoint.
       progress / tensorboard / wandb_project: which sinks receive the log rows
         (the JSONL file always does).
-      live_log: rows leave the running program through a host callback (default);
-        False: at each chunk's end, which lets the persistent compilation cache
-        store the chunk program (see :func:`jaxrl.runner.run`).
+      live_log: each log row as soon as its updates are done (default); False: the rows of a
+        chunk at its end, one compiled call per chunk (see :func:`jaxrl.runner.run`).
       on_chunk: called after each chunk's checkpoint; returning True stops the run.
       trust_code: a callable config field may name any importable ``module:name``
         (default: only jaxrl's registered functions; see :func:`jaxrl.configs.register`).

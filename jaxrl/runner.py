@@ -1,19 +1,21 @@
 """Host-side runner: compile once, run a :class:`jaxrl.trainer.Trainer` in chunks of updates.
 
-One chunk is ``chunk_updates`` calls of ``trainer.update`` inside one compiled
-program (the same executable every time). Inside a chunk:
+A chunk is ``chunk_updates`` updates between two :class:`Progress` calls (where the host
+checkpoints, evaluates or stops). The compiled program is a ``lax.scan`` of ``trainer.update``
+over one BLOCK of updates, called again and again (the same executable every time):
 
-- every ``log_every`` updates the metrics of those updates are REDUCED IN THE
-  GRAPH (running sums in the scan carry, as :func:`reduce_metrics`) and leave
-  through one ordered ``jax.experimental.io_callback`` to ``on_log`` (progress
-  bar, JSONL, TensorBoard...), while the compiled program keeps running;
+- with live logging (``on_log``, ``live=True``) a block is ``log_every`` updates: each call
+  returns its per-update metrics, the host reduces them into one log row
+  (:func:`reduce_metrics`) and hands it to ``on_log`` (progress bar, JSONL, TensorBoard...) on
+  a sink thread, and the next block starts. The program has no host callback, so jax's
+  persistent compilation cache keeps it: a repeated run skips the XLA compile.
+- otherwise a block is the whole chunk (rows, if any, are reduced after it);
 - every update is checked for non-finite metrics and parameters; the first one
   is reported after the chunk as :class:`NonFiniteError` (update index and
   quantity), and that chunk's state is never handed to ``on_progress`` (so it
   is never checkpointed).
 
-Between chunks the host gets a :class:`Progress` (``on_progress``), where it can
-checkpoint, evaluate or stop. The numbers equal one ``jax.jit(trainer)`` call.
+The numbers equal one ``jax.jit(trainer)`` call, whatever the block and chunk sizes.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental import io_callback
 
 from jaxrl.trainer import Trainer
 
@@ -209,79 +210,25 @@ def _guarded(update: Callable, trainable: Callable) -> tuple[Callable, Callable]
     return guarded, (lambda: list(names))
 
 
-def _accumulate(acc: dict | None, metrics: dict) -> dict:
-    """Running sums of one log interval (what :func:`reduce_metrics` reduces, without stacking)."""
-    done = metrics.get("episodes")
-    add = {}
-    for name, value in metrics.items():
-        value = jnp.asarray(value)
-        if name == NONFINITE:
-            add[name] = value
-        elif name in _WEIGHTED and done is not None:
-            add[name] = value * done.astype(jnp.float32)
-        else:
-            add[name] = value.astype(jnp.float32)
-    if acc is None:
-        return add
-    return {k: jnp.maximum(acc[k], v) if k == NONFINITE else acc[k] + v for k, v in add.items()}
-
-
-def _finalize(acc: dict, count: int) -> dict:
-    """The log row of an interval of ``count`` updates from its running sums (as :func:`reduce_metrics`)."""
-    out = {}
-    n = acc.get("episodes")
-    for name, total in acc.items():
-        if name in ("episodes", NONFINITE):
-            out[name] = total
-        elif name in _WEIGHTED and n is not None:
-            out[name] = jnp.where(n > 0, total / jnp.maximum(n, 1), jnp.nan)
-        else:
-            out[name] = total / count
-    return out
-
-
 def _checkified(chunk: Callable) -> Callable:
     """``chunk`` returning ``(state, metrics, error)``: the program with its ``checkify`` checks live
     (debug mode: the env's :class:`~jaxrl.wrappers.CheckActions`)."""
     from jax.experimental import checkify
 
-    def checked(state, update0, num):
-        error, (state, metrics) = checkify.checkify(lambda s, u: chunk(s, u, num), errors=checkify.user_checks)(state, update0)
+    def checked(state, num):
+        error, (state, metrics) = checkify.checkify(lambda s: chunk(s, num), errors=checkify.user_checks)(state)
         return state, metrics, error
 
     return checked
 
 
-def _make_chunk(trainer: Trainer, log_every: int | None, emit: Callable | None, check_finite: bool):
-    """``chunk(state, update0, num) -> (state, metrics[num])`` (``num`` static).
-
-    With ``emit``, ONE scan over the updates carries running sums of the metrics;
-    every ``log_every``-th update a ``lax.cond`` sends the interval's row through
-    an ordered io_callback and resets the sums (no nested loops: the carry is
-    not copied between loop levels, which cost ~10% on the MJX cart-pole).
-    """
+def _make_chunk(trainer: Trainer, check_finite: bool):
+    """``chunk(state, num) -> (state, metrics[num])`` (``num`` static): one ``lax.scan`` of
+    ``num`` updates."""
     step, names = _guarded(trainer.update, trainer.trainable) if check_finite else (trainer.update, lambda: [])
 
-    def chunk(state, update0, num):
-        if not log_every or emit is None:
-            return jax.lax.scan(lambda s, _: step(s), state, None, length=num)
-
-        def body(carry, i):
-            state, acc = carry
-            state, metrics = step(state)
-            acc = _accumulate(acc, metrics)
-
-            def flush(acc):
-                io_callback(emit, None, update0 + i + 1, _finalize(acc, log_every), ordered=True)
-                return jax.tree.map(jnp.zeros_like, acc)
-
-            acc = jax.lax.cond((i + 1) % log_every == 0, flush, lambda a: a, acc)
-            return (state, acc), metrics
-
-        shapes = jax.eval_shape(step, state)[1]  # sizes the accumulators (a second trace of update)
-        acc0 = jax.tree.map(jnp.zeros_like, _accumulate(None, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)))
-        (state, _), metrics = jax.lax.scan(body, (state, acc0), jnp.arange(num))
-        return state, metrics
+    def chunk(state, num):
+        return jax.lax.scan(lambda s, _: step(s), state, None, length=num)
 
     return chunk, names
 
@@ -310,10 +257,14 @@ class Runner:
         self._clock = {"run_s": 0.0, "t0": 0.0, "last_t": 0.0, "last_update": 0}
         self._rows: queue.Queue = queue.Queue()
         self._sink_error: BaseException | None = None
-        chunk_fn, self._checked_names = _make_chunk(trainer, self.log_every, self._emit if on_log and live else None, check_finite)
+        # The compiled program's updates: one log row's with live rows, else the whole chunk.
+        self.block = self.log_every if on_log is not None and live else self.chunk
+        chunk_fn, self._checked_names = _make_chunk(trainer, check_finite)
         # ``state_sharding`` (e.g. a sweep's runs split over devices) pins where init puts every
         # state leaf; the chunk program then keeps it, so no leaf is replicated or all-gathered.
         self._init = jax.jit(trainer.init, out_shardings=state_sharding) if state_sharding is not None else jax.jit(trainer.init)
+        self._state_sharding = state_sharding
+        self._init_compiled = None
         self._chunk_fn = _checkified(chunk_fn) if debug else chunk_fn
         self._chunk = None  # jitted on the first run, when the state's shardings are known
         self._compiled: dict[int, Any] = {}
@@ -326,7 +277,7 @@ class Runner:
         out["steps_per_s"] = (update - clock["last_update"]) * steps / max(now - clock["last_t"], 1e-9)
         clock["last_t"], clock["last_update"] = now, update
         out.update({k: _host_value(k, v) for k, v in row.items()})
-        self._rows.put(out)  # the sinks run on a host thread: the callback returns at once
+        self._rows.put(out)  # the sinks run on a host thread: the next block starts at once
 
     def _write_rows(self):
         """The sink thread: rows in order to ``on_log``; the first exception is kept for the main thread."""
@@ -350,14 +301,54 @@ class Runner:
                 error, self._sink_error = self._sink_error, None
                 raise error
 
-    def _compiled_chunk(self, state, size: int):
+    def _chunk_program(self, state):
+        """The jitted (not yet compiled) program: ``(state, num) -> (state, metrics[num])``."""
         if self._chunk is None:
             # The state leaves a chunk with the shardings it came in with (a sharded sweep's
             # state stays split over the devices), so one executable serves every chunk.
             shardings = jax.tree.map(lambda x: x.sharding, state)
-            self._chunk = jax.jit(self._chunk_fn, static_argnums=2, out_shardings=(shardings, None, None) if self.debug else (shardings, None))
+            self._chunk = jax.jit(self._chunk_fn, static_argnums=1, out_shardings=(shardings, None, None) if self.debug else (shardings, None))
+        return self._chunk
+
+    def _start(self, key, hparams, meta_params, size: int | None):
+        """The initial state. On the first run, XLA compiles the init program on a thread while
+        this one traces and compiles the first chunk program from init's output shapes (XLA
+        compiles use about 1.7 of 2 CPU cores, so running the two side by side cut the MJX
+        cart-pole's cold start by a fifth). Later runs with inputs of the same shapes reuse both."""
+        args = (key, hparams, meta_params)
+        signature = (jax.tree.structure(args), tuple(jax.typeof(x) for x in jax.tree.leaves(args)))
+        if self._init_compiled is not None:
+            compiled_signature, compiled = self._init_compiled
+            return compiled(*args) if compiled_signature == signature else self._init(*args)
+        lowered = self._init.trace(*args).lower()
+        box: dict = {}
+
+        def compile_init():
+            try:
+                box["init"] = lowered.compile()
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                box["error"] = e
+
+        worker = threading.Thread(target=compile_init, name="jaxrl-compile-init", daemon=True)
+        worker.start()
+        assumed = self._state_sharding
+        if assumed is None:
+            assumed = jax.sharding.SingleDeviceSharding(jax.config.jax_default_device or jax.devices()[0])
+        if size is not None and size not in self._compiled and isinstance(assumed, jax.sharding.Sharding):
+            abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=assumed), lowered.out_info)
+            self._compiled_chunk(abstract, size)
+        worker.join()
+        if "error" in box:
+            raise box["error"]
+        compiled = box["init"]
+        if not all(s == assumed for s in jax.tree.leaves(compiled.output_shardings)):
+            self._chunk, self._compiled = None, {}  # init placed the state elsewhere: compile for it
+        self._init_compiled = (signature, compiled)
+        return compiled(*args)
+
+    def _compiled_chunk(self, state, size: int):
         if size not in self._compiled:
-            self._compiled[size] = self._chunk.lower(state, jnp.zeros((), jnp.int32), size).compile()
+            self._compiled[size] = self._chunk_program(state).lower(state, size).compile()
         return self._compiled[size]
 
     def run(self, key: jax.Array, hparams: Any, meta_params: Any = None, on_progress=None, *,
@@ -370,9 +361,9 @@ class Runner:
         clock.update(run_s=0.0, last_update=start_update)
         t0 = time.perf_counter()
         if state is None:
-            state = self._init(key, hparams, meta_params)
+            state = self._start(key, hparams, meta_params, min(self.block, n - start_update) if start_update < n else None)
         if start_update < n:
-            self._compiled_chunk(state, min(chunk, n - start_update))
+            self._compiled_chunk(state, min(self.block, n - start_update))
         jax.block_until_ready(state)
         compile_s = time.perf_counter() - t0
 
@@ -393,27 +384,13 @@ class Runner:
         while done < n:
             size = min(chunk, n - done)
             t = time.perf_counter()
-            program = self._compiled_chunk(state, size)
+            program = self._compiled_chunk(state, min(self.block, size))
             compile_s += time.perf_counter() - t
             clock["t0"] = clock["last_t"] = time.perf_counter()
             clock["last_update"] = done
-            new_state, metrics, *error = _call_interruptibly(program, state, jnp.asarray(done, jnp.int32))
-            metrics = to_host(metrics)
-            if error and error[0].get():
-                message = error[0].get().splitlines()[0].replace(" (`check` failed)", "")
-                raise DebugCheckError(f"{message} (in updates {done + 1} to {done + size})")
-            if log_every and not self.live:  # rows after the chunk, reduced from its metrics on the host
-                rows, elapsed = size // log_every, time.perf_counter() - clock["t0"]
-                for i in range(rows):  # each row gets its share of the chunk's time
-                    block = {k: v[i * log_every:(i + 1) * log_every] for k, v in metrics.items()}
-                    self._emit(done + (i + 1) * log_every, reduce_metrics(block, np), now=clock["t0"] + elapsed * (i + 1) / rows)
+            state, metrics = self._run_blocks(program, state, done, size)
             self._wait_for_rows()
             clock["run_s"] += time.perf_counter() - clock["t0"]
-            if self.check_finite:
-                bad = np.flatnonzero(metrics[NONFINITE])
-                if bad.size:
-                    raise NonFiniteError(done + int(bad[0]) + 1, self._checked_names()[int(metrics[NONFINITE][bad[0]]) - 1])
-            state = new_state
             done += size
             chunks.append(metrics)
             if on_progress is not None:
@@ -423,6 +400,43 @@ class Runner:
                     break
         all_metrics = {k: np.concatenate([np.asarray(c[k]) for c in chunks]) for k in chunks[0]} if chunks else {}
         return RunResult(state, all_metrics, compile_s, clock["run_s"], done)
+
+    def _run_blocks(self, program, state, done: int, size: int):
+        """The ``size`` updates after update ``done`` as calls of ``program`` (``min(block, size)``
+        updates each), each call's log rows emitted as it returns. Returns the state after them
+        and their per-update metrics (host arrays); raises at the first block with a failed
+        debug check or a non-finite value, so such a state never reaches ``on_progress``."""
+        block, parts = min(self.block, size), []
+        for start in range(done, done + size, block):
+            t0 = time.perf_counter()
+            new_state, metrics, *error = _call_interruptibly(program, state)
+            metrics = to_host(metrics)
+            if error and error[0].get():
+                message = error[0].get().splitlines()[0].replace(" (`check` failed)", "")
+                raise DebugCheckError(f"{message} (in updates {start + 1} to {start + block})")
+            self._emit_rows(start, block, metrics, t0)
+            if self.check_finite:
+                bad = np.flatnonzero(metrics[NONFINITE])
+                if bad.size:
+                    self._wait_for_rows()
+                    raise NonFiniteError(start + int(bad[0]) + 1, self._checked_names()[int(metrics[NONFINITE][bad[0]]) - 1])
+            state = new_state
+            parts.append(metrics)
+        if len(parts) == 1:
+            return state, parts[0]
+        return state, {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def _emit_rows(self, start: int, size: int, metrics: dict, t0: float):
+        """The log rows of a block of ``size`` updates that ran from update ``start`` (timed from
+        ``t0``), reduced on the host from its per-update ``metrics``; a block of several rows gives
+        each its share of the time."""
+        log_every = self.log_every
+        if not log_every or self.on_log is None:
+            return
+        rows, elapsed = size // log_every, time.perf_counter() - t0
+        for i in range(rows):
+            part = {k: v[i * log_every:(i + 1) * log_every] for k, v in metrics.items()}
+            self._emit(start + (i + 1) * log_every, reduce_metrics(part, np), now=t0 + elapsed * (i + 1) / rows)
 
 
 def run(
@@ -444,32 +458,29 @@ def run(
     """Train with ``trainer`` in compiled chunks of ``chunk_updates`` updates.
 
     Args:
-      chunk_updates: updates per compiled call (static); default: the whole run
-        in about 20 chunks (see :func:`pick_chunk`). A last, shorter chunk
+      chunk_updates: updates between two ``on_progress`` calls (static); default: the
+        whole run in about 20 chunks (see :func:`pick_chunk`). A last, shorter chunk
         compiles once more.
       on_progress: called on the host after each chunk, outside the timed run;
         returning True stops the run there (e.g. a target return was reached,
         or Ctrl-C was pressed and a checkpoint written).
       log_every: updates per log row (static; must divide ``chunk_updates``);
-        ``None``: no in-graph logging.
-      on_log: ``on_log(row)`` on the host, called from inside the running
-        program every ``log_every`` updates; ``row`` has ``update``, ``env_steps``,
-        ``time_s`` (run seconds so far), ``steps_per_s`` (since the last row) and
-        the reduced metrics as Python floats (:func:`reduce_metrics`; ``[runs]``
-        arrays for a vmapped sweep).
-      live: rows are reduced in the graph and leave through an ordered host
-        callback while the chunk runs (default). ``False``: the program has no
-        callback; the host reduces each chunk's per-update metrics into the same
-        rows after the chunk (equal up to float32 summation order). jax's
-        persistent compilation cache stores only programs WITHOUT host
-        callbacks, so this makes a repeated run skip the chunk compile.
+        ``None``: no log rows.
+      on_log: ``on_log(row)`` on the host (a sink thread) every ``log_every`` updates; ``row``
+        has ``update``, ``env_steps``, ``time_s`` (run seconds so far), ``steps_per_s`` (since
+        the last row) and the reduced metrics as Python floats (:func:`reduce_metrics`;
+        ``[runs]`` arrays for a vmapped sweep).
+      live: each row as soon as its updates are done (default): the compiled program runs
+        ``log_every`` updates per call. ``False``: one call per chunk, its rows after it
+        (fewer calls; the same state and rows). Neither program has a host callback, so
+        jax's persistent compilation cache keeps both.
       state, start_update: resume from ``state`` (after ``start_update``
         updates) instead of ``trainer.init(key, hparams, meta_params)``.
       check_finite: stop with :class:`NonFiniteError` at the first non-finite
-        metric or parameter (checked after every chunk).
+        metric or parameter (checked after every compiled call).
       debug: run the chunks checkified, so the env's debug checks are live (an env made with
         ``debug=True``: :class:`~jaxrl.wrappers.CheckActions`); the first failed check stops
-        the run after its chunk with :class:`DebugCheckError`. Slower; off by default.
+        the run after its compiled call with :class:`DebugCheckError`. Slower; off by default.
 
     Returns:
       The final state, the metrics of the updates run in this call (``[n]``),

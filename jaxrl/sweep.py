@@ -303,8 +303,7 @@ class Sweeper:
                               out_shardings=NamedSharding(self.sharding.mesh, PartitionSpec()))
         inner = vmapped(trainer, self.padded)
         batched = dataclasses.replace(inner, init=lambda s, h, m=None: inner.init(jax.vmap(jax.random.key)(s), h, m))
-        # One compiled call for the whole sweep unless asked otherwise: progress leaves through the
-        # logging callback, and each extra call costs ~20-40 ms of dispatch and thread wake-up on a CPU.
+        # One chunk for the whole sweep unless asked otherwise (live rows: one compiled call per row).
         self.runner = runner.Runner(batched, chunk_updates or trainer.num_updates, log_every=log_every if on_log else None,
                                     on_log=on_log, live=live, check_finite=False, state_sharding=self.sharding)
 

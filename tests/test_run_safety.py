@@ -568,7 +568,9 @@ def nan_actions_optimizer(hparams, meta_params, config):
 
 def test_train_in_debug_mode_stops_where_a_nan_action_enters(tmp_path):
     spec = experiment.Spec(env="probe_constant", env_options={"continuous": True, "debug": True},
-                           config={**TINY, "optimizer": nan_actions_optimizer}, log_every=2, checkpoint_every=8)
+                           config={**TINY, "optimizer": nan_actions_optimizer}, log_every=8, checkpoint_every=8)
+    # One compiled call of 8 updates: its failed debug check is reported before the NaN loss
+    # that the NaN parameters also make (a call is checked after it returns).
     with pytest.raises(runner.DebugCheckError, match=r"debug: non-finite action \[nan\] entered env 'probe_constant' \(in updates 1 to 8\)"):
         experiment.train(spec, run_dir=str(tmp_path / "d"), progress=False, tensorboard=False)
 
