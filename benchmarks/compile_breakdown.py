@@ -162,7 +162,7 @@ def _child(args) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env", default="cartpole_balance")
+    p.add_argument("--env", default="cartpole_balance", help="default: jaxrl train's (with its env options)")
     p.add_argument("--env-options", default=None, help="JSON; default: the CLI's default for the env")
     p.add_argument("--components", default=",".join(COMPONENTS))
     p.add_argument("--repeats", type=int, default=3)
@@ -175,9 +175,9 @@ def main() -> None:
         _child(args)
         return
     from common import machine_info, write_json
-    from jaxrl import experiment
+    from jaxrl.cli import DEFAULT_ENV, DEFAULT_ENV_OPTIONS
 
-    options = json.loads(args.env_options) if args.env_options else ({"physics": "fast"} if args.env == "cartpole_balance" else {})
+    options = json.loads(args.env_options) if args.env_options else (dict(DEFAULT_ENV_OPTIONS) if args.env == DEFAULT_ENV else {})
     built = _build(args.env, options)
     print(f"{args.env} {options or ''}: num_envs {built.config.num_envs}, num_steps {built.config.num_steps}, "
           f"chunk {built.chunk} updates, log every {built.log_every}; env physics: {getattr(built.env.unwrapped, 'physics', '?')}")

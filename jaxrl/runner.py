@@ -11,7 +11,7 @@ over one BLOCK of updates, called again and again (the same executable every tim
   persistent compilation cache keeps it: a repeated run skips the XLA compile.
 - otherwise a block is the whole chunk (rows, if any, are reduced after it);
 - every update is checked for non-finite metrics and parameters; the first one
-  is reported after the chunk as :class:`NonFiniteError` (update index and
+  is reported after its compiled call as :class:`NonFiniteError` (update index and
   quantity), and that chunk's state is never handed to ``on_progress`` (so it
   is never checkpointed).
 
@@ -246,7 +246,7 @@ class Runner:
                  on_log: Callable[[dict], None] | None = None, live: bool = True, check_finite: bool = True,
                  state_sharding: Any = None, debug: bool = False):
         n = trainer.num_updates
-        self.trainer, self.on_log, self.check_finite, self.live, self.debug = trainer, on_log, check_finite, live, debug
+        self.trainer, self.on_log, self.check_finite, self.debug = trainer, on_log, check_finite, debug
         if on_log is not None and not log_every:  # about 100 rows, dividing the run and the chunk
             g = math.gcd(n, chunk_updates) if chunk_updates else n
             log_every = next((d for d in divisors(g) if n // d <= 100), g)
@@ -372,13 +372,13 @@ class Runner:
             writer = threading.Thread(target=self._write_rows, name="jaxrl-log-sinks", daemon=True)
             writer.start()
         try:
-            return self._run_chunks(state, n, chunk, log_every, start_update, steps, compile_s, on_progress)
+            return self._run_chunks(state, n, chunk, start_update, steps, compile_s, on_progress)
         finally:
             if writer is not None:
                 self._rows.put(None)
                 writer.join()
 
-    def _run_chunks(self, state, n, chunk, log_every, start_update, steps, compile_s, on_progress) -> RunResult:
+    def _run_chunks(self, state, n, chunk, start_update, steps, compile_s, on_progress) -> RunResult:
         clock = self._clock
         chunks, done = [], start_update
         while done < n:
