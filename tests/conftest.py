@@ -6,12 +6,31 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-# In-process ``jaxrl.cli.main`` calls would point the worker's JAX at the developer's persistent
-# compilation cache (~/.cache/jaxrl/xla) for the rest of the session, so a local run's length
-# would depend on what earlier sessions compiled. Tests that exercise the cache set their own.
-os.environ.setdefault("JAXRL_COMPILATION_CACHE", "off")
+# One persistent compilation cache per test session, empty at its start, shared by the xdist
+# workers and by the ``jaxrl`` subprocesses the tests start: a program that several tests build
+# (an algorithm's tiny preset in its own file and in test_contract, a CLI run of what a test
+# compiled in-process) is compiled once. Never the developer's ~/.cache/jaxrl/xla: a run's length
+# must not depend on what earlier sessions compiled. Tests that exercise the cache set their own
+# folder; ``JAXRL_TEST_CACHE=off`` runs without one. The controller makes the folder (workers
+# inherit the variable) and removes it at exit.
+if "PYTEST_XDIST_WORKER" not in os.environ and "JAXRL_TEST_CACHE" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
 
+    os.environ["JAXRL_TEST_CACHE"] = tempfile.mkdtemp(prefix="jaxrl-test-xla-")
+    atexit.register(shutil.rmtree, os.environ["JAXRL_TEST_CACHE"], ignore_errors=True)
+os.environ["JAXRL_COMPILATION_CACHE"] = os.environ["JAXRL_TEST_CACHE"]
+# XLA:CPU logs two ERROR lines per program it loads from the cache (a benign tuning-feature
+# mismatch); it reads its log level once, when jaxlib loads, i.e. below.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import jax
 import pytest
+
+if os.environ["JAXRL_TEST_CACHE"].lower() not in ("", "0", "off", "false", "no"):
+    jax.config.update("jax_compilation_cache_dir", os.environ["JAXRL_TEST_CACHE"])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def pytest_itemcollected(item):
