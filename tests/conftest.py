@@ -25,12 +25,11 @@ os.environ["JAXRL_COMPILATION_CACHE"] = os.environ["JAXRL_TEST_CACHE"]
 # mismatch); it reads its log level once, when jaxlib loads, i.e. below.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import jax
 import pytest
 
-if os.environ["JAXRL_TEST_CACHE"].lower() not in ("", "0", "off", "false", "no"):
-    jax.config.update("jax_compilation_cache_dir", os.environ["JAXRL_TEST_CACHE"])
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+from jaxrl import cli
+
+cli._setup_compilation_cache()  # the CLI's own setup of JAXRL_COMPILATION_CACHE ("off": none)
 
 
 def pytest_itemcollected(item):
