@@ -21,13 +21,14 @@ from jaxrl import algos, configs, envs, evaluate
 
 def learning_curve(algo_name: str, env_name: str, env_opts: dict, steps: int, seeds: int, evals: int, sets: list[str],
                    episodes: int = 16, threshold: float = 800.0) -> dict:
-    """``seeds`` runs of ``algo_name`` for ``steps`` agent steps (``buffer_size`` defaults to the run's
+    """``seeds`` runs of ``algo_name`` for ``steps`` agent steps (a replay learner's ``buffer_size`` defaults to the run's
     length), ``--set NAME=VALUE`` on its config or hparams; the curve, when each seed first reached
     ``threshold``, compile and run seconds."""
     algo = algos.get(algo_name)
     env, params = envs.make(env_name, **env_opts)
     config_sets, hp_sets = configs.parse_sets(sets, algo.Config, algo.Hparams)
-    config = algo.Config(**{"total_timesteps": steps, "buffer_size": max(steps, 1000), **config_sets})
+    replay = {"buffer_size": max(steps, 1000)} if "buffer_size" in algo.Config.__dataclass_fields__ else {}  # on-policy: none
+    config = algo.Config(**{"total_timesteps": steps, **replay, **config_sets})
     hp = algo.validate_hparams(hp_sets)
     repeat = int(env_opts.get("action_repeat", 1))
     t0 = time.time()
