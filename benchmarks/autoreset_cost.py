@@ -5,7 +5,7 @@ the like-for-like loop).
     python benchmarks/autoreset_cost.py [--tasks reacher_easy,cartpole_balance] [--physics fast] [--envs 256]
                                         [--steps 400] [--repeats 5]
 
-Per task, five programs from the same states with the same actions (``benchmarks/envs.py``'s
+Per task, four programs from the same states with the same actions (``benchmarks/envs.py``'s
 machinery), compiled first, then timed in interleaved rounds (medians):
 
 * ``stack``: ``AutoReset(VecEnv(env))`` as every trainer runs it (the reset under ``lax.cond``);
