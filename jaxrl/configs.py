@@ -235,10 +235,35 @@ def _defaults(cls) -> dict[str, Any]:
     return {f.name: f.default for f in dataclasses.fields(cls)}
 
 
+_SCALARS = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def _optional_kind(cls, name: str) -> type | None:
+    """The scalar type of a field annotated ``X | None`` (``int | None`` -> ``int``; ``object`` for a
+    non-scalar ``X``), or None when the field is not optional."""
+    parts = [p.strip() for p in str({f.name: f.type for f in dataclasses.fields(cls)}[name]).split("|")]
+    if "None" not in parts:
+        return None
+    kinds = [_SCALARS.get(p, object) for p in parts if p != "None"]
+    return kinds[0] if len(kinds) == 1 else object
+
+
 def _coerce(cls, name: str, value: Any, trust_code: bool = False) -> Any:
-    """A JSON value or a command-line string -> the type of the field's default."""
+    """A JSON value or a command-line string -> the type of the field's default (a field annotated
+    ``X | None`` also takes ``None`` / ``"none"`` / ``"null"``, and ``X`` where its default is None)."""
     default = _defaults(cls)[name]
     where = f"{cls.__name__}.{name}"
+    optional = _optional_kind(cls, name)
+    if optional is not None:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null")):
+            return None
+        if default is None:
+            if optional is object:
+                return value
+            try:
+                return _bool(value) if optional is bool else _scalar(optional, value)
+            except (ValueError, TypeError, OverflowError):
+                raise ConfigError(f"{where} expects {optional.__name__} or None, got {value!r}") from None
     if callable(default):
         if callable(value):
             return value
@@ -262,7 +287,7 @@ def _coerce(cls, name: str, value: Any, trust_code: bool = False) -> Any:
     try:
         return _scalar(type(default), value)
     except (ValueError, TypeError, OverflowError):
-        raise ConfigError(f"{where} expects {type(default).__name__}, got {value!r}") from None
+        raise ConfigError(f"{where} expects {type(default).__name__}{' or None' if optional else ''}, got {value!r}") from None
 
 
 def _scalar(kind: type, value: Any) -> Any:

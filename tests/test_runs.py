@@ -362,6 +362,23 @@ def test_set_parsing_and_json_round_trip():
         configs.parse_sets(["objective=nowhere:fn"], ppo.PPOConfig, ppo.PPOHparams, trust_code=True)
 
 
+def test_optional_fields_parse_none_and_their_value_type():
+    """A field annotated ``X | None`` takes ``none``/``null``/``None`` and, where its default is None,
+    is coerced to ``X`` (a command-line ``plan_horizon=2`` is the int 2, not the string '2')."""
+    from jaxrl.algos import tdmpc
+
+    c, _ = configs.parse_sets(["plan_horizon=2", "init_std=None"], tdmpc.TDMPCConfig, tdmpc.TDMPCHparams)
+    assert c == {"plan_horizon": 2, "init_std": None}
+    c, _ = configs.parse_sets(["plan_horizon=null", "init_std=0.05"], tdmpc.TDMPCConfig, tdmpc.TDMPCHparams)
+    assert c == {"plan_horizon": None, "init_std": 0.05}
+    cfg = tdmpc.TDMPCConfig(plan_horizon=2, init_std=None)
+    assert configs.from_dict(tdmpc.TDMPCConfig, json.loads(json.dumps(configs.to_dict(cfg)))) == cfg
+    with pytest.raises(configs.ConfigError, match="plan_horizon expects int or None, got 'x'"):
+        configs.parse_sets(["plan_horizon=x"], tdmpc.TDMPCConfig, tdmpc.TDMPCHparams)
+    with pytest.raises(configs.ConfigError, match="init_std expects float or None, got 'x'"):
+        configs.parse_sets(["init_std=x"], tdmpc.TDMPCConfig, tdmpc.TDMPCHparams)
+
+
 def test_train_help_documents_every_field(xla_cache):
     code, out, err = run_cli(["train", "--help"], xla_cache)
     assert code == 0
