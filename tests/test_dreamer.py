@@ -121,6 +121,32 @@ def tiny_agent():
     return env, config, agent, wm, state
 
 
+def test_continuous_entropy_bonus_has_the_entropy_gradient_under_reinforce_too(tiny_agent):
+    """The actor's entropy term for a continuous action: under REINFORCE (action and score stopped)
+    its gradient with respect to the policy's log std is the pathwise one of the reparameterised
+    draw, the same as with dynamics gradients. (It was ``-log_prob(stop_gradient(action))``, whose
+    expected gradient is 0: no entropy bonus at all.) Against NumPy: for ``a = tanh(mu + s e)``,
+    ``d(-log p(a))/d log_std = 1 - 2 tanh(mu + s e) s e`` per dimension (``s = exp(log_std)``)."""
+    env, config, _, _, _ = tiny_agent
+    from jaxrl.distributions import TanhGaussian
+
+    mean, log_std = jnp.full((4096, 1), 0.3), jnp.full((4096, 1), -0.5)
+    key = jax.random.key(3)
+    for mode in ("reinforce", "dynamics"):
+        wm = dreamer.world_model(tiny(actor_grad=mode), env)
+
+        def bonus(ls):
+            dist = TanhGaussian(mean, jnp.broadcast_to(ls, mean.shape), -1.0, 1.0)
+            return jnp.mean(wm.sample_action(dist, key)[2])
+
+        grad = float(jax.grad(bonus)(jnp.float32(-0.5)))
+        eps = np.asarray(jax.random.normal(key, (4096, 1)))  # the draw TanhGaussian makes from this key
+        u = 0.3 + np.exp(-0.5) * eps
+        expect = np.mean(1.0 - 2.0 * np.tanh(u) * np.exp(-0.5) * eps)
+        assert grad > 0.3, (mode, grad)  # widening the policy raises its entropy (the stopped score gave ~0.01)
+        np.testing.assert_allclose(grad, expect, rtol=1e-3, err_msg=mode)
+
+
 def test_observe_and_imagine_agree(tiny_agent):
     """Stepping the prior (``img_step``) from the posterior's state with the action the window took
     gives the observe path's deterministic state and prior at every step."""

@@ -140,17 +140,20 @@ class WorldModel:
 
     def sample_action(self, dist, key):
         """``(rssm_input[..., A], log_prob, entropy)`` of one action drawn from ``dist`` (one-hot
-        with straight-through gradients when discrete; reparameterised when continuous)."""
+        with straight-through gradients when discrete; reparameterised when continuous). A continuous
+        action's entropy is the one-sample ``-log_prob`` of the REPARAMETERISED draw, whose gradient is
+        the entropy's (pathwise), also under REINFORCE, where the action and its score are stopped."""
         if self.discrete:
             onehot = straight_through_onehot(key, dist.logits)
             if self.reinforce:
                 onehot = sg(onehot)
             return onehot, dist.log_prob(jnp.argmax(onehot, -1)), dist.entropy()
         action, log_prob = dist.sample_and_log_prob(key)
+        entropy = -log_prob
         if self.reinforce:
             action = sg(action)
             log_prob = dist.log_prob(action)
-        return action, log_prob, -log_prob
+        return action, log_prob, entropy
 
     def imagine(self, model, actor, start: RSSMState, key, horizon: int) -> Imagined:
         """Roll the prior ``horizon`` steps from ``start`` (leaves ``[M, ...]``) with the actor."""
