@@ -91,10 +91,10 @@ def run(name):
         if name == "sac":
             hp = hp.replace(init_alpha=1.0)
         return t._train_and_eval(mod, mod.Config(total_timesteps=steps, **t.PENDULUM), hp, "gymnax/Pendulum-v1", 200)
-    if name == "tdmpc":
-        hp = tdmpc.TDMPCHparams(lr=1e-3, gamma=tdmpc.discount_for(200))
-        # the test trains ONE seed (keep=1): its first key, alone, as the test does
-        return t._train_and_eval(tdmpc, tdmpc.TDMPCConfig(**t.TDMPC_PENDULUM), hp, "gymnax/Pendulum-v1", 200, keep=1)
+    if name == "tdmpc":  # the test's own run (ONE seed); the prior's return printed beside the planner's
+        trained, prior, random, metrics = t.tdmpc_pendulum()
+        print(f"tdmpc: the policy prior alone (no planning): {np.round(prior, 1)}")
+        return trained, random, metrics
     if name == "dreamer":
         hp = dreamer.DreamerHparams(**t.DREAMER_HPARAMS)
         return t._train_and_eval(dreamer, dreamer.DreamerConfig(**t.DREAMER_CARTPOLE), hp, "gymnax/CartPole-v1", 500)

@@ -20,11 +20,22 @@ def activation(name: str):
     return ACTIVATIONS[name]
 
 
+def kernel_init(init_std: float | None, gain: float):
+    """A Dense kernel's initialiser: orthogonal with ``gain`` (``init_std=None``, jaxrl's default), or
+    a normal of std ``init_std`` whatever the width (TD-MPC2's ``trunc_normal_(std=0.02)``, whose
+    +-2 cut is absolute, so at that std nothing is cut). Behind LayerNorm only a layer's direction
+    counts, and Adam moves each weight by about ``lr`` a step, so the smaller the initial weights,
+    the faster such a layer learns at a given ``lr``."""
+    return nn.initializers.orthogonal(gain) if init_std is None else nn.initializers.normal(init_std)
+
+
 class MLP(nn.Module):
     """``[..., in] -> [..., out]``: Dense layers of ``hidden_sizes`` units, each followed by
     LayerNorm when ``layer_norm`` and the activation, then a Dense output layer (``out_size``;
     ``None``: no output layer, the last hidden features are returned). Orthogonal init (gain
     sqrt 2); the output layer's gain is ``out_gain`` (0: a zero-initialised output layer).
+    ``init_std`` (static): every non-zero kernel drawn from a normal of that std instead
+    (:func:`kernel_init`); ``None`` keeps the orthogonal init.
 
     ``dropout`` (static, in ``[0, 1)``): dropout of that rate on the FIRST hidden layer's Dense
     output, before its LayerNorm (TD-MPC2's Q functions, DroQ's critics). It is applied only when
@@ -37,12 +48,13 @@ class MLP(nn.Module):
     out_gain: float = 1.0
     layer_norm: bool = False
     dropout: float = 0.0
+    init_std: float | None = None
 
     @nn.compact
     def __call__(self, x):
         act = activation(self.activation)
         for i, size in enumerate(self.hidden_sizes):
-            x = nn.Dense(size, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x)
+            x = nn.Dense(size, kernel_init=kernel_init(self.init_std, np.sqrt(2)))(x)
             if i == 0 and self.dropout > 0:
                 x = nn.Dropout(self.dropout, deterministic=not self.has_rng("dropout"))(x)
             if self.layer_norm:
@@ -50,7 +62,7 @@ class MLP(nn.Module):
             x = act(x)
         if self.out_size is None:
             return x
-        init = nn.initializers.zeros_init() if self.out_gain == 0 else nn.initializers.orthogonal(self.out_gain)
+        init = nn.initializers.zeros_init() if self.out_gain == 0 else kernel_init(self.init_std, self.out_gain)
         return nn.Dense(self.out_size, kernel_init=init)(x)
 
 
@@ -68,8 +80,8 @@ class QEnsemble(nn.Module):
     """``num_heads`` independent state-action value MLPs: ``(obs[..., d], action[..., a]) ->
     q[num_heads, ...]`` (the input is their concatenation; twin critics are ``num_heads=2``).
     ``out_size=k`` gives each head ``k`` outputs, ``q[num_heads, ..., k]`` (e.g. the logits of a
-    two-hot value, :class:`jaxrl.twohot.Bins`); ``out_gain`` and ``dropout`` as :class:`MLP`'s (each
-    head draws its own dropout mask when the call is given a ``"dropout"`` rng)."""
+    two-hot value, :class:`jaxrl.twohot.Bins`); ``out_gain``, ``dropout`` and ``init_std`` as
+    :class:`MLP`'s (each head draws its own dropout mask when the call is given a ``"dropout"`` rng)."""
 
     hidden_sizes: Sequence[int] = (256, 256)
     num_heads: int = 2
@@ -78,12 +90,13 @@ class QEnsemble(nn.Module):
     out_size: int | None = None
     out_gain: float = 1.0
     dropout: float = 0.0
+    init_std: float | None = None
 
     @nn.compact
     def __call__(self, obs, action):
         x = jnp.concatenate([obs.astype(jnp.float32), action.astype(jnp.float32)], axis=-1)
         heads = ensemble(MLP, self.num_heads)(self.hidden_sizes, self.out_size or 1, self.activation, self.out_gain,
-                                              self.layer_norm, self.dropout)
+                                              self.layer_norm, self.dropout, self.init_std)
         q = heads(x)
         return q[..., 0] if self.out_size is None else q
 
@@ -101,17 +114,19 @@ def simnorm(x: jax.Array, group: int = 8) -> jax.Array:
 class SimNormMLP(nn.Module):
     """``[..., in] -> [..., out_size]`` on simplices: an :class:`MLP` trunk (``hidden_sizes``, LayerNorm
     and ``activation`` after each layer; none: a linear map), then Dense, LayerNorm and
-    :func:`simnorm` over groups of ``group`` (TD-MPC2's encoder and latent dynamics)."""
+    :func:`simnorm` over groups of ``group`` (TD-MPC2's encoder and latent dynamics); ``init_std`` as
+    :class:`MLP`'s (the Dense before LayerNorm too)."""
 
     hidden_sizes: Sequence[int]
     out_size: int
     activation: str = "mish"
     group: int = 8
+    init_std: float | None = None
 
     @nn.compact
     def __call__(self, x):
-        x = MLP(self.hidden_sizes, None, self.activation, 1.0, True)(x.astype(jnp.float32))
-        x = nn.Dense(self.out_size, kernel_init=nn.initializers.orthogonal(1.0))(x)
+        x = MLP(self.hidden_sizes, None, self.activation, 1.0, True, init_std=self.init_std)(x.astype(jnp.float32))
+        x = nn.Dense(self.out_size, kernel_init=kernel_init(self.init_std, 1.0))(x)
         return simnorm(nn.LayerNorm()(x), self.group)
 
 

@@ -5,6 +5,7 @@ ensembles of heads."""
 from __future__ import annotations
 
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -88,6 +89,34 @@ def test_mlp_layer_norm_and_ensembles_of_independent_heads():
     duel = networks.QNetwork(3, (8,), dueling=True)
     dq = duel.apply(duel.init(jax.random.key(5), x), x)
     assert dq.shape == (5, 3)
+
+
+def test_init_std_draws_every_kernel_from_a_normal_and_none_keeps_the_orthogonal_init():
+    """``init_std`` (TD-MPC2's std-0.02 init): every non-zero Dense kernel of MLP, QEnsemble and
+    SimNormMLP has that std (zero-initialised outputs stay zero); ``None`` is the orthogonal init,
+    bit for bit the explicit ``orthogonal(gain)`` of each layer."""
+    x = jnp.ones((2, 64))
+    for module, args in ((networks.MLP((256, 256), 256, "mish", layer_norm=True, init_std=0.02), (x,)),
+                         (networks.SimNormMLP((256,), 256, init_std=0.02), (x,)),
+                         (networks.QEnsemble((256,), 2, "mish", True, 256, init_std=0.02), (x, x[:, :4]))):
+        kernels = [np.asarray(v) for path, v in jax.tree_util.tree_leaves_with_path(module.init(jax.random.key(0), *args))
+                   if "kernel" in jax.tree_util.keystr(path)]
+        assert len(kernels) >= 2
+        for k in kernels:
+            assert abs(k.mean()) < 2e-3 and abs(k.std() - 0.02) < 1e-3, (type(module).__name__, k.shape, k.std())
+    zero = networks.MLP((8,), 4, out_gain=0.0, init_std=0.02)
+    assert np.all(np.asarray(zero.init(jax.random.key(3), x)["params"]["Dense_1"]["kernel"]) == 0)
+    mlp = networks.MLP((16,), 3, "relu", out_gain=0.5)
+    p = mlp.init(jax.random.key(1), x)["params"]
+
+    class Explicit(nn.Module):
+        @nn.compact
+        def __call__(self, v):
+            v = nn.Dense(16, kernel_init=nn.initializers.orthogonal(np.sqrt(2)), name="Dense_0")(v)
+            return nn.Dense(3, kernel_init=nn.initializers.orthogonal(0.5), name="Dense_1")(nn.relu(v))
+
+    q = Explicit().init(jax.random.key(1), x)["params"]
+    jax.tree.map(np.testing.assert_array_equal, p, q)
 
 
 def _numpy_mlp(params, x, mask_scale):

@@ -21,6 +21,8 @@ broken loss (``python benchmarks/offpolicy_mutations.py``; seeds 0 and 1, the te
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -31,9 +33,10 @@ from jaxrl.algos import dqn, dreamer, pqn, sac, td3, tdmpc
 pytest.importorskip("gymnax")
 
 
-def _train_and_eval(algo, config, hparams, env_name, horizon, seeds=2, keep=None):
+def _train_and_eval(algo, config, hparams, env_name, horizon, seeds=2, keep=None, with_state=False):
     """Train ``seeds`` seeds in one program (``keep``: only the first ``keep`` of those ``seeds`` keys)
-    and evaluate each: ``(trained [seeds], random [seeds], metrics [seeds, ...])``."""
+    and evaluate each: ``(trained [seeds], random [seeds], metrics [seeds, ...])`` (and the trained
+    states ``[seeds, ...]`` with ``with_state``)."""
     env, params = envs.make(env_name)
     trainer = algo.make_train(config, env, params)
     keys = jax.random.split(jax.random.key(0), seeds)[:keep]
@@ -47,7 +50,7 @@ def _train_and_eval(algo, config, hparams, env_name, horizon, seeds=2, keep=None
         t, r = evaluate.trained_and_random_returns(jax.random.key(1), env, params, trainer.policy(s), 16, horizon)
         trained.append(float(np.mean(t)))
         random.append(float(np.mean(r)))
-    return np.array(trained), np.array(random), metrics
+    return (np.array(trained), np.array(random), metrics) + ((state,) if with_state else ())
 
 
 PENDULUM = dict(num_envs=4, buffer_size=20_000, batch_size=128, learning_starts=1000, replay_ratio=0.25, hidden_sizes=(64, 64))
@@ -73,24 +76,41 @@ def test_td3_learns_pendulum():
 
 # how far each world-model loss falls (mean of the last tenth of the learning updates / the first tenth)
 FALL = {"consistency_loss": 0.5, "reward_loss": 0.5, "value_loss": 0.5}
+# The TD-MPC2 test's policy prior (2026-12-05, one seed): -218 unbroken; -1465 with the policy loss's sign
+# flipped, -1337 with the reward-less model (random -1373). Asserted between, with ~500 either side.
+PRIOR_MIN = -700.0
 TDMPC_PENDULUM = dict(total_timesteps=6_000, num_envs=4, buffer_size=6_000, learning_starts=1_000, replay_ratio=0.25,
                       iterations=3, num_samples=64, num_elites=8, num_pi_trajs=4)
+
+
+def tdmpc_pendulum():
+    """The TD-MPC2 test's run (ONE seed, the first key): ``(planner [1], prior [1], random [1], metrics)``,
+    the greedy planner's and the policy prior's (its mean, no planning) returns on 16 episodes; shared
+    with ``benchmarks/offpolicy_mutations.py tdmpc``."""
+    cfg = tdmpc.TDMPCConfig(**TDMPC_PENDULUM)
+    hp = tdmpc.TDMPCHparams(lr=1e-3, gamma=tdmpc.discount_for(200))
+    env, params = envs.make("gymnax/Pendulum-v1")
+    trained, random, metrics, state = _train_and_eval(tdmpc, cfg, hp, "gymnax/Pendulum-v1", 200, keep=1, with_state=True)
+    prior = tdmpc.make_train(dataclasses.replace(cfg, plan=False), env, params).policy(jax.tree.map(lambda x: x[0], state))
+    prior_return = evaluate.episode_returns(jax.random.key(1), env, params, prior, 16, 200)
+    return trained, np.array([float(np.mean(prior_return))]), random, metrics
 
 
 @pytest.mark.timeout(600)
 def test_tdmpc_learns_pendulum_and_its_world_model_losses_fall():
     """TD-MPC2's default (CPU) model planning with a smaller MPPI (3 x 64 samples: half the test's
-    cost), 6k env steps (5k after the random prefill), on ONE seed to keep the default run's time:
-    the first key of the two-seed run recorded in benchmarks/RESULTS.md (-226 there, vmapped with the
-    other seed). ``python benchmarks/offpolicy_mutations.py tdmpc`` trains this exact program (one
-    seed): -976 with the policy loss's sign flipped, -1399 without the reward (2026-12-03); random
-    -1373; asserted >= -500."""
-    cfg = tdmpc.TDMPCConfig(**TDMPC_PENDULUM)
-    hp = tdmpc.TDMPCHparams(lr=1e-3, gamma=tdmpc.discount_for(200))
-    trained, random, metrics = _train_and_eval(tdmpc, cfg, hp, "gymnax/Pendulum-v1", 200, keep=1)
+    cost), 6k env steps (5k after the random prefill), on ONE seed to keep the default run's time.
+    Since TD-MPC2's init (``init_std=0.02``, 2026-12-05) the planner alone no longer tells a broken
+    policy loss apart: ``python benchmarks/offpolicy_mutations.py tdmpc`` (this exact program) ends at
+    -502 for the planner with the policy loss's sign flipped, against -320 unbroken (random -1373). So
+    the policy PRIOR is evaluated too (its mean, no planning): -218 unbroken, -1465 with that mutation,
+    -1337 with the reward-less model (whose planner ends at -1374). Asserted: planner >= -500, prior
+    >= ``PRIOR_MIN`` (-700)."""
+    trained, prior, random, metrics = tdmpc_pendulum()
     assert np.all(random < -1000), random
-    print("trained", trained, "random", random)
+    print("planner", trained, "prior", prior, "random", random)
     assert np.all(trained >= -500), (trained, random)
+    assert np.all(prior >= PRIOR_MIN), (prior, random)
     learning = np.asarray(metrics["learning"])[0] > 0
     for name in ("consistency_loss", "reward_loss", "value_loss"):
         v = np.asarray(metrics[name])[:, learning]  # [seeds, learning updates]

@@ -14,7 +14,7 @@ from jaxrl.spaces import Box
 
 class GaussianActor(nn.Module):
     """``obs[..., d] -> TanhGaussian`` over ``action_spec``'s box; the log std is squashed into
-    ``[log_std_min, log_std_max]`` by a tanh."""
+    ``[log_std_min, log_std_max]`` by a tanh. ``init_std`` as :class:`jaxrl.networks.MLP`'s."""
 
     action_spec: Box
     hidden_sizes: Sequence[int] = (256, 256)
@@ -22,11 +22,12 @@ class GaussianActor(nn.Module):
     layer_norm: bool = False
     log_std_min: float = -5.0
     log_std_max: float = 2.0
+    init_std: float | None = None
 
     @nn.compact
     def __call__(self, obs) -> TanhGaussian:
         dim = self.action_spec.shape[0]
-        out = MLP(self.hidden_sizes, 2 * dim, self.activation, 1.0, self.layer_norm)(obs)
+        out = MLP(self.hidden_sizes, 2 * dim, self.activation, 1.0, self.layer_norm, init_std=self.init_std)(obs)
         mean, raw = out[..., :dim], out[..., dim:]
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (jnp.tanh(raw) + 1.0)
         return TanhGaussian(mean, log_std, self.action_spec.low_array(), self.action_spec.high_array())

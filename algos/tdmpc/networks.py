@@ -30,11 +30,12 @@ class PixelEncoder(nn.Module):
     kernels: tuple
     strides: tuple
     features: int
+    init_std: float | None = None
 
     @nn.compact
     def __call__(self, obs):
         x = ConvEncoder(self.channels, self.kernels, self.strides, self.features)(obs)
-        return SimNormMLP((), self.latent_dim, "mish", self.group)(x)
+        return SimNormMLP((), self.latent_dim, "mish", self.group, self.init_std)(x)
 
 
 class Dynamics(nn.Module):
@@ -43,10 +44,12 @@ class Dynamics(nn.Module):
     mlp_dim: int
     latent_dim: int
     group: int
+    init_std: float | None = None
 
     @nn.compact
     def __call__(self, z, a):
-        return SimNormMLP((self.mlp_dim, self.mlp_dim), self.latent_dim, "mish", self.group)(jnp.concatenate([z, a], -1))
+        return SimNormMLP((self.mlp_dim, self.mlp_dim), self.latent_dim, "mish", self.group,
+                          self.init_std)(jnp.concatenate([z, a], -1))
 
 
 class RewardHead(nn.Module):
@@ -54,10 +57,12 @@ class RewardHead(nn.Module):
 
     mlp_dim: int
     num_bins: int
+    init_std: float | None = None
 
     @nn.compact
     def __call__(self, z, a):
-        return MLP((self.mlp_dim, self.mlp_dim), self.num_bins, "mish", 0.0, True)(jnp.concatenate([z, a], -1))
+        return MLP((self.mlp_dim, self.mlp_dim), self.num_bins, "mish", 0.0, True,
+                   init_std=self.init_std)(jnp.concatenate([z, a], -1))
 
 
 class Networks(NamedTuple):
@@ -72,18 +77,21 @@ class Networks(NamedTuple):
 
 def make_networks(config, env) -> Networks:
     """TD-MPC2's modules for ``env``: an MLP encoder (flat observations) or the CNN one (images)."""
-    group = config.simnorm_dim
+    group, init_std = config.simnorm_dim, config.init_std
     if len(env.observation_spec.shape) == 3:
         encoder = PixelEncoder(config.latent_dim, group, config.conv_channels, config.conv_kernels, config.conv_strides,
-                               config.enc_dim)
+                               config.enc_dim, init_std)
     else:
-        encoder = SimNormMLP((config.enc_dim,) * max(1, config.num_enc_layers - 1), config.latent_dim, "mish", group)
+        encoder = SimNormMLP((config.enc_dim,) * max(1, config.num_enc_layers - 1), config.latent_dim, "mish", group,
+                             init_std)
     dim = env.action_spec.shape[0]
     unit_box = Box(low=-1.0, high=1.0, shape=(dim,))
     return Networks(
         encoder=encoder,
-        dynamics=Dynamics(config.mlp_dim, config.latent_dim, group),
-        reward=RewardHead(config.mlp_dim, config.num_bins),
-        q=QEnsemble((config.mlp_dim, config.mlp_dim), config.num_q, "mish", True, config.num_bins, 0.0, config.dropout),
-        pi=GaussianActor(unit_box, (config.mlp_dim, config.mlp_dim), "mish", True, config.log_std_min, config.log_std_max),
+        dynamics=Dynamics(config.mlp_dim, config.latent_dim, group, init_std),
+        reward=RewardHead(config.mlp_dim, config.num_bins, init_std),
+        q=QEnsemble((config.mlp_dim, config.mlp_dim), config.num_q, "mish", True, config.num_bins, 0.0, config.dropout,
+                    init_std),
+        pi=GaussianActor(unit_box, (config.mlp_dim, config.mlp_dim), "mish", True, config.log_std_min, config.log_std_max,
+                         init_std),
     )
