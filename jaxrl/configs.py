@@ -311,6 +311,24 @@ def _scalar(kind: type, value: Any) -> Any:
     return value
 
 
+def legacy_defaults(cls) -> dict[str, Any]:
+    """Fields added to ``cls`` after runs were saved, each with the value that reproduces those runs
+    (the class's ``LEGACY_DEFAULTS``, e.g. TD-MPC2's ``init_std: None``, its init before the field)."""
+    return dict(getattr(cls, "LEGACY_DEFAULTS", {}))
+
+
+def with_legacy_fields(cls, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with :func:`legacy_defaults` filled in when it is a complete saved config from before
+    those fields existed: it names every field of ``cls`` but some legacy ones (a run's ``run.json``
+    records every field). A partial config (only the changed fields) is returned as it is: its
+    missing fields take today's defaults."""
+    legacy = legacy_defaults(cls)
+    missing = {f.name for f in dataclasses.fields(cls)} - set(data)
+    if data and missing and missing <= set(legacy):
+        return {**data, **{k: legacy[k] for k in sorted(missing)}}
+    return data
+
+
 def from_dict(cls, data: dict[str, Any], base: Any = None, trust_code: bool = False):
     """Build ``cls`` from a (JSON) dict; missing fields take ``base``'s values or the defaults.
 

@@ -142,7 +142,7 @@ def build(spec: Spec, trust_code: bool = False) -> Built:
     if not isinstance(spec.env_options, dict) or not isinstance(spec.config, dict) or not isinstance(spec.hparams, dict):
         raise configs.ConfigError("a run spec's env_options, config and hparams must be JSON objects")
     env, env_params = envs.make(spec.env, **spec.env_options)
-    config = configs.from_dict(algo.Config, spec.config, trust_code=trust_code)
+    config = configs.from_dict(algo.Config, configs.with_legacy_fields(algo.Config, spec.config), trust_code=trust_code)
     hparams = algo.validate_hparams(configs.from_dict(algo.Hparams, spec.hparams))
     trainer = algo.make_train(config, env, env_params)
     n = trainer.num_updates
@@ -224,7 +224,8 @@ def checkpointer(run_dir: str, built: Built, read_only: bool = False, allow_othe
                  warn: Callable[[str], None] = print) -> ckpt.Checkpointer:
     return ckpt.Checkpointer(os.path.join(run_dir, "checkpoints"), keep=built.spec.keep, identity=built.identity(), stack=stack(),
                              read_only=read_only, allow_other_stack=allow_other_stack, warn=warn,
-                             identity_defaults={"env_options": env_defaults(built.spec.env)})
+                             identity_defaults={"env_options": env_defaults(built.spec.env),
+                                                "config": configs.legacy_defaults(built.algo.Config)})
 
 
 def load_state(run_dir: str, step: int | None = None, warn: Callable[[str], None] = print, trust_code: bool = False):

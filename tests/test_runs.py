@@ -4,6 +4,7 @@ The subprocess tests share one persistent XLA cache (a session temp folder), so
 only the first CLI process pays the full compile.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -377,6 +378,24 @@ def test_optional_fields_parse_none_and_their_value_type():
         configs.parse_sets(["plan_horizon=x"], tdmpc.TDMPCConfig, tdmpc.TDMPCHparams)
     with pytest.raises(configs.ConfigError, match="init_std expects float or None, got 'x'"):
         configs.parse_sets(["init_std=x"], tdmpc.TDMPCConfig, tdmpc.TDMPCHparams)
+
+
+def test_a_run_saved_before_a_config_field_existed_replays_and_resumes_with_its_old_value():
+    """TD-MPC2's ``init_std`` came after runs were saved: a complete saved config without it (an old
+    ``run.json``) builds with the old init (``LEGACY_DEFAULTS``), and the old checkpoint's identity,
+    filled with the same defaults, matches the rebuilt run's; a partial config takes today's default."""
+    from jaxrl import checkpoint
+    from jaxrl.algos import tdmpc
+
+    spec = experiment.Spec(algo="tdmpc", env="probe_continuous", config=dict(tdmpc.presets()["tiny"].config))
+    built = experiment.build(spec)
+    assert built.config.init_std == 0.02
+    old = {k: v for k, v in built.resolved_spec().config.items() if k != "init_std"}
+    rebuilt = experiment.build(dataclasses.replace(spec, config=old))
+    assert rebuilt.config.init_std is None and rebuilt.identity()["config"]["init_std"] is None
+    recorded = {**rebuilt.identity(), "config": old}  # what the old run's checkpoint holds
+    assert checkpoint._with_defaults(recorded, {"config": configs.legacy_defaults(tdmpc.TDMPCConfig)}) == rebuilt.identity()
+    assert configs.with_legacy_fields(tdmpc.TDMPCConfig, {"batch_size": 8}) == {"batch_size": 8}
 
 
 def test_train_help_documents_every_field(xla_cache):

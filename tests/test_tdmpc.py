@@ -53,6 +53,27 @@ def test_bad_envs_and_hparams_are_refused_before_compiling():
     assert tdmpc.discount_for(500) == pytest.approx(0.99) and tdmpc.discount_for(1000) == pytest.approx(0.995)
 
 
+
+def test_init_std_reaches_every_network_of_the_model_and_the_prior():
+    """TD-MPC2's init (``init_std=0.02``): every non-zero Dense kernel of the encoder, dynamics, reward
+    head, Q heads and policy prior has std ~0.02 (the reward and Q output layers start at zero);
+    ``init_std=None`` is jaxrl's orthogonal init (std ~1/sqrt(fan-in) and more)."""
+    env, _ = envs.make("probe_continuous")
+    hp = tdmpc.default_hparams()
+    for init_std in (0.02, None):
+        state = tdmpc.make_agent(tiny(mlp_dim=64, enc_dim=64, latent_dim=64, init_std=init_std), env).init(jax.random.key(0), hp)
+        stds = {}
+        for name, tree in (("model", state.model), ("pi", state.pi)):
+            for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+                if "kernel" in jax.tree_util.keystr(path) and np.any(np.asarray(leaf) != 0):
+                    stds[name + jax.tree_util.keystr(path)] = float(np.std(np.asarray(leaf)))
+        assert {"encoder", "dynamics", "reward", "q"} <= {k[len("model['"):].split("'")[0] for k in stds if k.startswith("model")}
+        assert any(k.startswith("pi") for k in stds)
+        if init_std is None:
+            assert max(stds.values()) > 0.1, stds
+        else:
+            assert all(0.015 < v < 0.025 for v in stds.values()), stds
+
 def test_the_plan_warm_starts_from_the_carry_and_restarts_on_first():
     """With MPPI's std pinned near 0 and no policy proposals, every sample equals the warm start, so
     the returned plan IS the warm start: the previous plan shifted one step, or zeros on ``first``."""

@@ -47,8 +47,9 @@ class TDMPCConfig(OffPolicyConfig):
       iterations, num_samples, num_elites, num_pi_trajs: MPPI's counts (``num_pi_trajs`` of the
         samples are rolled out by the policy prior).
       log_std_min, log_std_max: bounds of the policy prior's log std.
-      init_std: every Dense kernel of the world model and the policy drawn from a normal of this
-        std (TD-MPC2's ``trunc_normal_(std=0.02)``; the reward and Q output layers stay zero);
+      init_std: every MLP Dense kernel of the world model and the policy drawn from a normal of this
+        std (TD-MPC2's ``trunc_normal_(std=0.02)``; the reward and Q output layers stay zero; the
+        pixel encoder's CNN torso keeps its own init, as TD-MPC2's convolutions keep PyTorch's);
         ``None``: jaxrl's orthogonal init (gain sqrt 2 hidden, 1 out), whose 0.09-0.13 std
         behind LayerNorm made the CPU preset learn the swing-up more slowly (benchmarks/RESULTS.md).
       conv_channels, conv_kernels, conv_strides: the CNN torso for pixel observations
@@ -85,6 +86,10 @@ class TDMPCConfig(OffPolicyConfig):
     conv_channels: tuple[int, ...] = (32, 32, 32, 32)
     conv_kernels: tuple[int, ...] = (7, 5, 3, 3)
     conv_strides: tuple[int, ...] = (2, 2, 2, 1)
+
+    # Runs saved before ``init_std`` existed (2026-12-05) used the orthogonal init: replaying or
+    # resuming them keeps it (:func:`jaxrl.configs.with_legacy_fields`).
+    LEGACY_DEFAULTS = {"init_std": None}
 
     def __post_init__(self):
         super().__post_init__()
