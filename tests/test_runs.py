@@ -380,10 +380,11 @@ def test_optional_fields_parse_none_and_their_value_type():
         configs.parse_sets(["init_std=x"], tdmpc.TDMPCConfig, tdmpc.TDMPCHparams)
 
 
-def test_a_run_saved_before_a_config_field_existed_replays_and_resumes_with_its_old_value():
+def test_a_run_saved_before_a_config_field_existed_replays_and_resumes_with_its_old_value(tmp_path):
     """TD-MPC2's ``init_std`` came after runs were saved: a complete saved config without it (an old
-    ``run.json``) builds with the old init (``LEGACY_DEFAULTS``), and the old checkpoint's identity,
-    filled with the same defaults, matches the rebuilt run's; a partial config takes today's default."""
+    ``run.json``) builds with the old init (``LEGACY_DEFAULTS``), and the run's checkpointer accepts
+    the old checkpoint's identity (which lacks the field) while refusing one that recorded another
+    value; a partial config takes today's default."""
     from jaxrl import checkpoint
     from jaxrl.algos import tdmpc
 
@@ -393,8 +394,16 @@ def test_a_run_saved_before_a_config_field_existed_replays_and_resumes_with_its_
     old = {k: v for k, v in built.resolved_spec().config.items() if k != "init_std"}
     rebuilt = experiment.build(dataclasses.replace(spec, config=old))
     assert rebuilt.config.init_std is None and rebuilt.identity()["config"]["init_std"] is None
-    recorded = {**rebuilt.identity(), "config": old}  # what the old run's checkpoint holds
-    assert checkpoint._with_defaults(recorded, {"config": configs.legacy_defaults(tdmpc.TDMPCConfig)}) == rebuilt.identity()
+    ck = experiment.checkpointer(str(tmp_path), rebuilt, warn=lambda msg: None)
+    like = {"x": jnp.zeros(2)}
+
+    def meta(config):
+        return {"step": 1, "identity": {**rebuilt.identity(), "config": config}, "stack": ck.stack,
+                "structure": checkpoint.structure(like)}
+
+    ck.check_compatible(meta(old), like)  # the old run's checkpoint: no init_std recorded
+    with pytest.raises(checkpoint.CheckpointMismatchError, match="init_std"):
+        ck.check_compatible(meta({**old, "init_std": 0.02}), like)
     assert configs.with_legacy_fields(tdmpc.TDMPCConfig, {"batch_size": 8}) == {"batch_size": 8}
 
 
