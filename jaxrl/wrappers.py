@@ -365,7 +365,9 @@ class ActionRepeat(Wrapper):
     or a batch alike (each env stops on its own). ``max_steps`` and ``dt`` (when
     the inner env has them) count agent steps: ``ceil(max_steps / repeats)`` and
     ``dt * repeats``. Every inner step is computed (then discarded where the
-    episode already ended), so a step costs ``repeats`` inner steps.
+    episode already ended), so a step costs ``repeats`` inner steps. The repeats
+    run as one ``lax.scan``: the inner step is traced and compiled once (its
+    TimeSteps are stacked, ``[repeats, ...]``, and the returned one is picked).
     """
 
     repeats: int = 1
@@ -386,18 +388,29 @@ class ActionRepeat(Wrapper):
     def step(self, key, state, action, params):
         if self.repeats == 1:
             return self.env.step(key, state, action, params)
-        keys = jax.random.split(key, self.repeats)
-        state, ts = self.env.step(keys[0], state, action, params)
 
         def repeat(carry, k):
-            state, ts, total = carry
-            new_state, new_ts = self.env.step(k, state, action, params)
-            ended = ts.done  # the episode ended on an earlier repeat: keep that step
-            total = total + jnp.where(ended, 0.0, new_ts.reward)
-            return (_where(ended, state, new_state), _where(ended, ts, new_ts), total), None
+            state, total, ended = carry  # ended: the episode ended on an earlier repeat
+            new_state, ts = self.env.step(k, state, action, params)
+            total = total + jnp.where(ended, 0.0, ts.reward)
+            return (_where(ended, state, new_state), total, ended | ts.done), (ts, ended | ts.done)
 
-        (state, ts, total), _ = jax.lax.scan(repeat, (state, ts, ts.reward), keys[1:])
-        return state, ts._replace(reward=total)
+        # ONE lax.scan over all the repeats, so the inner step is traced and compiled once (with the
+        # first repeat outside the loop, an MJX step was compiled twice into every program).
+        batch = jnp.shape(action)[:max(jnp.ndim(action) - len(self.action_spec.shape), 0)]
+        start = (state, jnp.zeros(batch, jnp.float32), jnp.zeros(batch, bool))
+        (state, total, _), (steps, ended) = jax.lax.scan(repeat, start, jax.random.split(key, self.repeats))
+        # The returned step: the one that ended the episode, else the last (ended is monotone in the
+        # repeat, so its count of False entries is the first True's index).
+        pick = jnp.minimum(jnp.sum(~ended, axis=0), self.repeats - 1)
+        ts = jax.tree.map(lambda x: _take_first_axis(x, pick), steps)
+        return state, ts._replace(reward=total.astype(ts.reward.dtype))
+
+
+def _take_first_axis(x, index):
+    """``x[index[b], b, ...]`` for ``x`` of shape ``[R, *batch, ...]`` and ``index`` of shape ``batch``."""
+    index = jnp.reshape(index, (1, *jnp.shape(index)) + (1,) * (jnp.ndim(x) - 1 - jnp.ndim(index)))
+    return jnp.take_along_axis(x, index, axis=0)[0]
 
 
 @dataclasses.dataclass(frozen=True)

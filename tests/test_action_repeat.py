@@ -107,6 +107,28 @@ def test_batch_each_env_stops_on_its_own():
     np.testing.assert_array_equal([f[1] for f in flags], [[False, False], [False, False], [False, True]])
 
 
+def test_the_inner_step_is_traced_once():
+    """All the repeats run in one ``lax.scan``: a program traces (and compiles) the inner step once,
+    not once for the first repeat and again for the rest (an MJX step is the bulk of a program)."""
+    import dataclasses
+
+    from jaxrl.env import Wrapper
+
+    traced = []
+
+    @dataclasses.dataclass(frozen=True)
+    class Counting(Wrapper):
+        def step(self, key, state, action, params):
+            traced.append(1)
+            return self.env.step(key, state, action, params)
+
+    env = ActionRepeat(Counting(TimeLimit(ENV, max_steps=10)), 4)
+    params = CountParams(jnp.asarray(100))
+    state, _ = env.reset(jax.random.key(0), params)
+    jax.jit(env.step).lower(jax.random.key(1), state, jnp.asarray(1), params)
+    assert len(traced) == 1
+
+
 def test_one_repeat_is_the_inner_env_and_properties_count_agent_steps():
     inner = TimeLimit(ENV, max_steps=10)
     params = CountParams(jnp.asarray(100))

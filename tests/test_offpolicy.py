@@ -177,6 +177,26 @@ def test_a_sac_sweep_gives_each_run_its_own_buffer_and_8_devices_equal_one(tmp_p
     # (that each run equals the same run alone is tests/test_contract.py's vmapped-vs-separate check)
 
 
+def test_an_update_traces_the_agents_learn_once():
+    """The skipped branch (before the buffer can be sampled) takes the metrics' shapes from the same
+    trace as the learning branch: a world model's update is traced once per program, not twice."""
+    import dataclasses
+
+    config = sac.SACConfig(total_timesteps=64, num_envs=2, num_steps=4, buffer_size=64, batch_size=4, learning_starts=8,
+                           hidden_sizes=(8,))
+    env, params = envs.make("probe_continuous")
+    agent, traced = sac.make_agent(config, env), []
+
+    def learn(*args):
+        traced.append(1)
+        return agent.learn(*args)
+
+    trainer = offpolicy.make_train(config, env, params, dataclasses.replace(agent, learn=learn), sac.as_hparams)
+    state = jax.eval_shape(trainer.init, jax.random.key(0), sac.default_hparams())
+    jax.jit(trainer.update).trace(state)
+    assert len(traced) == 1
+
+
 # ----------------------------------------------------------------------------- a stateful agent in the shared loop
 
 
