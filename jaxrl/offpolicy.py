@@ -261,7 +261,7 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
 
     # Traced once: ``update`` takes its metrics' shapes (for the skipped branch) from this trace and
     # the learning branch reuses it (jit's trace cache), where calling the plain function twice traced
-    # a world model's whole update twice (a third of TD-MPC2's tracing time).
+    # a world model's whole update twice (TD-MPC2's tiny trainer: 6.3 s of tracing, 4.6 s once).
     learn = jax.jit(learn)
 
     def update(state: OffPolicyState):
