@@ -11,7 +11,10 @@ into a trainer whose every update:
    the agent's exploration policy after;
 2. writes them to the replay buffer in the state (:class:`jaxrl.replay.Replay`);
 3. once warm (and the buffer can be sampled), takes ``grad_steps`` gradient steps, each on a
-   fresh draw of ``batch_size`` transitions (``replay_ratio`` gradient steps per env step).
+   fresh draw of ``batch_size`` transitions (``replay_ratio`` gradient steps per env step); the
+   first learning update takes ``pretrain_steps`` more (TD-MPC2's burst on the seed data; 0 by
+   default). With a burst the steps run in one ``lax.while_loop`` of a traced count
+   (:func:`counted_steps`); without one, in a ``lax.scan`` of ``grad_steps``.
 
 Env steps are counted the same way in every trainer (``update x steps_per_update``): the random
 prefill is the first updates of the run, so ``--steps``, the progress bar and the logs stay true.
@@ -54,6 +57,10 @@ class OffPolicyConfig:
         (rounded up to whole updates; they count as env steps of the run).
       replay_ratio: gradient steps per env step; ``replay_ratio * num_envs * num_steps`` must be a
         whole number (the gradient steps of one update).
+      pretrain_steps: extra gradient steps taken on the seed data at the first learning update
+        (TD-MPC2's pretraining burst: as many as it has seed env steps; that update's learning
+        metrics average over all its steps); 0 (the default): none, the same numbers as before the
+        field. Counted in ``num_optimizer_steps``.
       anneal_lr: decay the learning rate linearly to 0 over the run's gradient steps.
       optimizer: the update-rule slot, ``optimizer(hparams, meta_params, config) ->
         optax.GradientTransformation`` (one instance per parameter group); default clip-by-global-norm
@@ -67,14 +74,22 @@ class OffPolicyConfig:
     batch_size: int = 256
     learning_starts: int = 5_000
     replay_ratio: float = 0.25
+    pretrain_steps: int = 0
     anneal_lr: bool = False
     optimizer: Callable = default_optimizer
+
+    # Runs saved before ``pretrain_steps`` existed (2026-12-05) had no burst: replaying or resuming
+    # them keeps it that way (:func:`jaxrl.configs.with_legacy_fields`). A learner's config that adds
+    # its own legacy fields extends this dict.
+    LEGACY_DEFAULTS = {"pretrain_steps": 0}
 
     def __post_init__(self):
         name = type(self).__name__
         check_positive_ints(self, ("total_timesteps", "num_envs", "num_steps", "buffer_size", "batch_size"))
-        if not isinstance(self.learning_starts, (int, np.integer)) or isinstance(self.learning_starts, bool) or self.learning_starts < 0:
-            raise ConfigError(f"{name}.learning_starts must be a non-negative integer, got {self.learning_starts!r}")
+        for field in ("learning_starts", "pretrain_steps"):
+            value = getattr(self, field)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{name}.{field} must be a non-negative integer, got {value!r}")
         if self.total_timesteps < self.steps_per_update:
             raise ConfigError(f"{name}.total_timesteps (= {self.total_timesteps}) is less than one update's "
                               f"num_envs * num_steps (= {self.steps_per_update})")
@@ -110,8 +125,8 @@ class OffPolicyConfig:
 
     @property
     def num_optimizer_steps(self) -> int:
-        """Gradient steps of the whole run (the learning-rate schedule's length)."""
-        return max(1, (self.num_updates - self.warmup_updates) * self.grad_steps)
+        """Gradient steps of the whole run (the learning-rate schedule's length), the pretraining burst included."""
+        return max(1, (self.num_updates - self.warmup_updates) * self.grad_steps + self.pretrain_steps)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -189,18 +204,25 @@ def stateless_greedy(act: Callable) -> Callable:
     return lambda agent, hp, key, carry, obs, first: (act(agent, key, obs), carry)
 
 
-def optimizer_config(config, num_optimizer_steps: int):
-    """``config`` as a parameter group that takes ``num_optimizer_steps`` steps over the run sees it
-    (e.g. TD3's delayed actor): what the ``optimizer`` slot reads for its schedule and progress."""
-    return _ScheduleView(config, num_optimizer_steps)
+def optimizer_config(config, num_optimizer_steps: int | None = None, **settings):
+    """``config`` as one parameter group's optimiser sees it: with ``num_optimizer_steps`` when the
+    group steps less often than the run's gradient steps (TD3's delayed actor: the schedule's and
+    progress's length), and any other field the optimiser reads set for this group only
+    (``adam_eps``: TD-MPC2's world model takes Adam's eps 1e-8, its policy 1e-5)."""
+    if num_optimizer_steps is not None:
+        settings["num_optimizer_steps"] = num_optimizer_steps
+    return _GroupView(config, tuple(sorted(settings.items())))
 
 
 @dataclasses.dataclass(frozen=True)
-class _ScheduleView:
+class _GroupView:
     config: Any
-    num_optimizer_steps: int
+    settings: tuple
 
     def __getattr__(self, name):
+        for key, value in self.settings:
+            if key == name:
+                return value
         return getattr(self.config, name)
 
 
@@ -250,12 +272,15 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
 
         return Policy(step, agent.init_carry)
 
-    def learn(state: OffPolicyState, replay, key):
+    def learn(state: OffPolicyState, replay, key, first):
         def one(agent_state, k):
             sample_key, learn_key = jax.random.split(k)
             batch = sample(buffer, replay, sample_key, config.batch_size, state.hparams)
             return agent.learn(agent_state, state.hparams, state.meta_params, batch, learn_key)
 
+        if config.pretrain_steps:
+            count = config.grad_steps + jnp.where(first, config.pretrain_steps, 0)
+            return counted_steps(one, state.agent, key, count)
         agent_state, metrics = jax.lax.scan(one, state.agent, jax.random.split(key, config.grad_steps))
         return agent_state, jax.tree.map(jnp.mean, metrics)
 
@@ -269,8 +294,10 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
         rollout, traj = rollout_lib.rollout(act_key, venv, env_params, behaviour(state), state.rollout, config.num_steps)
         replay = buffer.add_rollout(state.replay, traj)
         ready = (state.update_step >= warmup) & buffer.can_sample(replay, agent.sample_length)
-        skipped = jax.tree.map(jnp.zeros_like, jax.eval_shape(learn, state, replay, learn_key)[1])
-        agent_state, metrics = jax.lax.cond(ready, lambda: learn(state, replay, learn_key), lambda: (state.agent, skipped))
+        # The first learning update: ready now, and the previous update (whose buffer was state.replay) was not.
+        first = ready & ~((state.update_step > warmup) & buffer.can_sample(state.replay, agent.sample_length))
+        skipped = jax.tree.map(jnp.zeros_like, jax.eval_shape(learn, state, replay, learn_key, first)[1])
+        agent_state, metrics = jax.lax.cond(ready, lambda: learn(state, replay, learn_key, first), lambda: (state.agent, skipped))
         metrics = {**metrics, **episode_metrics(traj), "learning": ready.astype(jnp.float32)}
         return state.replace(agent=agent_state, replay=replay, rollout=rollout, key=key, update_step=state.update_step + 1), metrics
 
@@ -285,10 +312,28 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
                    policy=policy, config=config, trainable=lambda state: trainable(state.agent))
 
 
+def counted_steps(step: Callable, agent_state: Any, key: jax.Array, count: jax.Array):
+    """``count`` (traced int) calls ``agent_state, metrics = step(agent_state, fold_in(key, i))``, i = 0..count-1,
+    in one ``lax.while_loop`` (one compiled body whatever the count; under ``vmap`` with a batched count it
+    runs the longest count, the others' carries held by a select): ``(agent_state, the metrics' mean)``
+    (float32; zeros when ``count`` is 0)."""
+    step = jax.jit(step)  # traced once: for the metrics' shapes here and for the loop's body
+    like = jax.eval_shape(step, agent_state, key)[1]
+    sums = jax.tree.map(lambda m: jnp.zeros(m.shape, jnp.float32), like)
+
+    def body(carry):
+        i, agent_state, sums = carry
+        agent_state, metrics = step(agent_state, jax.random.fold_in(key, i))
+        return i + 1, agent_state, jax.tree.map(lambda s, m: s + m.astype(jnp.float32), sums, metrics)
+
+    _, agent_state, sums = jax.lax.while_loop(lambda c: c[0] < count, body, (jnp.zeros((), jnp.int32), agent_state, sums))
+    return agent_state, jax.tree.map(lambda s: s / jnp.maximum(count, 1).astype(jnp.float32), sums)
+
+
 def replay_bytes(config: OffPolicyConfig, env: Env) -> int:
     """Bytes of one run's replay buffer (no allocation)."""
     return replay_for(config, env).nbytes(replay_lib.example_transition(env))
 
 
-__all__ = ["Agent", "OffPolicyConfig", "OffPolicyState", "make_train", "optimizer_config", "replay_bytes", "replay_for",
+__all__ = ["Agent", "OffPolicyConfig", "OffPolicyState", "counted_steps", "make_train", "optimizer_config", "replay_bytes", "replay_for",
            "stateless_explore", "stateless_greedy"]

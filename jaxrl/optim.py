@@ -30,7 +30,10 @@ def learning_rate(hparams, config):
 
 @register
 def default_optimizer(hparams, meta_params, config, lr_scale=None) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam (eps 1e-5); the learning rate decays linearly to 0 if ``config.anneal_lr``.
+    """Global-norm clipping then Adam; the learning rate decays linearly to 0 if ``config.anneal_lr``.
+
+    Adam's eps is ``config.adam_eps`` where the config (or a parameter group's view of it,
+    :func:`jaxrl.offpolicy.optimizer_config`) sets one (static), else 1e-5.
 
     ``lr_scale(count) -> factor`` (optional) multiplies the learning rate (a learned step-size
     rule); a factor of exactly 1 gives the same numbers as without it.
@@ -41,7 +44,7 @@ def default_optimizer(hparams, meta_params, config, lr_scale=None) -> optax.Grad
         lr = lambda count: (base(count) if callable(base) else base) * lr_scale(count)  # noqa: E731
     return optax.chain(
         optax.clip_by_global_norm(hparams.max_grad_norm),
-        optax.scale_by_adam(eps=1e-5),
+        optax.scale_by_adam(eps=getattr(config, "adam_eps", 1e-5)),
         optax.scale_by_learning_rate(lr),
     )
 

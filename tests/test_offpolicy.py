@@ -234,3 +234,44 @@ def test_the_shared_loop_carries_an_agents_state_and_stores_its_extras():
     assert np.asarray(metrics["learning"])[-1] == 1.0
     ret = evaluate.episode_returns(jax.random.key(1), env, params, trainer.policy(state), 4, 2)
     assert ret.shape == (4,)
+
+
+# ----------------------------------------------------------------------------- the pretraining burst
+
+
+def test_the_pretraining_burst_runs_once_at_the_first_learning_update_also_under_vmap():
+    """``pretrain_steps`` (TD-MPC2's burst on the seed data) adds its gradient steps to the FIRST update
+    that learns, which for a sequence learner is when every env holds a window, not the end of the
+    random warm-up; later updates take ``grad_steps``. Under ``vmap`` the burst's loop (a traced trip
+    count) gives each run what it gives alone, and the learning-rate schedule counts the burst."""
+    import dataclasses
+
+    config = sac.SACConfig(total_timesteps=64, num_envs=2, num_steps=4, buffer_size=64, batch_size=4, learning_starts=8,
+                           replay_ratio=0.25, hidden_sizes=(8,), pretrain_steps=5)
+    assert (config.warmup_updates, config.grad_steps, config.num_updates) == (1, 2, 8)
+    assert config.num_optimizer_steps == (8 - 1) * 2 + 5
+    env, params = envs.make("probe_continuous")
+    # Windows of 20 slots: the buffer can first be sampled two updates after the warm-up.
+    agent = dataclasses.replace(sac.make_agent(config, env), sample_length=20)
+    trainer = offpolicy.make_train(config, env, params, agent, sac.as_hparams)
+    hp = sac.as_hparams(sac.default_hparams())
+    update = jax.jit(trainer.update)
+    state = jax.jit(trainer.init)(jax.random.key(0), hp)
+    steps, learning = [], []
+    for _ in range(trainer.num_updates):
+        state, metrics = update(state)
+        steps.append(int(state.agent.step))
+        learning.append(float(metrics["learning"]))
+    first = learning.index(1.0)
+    print("first learning update", first, "steps", steps)
+    assert first > config.warmup_updates and learning == [0.0] * first + [1.0] * (8 - first), learning
+    assert steps == [0] * first + [5 + 2 * (k + 1) for k in range(8 - first)], steps
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+
+    batched = jax.jit(jax.vmap(trainer))(jax.random.split(jax.random.key(3), 2), jax.tree.map(lambda x: jnp.stack([x, x]), hp))
+    for i in range(2):
+        alone = jax.jit(trainer)(jax.random.split(jax.random.key(3), 2)[i], hp)
+        assert int(batched[0].agent.step[i]) == int(alone[0].agent.step) == steps[-1]
+        assert_trees_equal(jax.tree.map(lambda x: x[i], batched[0].agent), alone[0].agent, exact=False)
+    with pytest.raises(Exception, match="pretrain_steps must be a non-negative integer, got -1"):
+        config.replace(pretrain_steps=-1)

@@ -381,8 +381,10 @@ def test_optional_fields_parse_none_and_their_value_type():
 
 
 def test_a_run_saved_before_a_config_field_existed_replays_and_resumes_with_its_old_value(tmp_path):
-    """TD-MPC2's ``init_std`` came after runs were saved: a complete saved config without it (an old
-    ``run.json``) builds with the old init (``LEGACY_DEFAULTS``), and the run's checkpointer accepts
+    """TD-MPC2's ``init_std`` and ``model_adam_eps`` and the replay loop's ``pretrain_steps`` came after
+    runs were saved: a complete saved config without them (an old ``run.json``) builds with the old init,
+    eps and no burst
+    (``LEGACY_DEFAULTS``), and the run's checkpointer accepts
     the old checkpoint's identity (which lacks the field) while refusing one that recorded another
     value; a partial config takes today's default."""
     from jaxrl import checkpoint
@@ -391,9 +393,13 @@ def test_a_run_saved_before_a_config_field_existed_replays_and_resumes_with_its_
     spec = experiment.Spec(algo="tdmpc", env="probe_continuous", config=dict(tdmpc.presets()["tiny"].config))
     built = experiment.build(spec)
     assert built.config.init_std == 0.02
-    old = {k: v for k, v in built.resolved_spec().config.items() if k != "init_std"}
+    old = {k: v for k, v in built.resolved_spec().config.items() if k not in ("init_std", "pretrain_steps", "model_adam_eps")}
     rebuilt = experiment.build(dataclasses.replace(spec, config=old))
     assert rebuilt.config.init_std is None and rebuilt.identity()["config"]["init_std"] is None
+    assert rebuilt.config.pretrain_steps == 0  # the off-policy loop's legacy field (every replay learner's)
+    assert rebuilt.config.model_adam_eps == 1e-5
+    newer = {**old, "init_std": 0.02, "model_adam_eps": 1e-5}  # saved after init_std existed, before pretrain_steps
+    assert experiment.build(dataclasses.replace(spec, config=newer)).config == built.config
     ck = experiment.checkpointer(str(tmp_path), rebuilt, warn=lambda msg: None)
     like = {"x": jnp.zeros(2)}
 
@@ -404,6 +410,8 @@ def test_a_run_saved_before_a_config_field_existed_replays_and_resumes_with_its_
     ck.check_compatible(meta(old), like)  # the old run's checkpoint: no init_std recorded
     with pytest.raises(checkpoint.CheckpointMismatchError, match="init_std"):
         ck.check_compatible(meta({**old, "init_std": 0.02}), like)
+    with pytest.raises(checkpoint.CheckpointMismatchError, match="pretrain_steps"):
+        ck.check_compatible(meta({**old, "pretrain_steps": 7}), like)
     assert configs.with_legacy_fields(tdmpc.TDMPCConfig, {"batch_size": 8}) == {"batch_size": 8}
 
 

@@ -216,3 +216,32 @@ def test_the_update_rule_slot_trains_the_model_and_the_policy():
         diff = [np.max(np.abs(np.asarray(a) - np.asarray(b))) for a, b in
                 zip(jax.tree.leaves(getattr(base, name)), jax.tree.leaves(getattr(other, name)))]
         assert max(diff) > 1e-6, name
+
+
+def test_the_world_models_adam_eps_is_its_own_and_the_policys_stays():
+    """``model_adam_eps`` (TD-MPC2: 1e-8 for the model, 1e-5 for the policy) reaches the world model's
+    optimiser only, and the default optimiser's first Adam step with it is ``-lr * g / (|g| + eps)``."""
+    from jaxrl import offpolicy
+    from jaxrl.optim import default_optimizer
+
+    seen = []
+
+    def recording(hp, meta_params, config):
+        seen.append(getattr(config, "adam_eps", None))
+        return default_optimizer(hp, meta_params, config)
+
+    env, _ = envs.make("probe_continuous")
+    hp = tdmpc.as_hparams(tdmpc.default_hparams())
+    agent = tdmpc.make_agent(tiny(model_adam_eps=1e-8, optimizer=recording), env)
+    state = jax.eval_shape(agent.init, jax.random.key(0), hp)
+    jax.eval_shape(agent.learn, state, hp, None, _window(jax.random.key(2)), jax.random.key(1))
+    assert seen == [1e-8, None] * 2  # (model, policy) in init and in learn; None: the default 1e-5
+    assert tdmpc.presets()["paper"].config["model_adam_eps"] == 1e-8 and tiny().model_adam_eps == 1e-5
+    with pytest.raises(ConfigError, match="model_adam_eps must be > 0"):
+        tiny(model_adam_eps=0.0)
+
+    g = np.array([3e-6, -2e-5, 4e-4], np.float32)  # small gradients, where eps matters (no clipping)
+    for eps in (1e-8, 1e-5):
+        tx = default_optimizer(hp, None, offpolicy.optimizer_config(tiny(), adam_eps=eps))
+        step, _ = tx.update(jnp.asarray(g), tx.init(jnp.zeros(3)), jnp.zeros(3))
+        np.testing.assert_allclose(step, -hp.lr * g / (np.abs(g) + eps), rtol=1e-5)

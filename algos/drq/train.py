@@ -113,8 +113,9 @@ def make_agent(config: DrQConfig, env: Env) -> offpolicy.Agent:
         return DrQAgentState(enc, a, c, c, tx.init({"encoder": enc, "critic": c}), tx.init(a), jnp.zeros((), jnp.int32))
 
     def progress(step):
-        """The fraction of the run a gradient step falls in (for the noise schedule)."""
-        return (config.warmup_updates + step // config.grad_steps) / config.num_updates
+        """The fraction of the run a gradient step falls in (for the noise schedule; the pretraining burst
+        at the first learning update counts as that update)."""
+        return (config.warmup_updates + jnp.maximum(step - config.pretrain_steps, 0) // config.grad_steps) / config.num_updates
 
     def learn(agent, hp, meta_params, batch, key):
         obs_key, next_key, noise_key = jax.random.split(key, 3)

@@ -52,6 +52,10 @@ class TDMPCConfig(OffPolicyConfig):
         pixel encoder's CNN torso keeps its own init, as TD-MPC2's convolutions keep PyTorch's);
         ``None``: jaxrl's orthogonal init (gain sqrt 2 hidden, 1 out), whose 0.09-0.13 std
         behind LayerNorm made the CPU preset learn the swing-up more slowly (benchmarks/RESULTS.md).
+      model_adam_eps: Adam's eps in the world model's optimiser (with the default ``optimizer`` slot;
+        TD-MPC2's is PyTorch's 1e-8, the ``paper`` preset's; the policy's optimiser keeps 1e-5, as
+        TD-MPC2's). 1e-5 (the CPU presets, and every run saved before the field) damps the steps of
+        weights whose gradients are smaller than about 1e-5.
       conv_channels, conv_kernels, conv_strides: the CNN torso for pixel observations
         (:class:`jaxrl.networks.ConvEncoder`; TD-MPC2: 4 layers of 32 channels).
     """
@@ -83,13 +87,14 @@ class TDMPCConfig(OffPolicyConfig):
     log_std_min: float = -10.0
     log_std_max: float = 2.0
     init_std: float | None = 0.02
+    model_adam_eps: float = 1e-5
     conv_channels: tuple[int, ...] = (32, 32, 32, 32)
     conv_kernels: tuple[int, ...] = (7, 5, 3, 3)
     conv_strides: tuple[int, ...] = (2, 2, 2, 1)
 
     # Runs saved before ``init_std`` existed (2026-12-05) used the orthogonal init: replaying or
     # resuming them keeps it (:func:`jaxrl.configs.with_legacy_fields`).
-    LEGACY_DEFAULTS = {"init_std": None}
+    LEGACY_DEFAULTS = {**OffPolicyConfig.LEGACY_DEFAULTS, "init_std": None, "model_adam_eps": 1e-5}
 
     def __post_init__(self):
         super().__post_init__()
@@ -109,6 +114,8 @@ class TDMPCConfig(OffPolicyConfig):
                 raise ConfigError(f"TDMPCConfig.plan_horizon (= {self.plan_horizon}) is longer than the sampled training "
                                   f"sequences (horizon = {self.horizon}): the model is never trained that far ahead")
         self.planner  # noqa: B018  (checks the MPPI counts)
+        if not (isinstance(self.model_adam_eps, (int, float)) and self.model_adam_eps > 0):
+            raise ConfigError(f"TDMPCConfig.model_adam_eps must be > 0, got {self.model_adam_eps!r}")
         if self.init_std is not None and not self.init_std > 0:
             raise ConfigError(f"TDMPCConfig.init_std must be > 0 or None (orthogonal init), got {self.init_std}")
         if not self.log_std_min < self.log_std_max:
@@ -200,10 +207,11 @@ def presets() -> dict[str, Preset]:
                                 "the policy), 4 envs, batch 128, one gradient step per agent step (TD-MPC2's), TD-MPC2's std-0.02 init"),
         "paper": Preset(
             config=dict(total_timesteps=1_000_000, num_envs=1, buffer_size=1_000_000, batch_size=256, learning_starts=2_500,
-                        replay_ratio=1.0, latent_dim=512, enc_dim=256, num_enc_layers=2, mlp_dim=512, num_q=5, dropout=0.01, horizon=3,
+                        pretrain_steps=2_500, model_adam_eps=1e-8, replay_ratio=1.0, latent_dim=512, enc_dim=256, num_enc_layers=2, mlp_dim=512, num_q=5, dropout=0.01, horizon=3,
                         iterations=6, num_samples=512, num_elites=64, num_pi_trajs=24),
             about="a GPU: TD-MPC2's 5M-parameter model and planner (Hansen et al. 2024), one env, one gradient step per "
-                  "agent step (TD-MPC2 runs DM Control with --env-opt action_repeat=2)",
+                  "agent step after a burst of 2,500 on the seed data, Adam eps 1e-8 for the world model (TD-MPC2 runs DM "
+                  "Control with --env-opt action_repeat=2)",
         ),
         "tiny": Preset(
             config=dict(total_timesteps=64, num_envs=2, num_steps=4, buffer_size=64, batch_size=8, learning_starts=16,

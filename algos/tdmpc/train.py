@@ -205,6 +205,12 @@ def make_agent(config: TDMPCConfig, env: Env) -> offpolicy.Agent:
     act0 = jnp.zeros(spec.shape, jnp.float32)
     act, init_carry = make_actor(config, model, spec)
 
+    def optimizers(hp, meta_params):
+        """The world model's and the policy's optimisers (the ``optimizer`` slot; the model's Adam eps
+        is ``config.model_adam_eps``, the policy's the slot's default, as TD-MPC2's 1e-8 / 1e-5)."""
+        model_config = offpolicy.optimizer_config(config, adam_eps=config.model_adam_eps)
+        return config.optimizer(hp, meta_params, model_config), config.optimizer(hp, meta_params, config)
+
     def init(key, hp, meta_params=None) -> TDMPCAgentState:
         k_enc, k_dyn, k_rew, k_q, k_pi = jax.random.split(key, 5)
         encoder = nets.encoder.init(k_enc, obs0)
@@ -212,15 +218,15 @@ def make_agent(config: TDMPCConfig, env: Env) -> offpolicy.Agent:
         params = {"encoder": encoder, "dynamics": nets.dynamics.init(k_dyn, z0, act0),
                   "reward": nets.reward.init(k_rew, z0, act0), "q": nets.q.init(k_q, z0, act0)}
         pi = nets.pi.init(k_pi, z0)
-        tx = config.optimizer(hp, meta_params, config)
-        return TDMPCAgentState(params, params["q"], pi, tx.init(params), tx.init(pi), jnp.ones((), jnp.float32),
+        model_tx, pi_tx = optimizers(hp, meta_params)
+        return TDMPCAgentState(params, params["q"], pi, model_tx.init(params), pi_tx.init(pi), jnp.ones((), jnp.float32),
                                jnp.zeros((), jnp.int32))
 
     def learn(agent, hp, meta_params, seq, key):
         model_key, pi_key = jax.random.split(key)
-        tx = config.optimizer(hp, meta_params, config)
-        agent, zs, model_metrics = model_step(model, config, agent, hp, tx, seq, model_key)
-        agent, pi_metrics = pi_step(model, config, agent, hp, tx, zs, seq.mask, pi_key)
+        model_tx, pi_tx = optimizers(hp, meta_params)
+        agent, zs, model_metrics = model_step(model, config, agent, hp, model_tx, seq, model_key)
+        agent, pi_metrics = pi_step(model, config, agent, hp, pi_tx, zs, seq.mask, pi_key)
         agent = agent.replace(target_q=polyak(agent.target_q, agent.model["q"], hp.tau), step=agent.step + 1)
         return agent, {**model_metrics, **pi_metrics, "loss": model_metrics["model_loss"] + pi_metrics["pi_loss"]}
 
