@@ -58,9 +58,11 @@ class OffPolicyConfig:
       replay_ratio: gradient steps per env step; ``replay_ratio * num_envs * num_steps`` must be a
         whole number (the gradient steps of one update).
       pretrain_steps: extra gradient steps taken on the seed data at the first learning update
-        (TD-MPC2's pretraining burst: as many as it has seed env steps; that update's learning
+        (TD-MPC2's pretraining burst, on top of that update's ``grad_steps``: TD-MPC2 takes as many
+        steps as it has seed env steps, its one regular step included; that update's learning
         metrics average over all its steps); 0 (the default): none, the same numbers as before the
-        field. Counted in ``num_optimizer_steps``.
+        field. Counted in ``num_optimizer_steps``. With ``learning_starts=0`` the burst trains on the
+        first window the buffer can give.
       anneal_lr: decay the learning rate linearly to 0 over the run's gradient steps.
       optimizer: the update-rule slot, ``optimizer(hparams, meta_params, config) ->
         optax.GradientTransformation`` (one instance per parameter group); default clip-by-global-norm
@@ -216,10 +218,14 @@ def optimizer_config(config, num_optimizer_steps: int | None = None, **settings)
 
 @dataclasses.dataclass(frozen=True)
 class _GroupView:
+    """Read-only: a field of ``settings`` else of ``config`` (no ``replace``: change the config, then view it)."""
+
     config: Any
     settings: tuple
 
     def __getattr__(self, name):
+        if name.startswith("__") or name in ("config", "settings", "replace"):
+            raise AttributeError(name)  # copy/pickle probe dunders before the fields exist
         for key, value in self.settings:
             if key == name:
                 return value

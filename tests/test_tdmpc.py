@@ -221,6 +221,9 @@ def test_the_update_rule_slot_trains_the_model_and_the_policy():
 def test_the_world_models_adam_eps_is_its_own_and_the_policys_stays():
     """``model_adam_eps`` (TD-MPC2: 1e-8 for the model, 1e-5 for the policy) reaches the world model's
     optimiser only, and the default optimiser's first Adam step with it is ``-lr * g / (|g| + eps)``."""
+    import copy
+    import pickle
+
     from jaxrl import offpolicy
     from jaxrl.optim import default_optimizer
 
@@ -237,8 +240,11 @@ def test_the_world_models_adam_eps_is_its_own_and_the_policys_stays():
     jax.eval_shape(agent.learn, state, hp, None, _window(jax.random.key(2)), jax.random.key(1))
     assert seen == [1e-8, None] * 2  # (model, policy) in init and in learn; None: the default 1e-5
     assert tdmpc.presets()["paper"].config["model_adam_eps"] == 1e-8 and tiny().model_adam_eps == 1e-5
-    with pytest.raises(ConfigError, match="model_adam_eps must be > 0"):
-        tiny(model_adam_eps=0.0)
+    for bad in (0.0, True, float("inf")):
+        with pytest.raises(ConfigError, match="model_adam_eps must be > 0"):
+            tiny(model_adam_eps=bad)
+    view = offpolicy.optimizer_config(tiny(), adam_eps=1e-8)
+    assert copy.deepcopy(view).adam_eps == 1e-8 and pickle.loads(pickle.dumps(view)).batch_size == tiny().batch_size
 
     g = np.array([3e-6, -2e-5, 4e-4], np.float32)  # small gradients, where eps matters (no clipping)
     for eps in (1e-8, 1e-5):

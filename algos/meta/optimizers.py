@@ -140,12 +140,12 @@ def scale_by_open(theta: dict, total_steps: int, eps: float = 1e-5) -> optax.Gra
     return optax.GradientTransformation(init_fn, update_fn)
 
 
-def make_open(meta_params: dict, *, max_grad_norm, lr, total_steps: int) -> optax.GradientTransformation:
-    """The OPEN-style optimiser of ``meta_params["open"]``: clip by global norm, :func:`scale_by_open`,
-    then the learning rate ``lr`` (a number or a schedule ``count -> lr``)."""
+def make_open(meta_params: dict, *, max_grad_norm, lr, total_steps: int, eps: float = 1e-5) -> optax.GradientTransformation:
+    """The OPEN-style optimiser of ``meta_params["open"]``: clip by global norm, :func:`scale_by_open`
+    (its Adam statistics with ``eps``), then the learning rate ``lr`` (a number or a schedule ``count -> lr``)."""
     return optax.chain(
         optax.clip_by_global_norm(max_grad_norm),
-        scale_by_open(meta_params["open"], total_steps, eps=1e-5),
+        scale_by_open(meta_params["open"], total_steps, eps=eps),
         optax.scale_by_learning_rate(lr),
     )
 
@@ -156,7 +156,7 @@ def open_optimizer(hparams, meta_params, config) -> optax.GradientTransformation
     if _rule_params(meta_params, "open") is None:
         return default_optimizer(hparams, meta_params, config)
     return make_open(meta_params, max_grad_norm=hparams.max_grad_norm, lr=learning_rate(hparams, config),
-                     total_steps=config.num_optimizer_steps)
+                     total_steps=config.num_optimizer_steps, eps=getattr(config, "adam_eps", 1e-5))
 
 
 def maker(slot_fn, hparams, config):

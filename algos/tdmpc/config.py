@@ -114,7 +114,8 @@ class TDMPCConfig(OffPolicyConfig):
                 raise ConfigError(f"TDMPCConfig.plan_horizon (= {self.plan_horizon}) is longer than the sampled training "
                                   f"sequences (horizon = {self.horizon}): the model is never trained that far ahead")
         self.planner  # noqa: B018  (checks the MPPI counts)
-        if not (isinstance(self.model_adam_eps, (int, float)) and self.model_adam_eps > 0):
+        eps = self.model_adam_eps
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (math.isfinite(eps) and eps > 0):
             raise ConfigError(f"TDMPCConfig.model_adam_eps must be > 0, got {self.model_adam_eps!r}")
         if self.init_std is not None and not self.init_std > 0:
             raise ConfigError(f"TDMPCConfig.init_std must be > 0 or None (orthogonal init), got {self.init_std}")
@@ -207,11 +208,11 @@ def presets() -> dict[str, Preset]:
                                 "the policy), 4 envs, batch 128, one gradient step per agent step (TD-MPC2's), TD-MPC2's std-0.02 init"),
         "paper": Preset(
             config=dict(total_timesteps=1_000_000, num_envs=1, buffer_size=1_000_000, batch_size=256, learning_starts=2_500,
-                        pretrain_steps=2_500, model_adam_eps=1e-8, replay_ratio=1.0, latent_dim=512, enc_dim=256, num_enc_layers=2, mlp_dim=512, num_q=5, dropout=0.01, horizon=3,
+                        pretrain_steps=2_499, model_adam_eps=1e-8, replay_ratio=1.0, latent_dim=512, enc_dim=256, num_enc_layers=2, mlp_dim=512, num_q=5, dropout=0.01, horizon=3,
                         iterations=6, num_samples=512, num_elites=64, num_pi_trajs=24),
             about="a GPU: TD-MPC2's 5M-parameter model and planner (Hansen et al. 2024), one env, one gradient step per "
-                  "agent step after a burst of 2,500 on the seed data, Adam eps 1e-8 for the world model (TD-MPC2 runs DM "
-                  "Control with --env-opt action_repeat=2)",
+                  "agent step after 2,500 at once on the seed data (2,499 + that update's 1, as TD-MPC2), Adam eps 1e-8 "
+                  "for the world model (TD-MPC2 runs DM Control with --env-opt action_repeat=2)",
         ),
         "tiny": Preset(
             config=dict(total_timesteps=64, num_envs=2, num_steps=4, buffer_size=64, batch_size=8, learning_starts=16,
