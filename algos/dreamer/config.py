@@ -11,8 +11,11 @@ runs DM Control, one agent step is two frames). ``replay_ratio`` is gradient ste
 DreamerV3's ``train_ratio`` (replayed steps per env step) is ``replay_ratio * batch_size * seq_length``
 (512 = 0.5 x 16 x 64 on DMC).
 
-The defaults are a small model that learns on a 2-core CPU (the ``default`` preset: GRU 128, one
-hidden layer of 128 per MLP, 8 x 16 latents, batch 16 x 16, train ratio 32). DreamerV3's 32 x 32
+The defaults are a model sized for a 2-core CPU (the ``default`` preset: GRU 128, one hidden layer of
+128 per MLP, 8 x 16 latents, batch 16 x 16, train ratio 32). The ``small`` preset trades size for
+gradient steps (GRU 64, MLPs 1 x 64, 8 x 8 latents, a bounded-normal actor, ONE gradient step per env
+step, train ratio 256): measured on this CPU it learns part of ``cartpole_swingup`` in 20k agent steps,
+where ``default`` did not in 100k (benchmarks/RESULTS.md, DreamerV3). DreamerV3's 32 x 32
 latents cost 5x more per gradient step here (1.0 s against 0.18 s on this 2-core CPU: the heads
 read 1,152 features at every imagined state), so they are in the GPU presets: DreamerV3's published sizes XS, S, M and L
 (Hafner et al. 2023, with its DMC setup: one env, batch 16 x 64, train ratio 512, its learning
@@ -31,6 +34,7 @@ from jaxrl.configs import ConfigError, Preset, check_conv, check_positive_ints, 
 from jaxrl.offpolicy import OffPolicyConfig
 
 ACTOR_GRADS = ("auto", "dynamics", "reinforce")
+ACTOR_DISTS = ("tanh_normal", "bounded_normal")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +56,14 @@ class DreamerConfig(OffPolicyConfig):
       actor_grad: ``dynamics`` (backpropagate the returns through the model into reparameterised
         actions), ``reinforce`` (score function), or ``auto``: dynamics for continuous actions,
         reinforce for discrete, as DreamerV3.
-      min_std, max_std: bounds of the continuous actor's std (before its tanh).
+      actor_dist: the continuous actor's distribution: ``tanh_normal`` (a Gaussian squashed by tanh;
+        its entropy the one-sample ``-log_prob``) or ``bounded_normal`` (DreamerV3's: a Gaussian with
+        mean ``tanh(out)``, sampled unbounded, clipped to ``[-1, 1]`` to act and to enter the RSSM
+        (straight-through scaled), its entropy the Gaussian's).
+      actor_state_grad: with dynamics gradients, whether they also flow through the actor's INPUT
+        (the imagined state) into earlier steps (True), or only through its actions (False: DreamerV3
+        2023 feeds the actor ``sg(state)``).
+      min_std, max_std: bounds of the continuous actor's std (before its tanh, for ``tanh_normal``).
       num_steps: env steps per env per update (default 2: with 4 envs, one gradient step per update).
       conv_channels, conv_kernels, conv_strides: the pixel encoder (:class:`jaxrl.networks.ConvEncoder`,
         flattened maps); the decoder mirrors the channels with stride-2 transposed convolutions, so
@@ -78,6 +89,8 @@ class DreamerConfig(OffPolicyConfig):
     vmin: float = -20.0
     vmax: float = 20.0
     actor_grad: str = "auto"
+    actor_dist: str = "tanh_normal"
+    actor_state_grad: bool = True
     min_std: float = 0.1
     max_std: float = 1.0
     conv_channels: tuple[int, ...] = (16, 32, 64)
@@ -100,6 +113,10 @@ class DreamerConfig(OffPolicyConfig):
             raise ConfigError(f"DreamerConfig needs num_bins >= 2 and vmin < vmax, got {self.num_bins}, {self.vmin}, {self.vmax}")
         if self.actor_grad not in ACTOR_GRADS:
             raise ConfigError(f"DreamerConfig.actor_grad must be one of {', '.join(ACTOR_GRADS)}, got {self.actor_grad!r}")
+        if self.actor_dist not in ACTOR_DISTS:
+            raise ConfigError(f"DreamerConfig.actor_dist must be one of {', '.join(ACTOR_DISTS)}, got {self.actor_dist!r}")
+        if not isinstance(self.actor_state_grad, bool):
+            raise ConfigError(f"DreamerConfig.actor_state_grad must be True or False, got {self.actor_state_grad!r}")
         if not 0.0 < self.min_std < self.max_std:
             raise ConfigError(f"DreamerConfig needs 0 < min_std < max_std, got {self.min_std} and {self.max_std}")
         check_conv(self)
@@ -162,10 +179,12 @@ _SIZES = {"xs": (256, 256, 1, 24), "s": (512, 512, 2, 32), "m": (1024, 640, 3, 4
 
 def paper_size(name: str, image_layers: int = 4) -> dict:
     """Config fields of DreamerV3's model size ``name`` (``xs``, ``s``, ``m``, ``l``) with its DMC
-    training setup (one env, batch 16 x 64, train ratio 512, 1M-step replay)."""
+    training setup (one env, batch 16 x 64, train ratio 512, 1M-step replay) and its continuous actor
+    (a bounded normal fed ``sg(state)``, gradients through the dynamics), as its 2023 code."""
     deter, hidden, layers, depth = _SIZES[name]
     return dict(total_timesteps=500_000, num_envs=1, num_steps=2, buffer_size=1_000_000, batch_size=16, seq_length=64,
                 learning_starts=5_000, replay_ratio=0.5, deter=deter, hidden=hidden, layers=layers, groups=32, classes=32,
+                actor_dist="bounded_normal", actor_state_grad=False,
                 conv_channels=tuple(depth * 2 ** i for i in range(image_layers)), conv_kernels=(4,) * image_layers,
                 conv_strides=(2,) * image_layers)
 
@@ -180,6 +199,13 @@ def presets() -> dict[str, Preset]:
     return {
         "default": Preset(about="a 2-core CPU: GRU 128, MLPs 1 x 128, 8 x 16 latents, CNN 16-32-64, 4 envs, batch 16 x 16, "
                                 "0.125 gradient steps per env step (train ratio 32)"),
+        "small": Preset(
+            config=dict(num_envs=4, num_steps=5, learning_starts=1_000, replay_ratio=1.0, seq_length=16, imag_horizon=10,
+                        deter=64, hidden=64, layers=1, groups=8, classes=8, num_bins=63, actor_dist="bounded_normal"),
+            hparams=dict(lr=1e-3, actor_lr=3e-4, critic_lr=3e-4, gamma=0.99),
+            about="a 2-core CPU, more updates on a smaller model: GRU 64, MLPs 1 x 64, 8 x 8 latents, imagination 10, "
+                  "a bounded-normal actor, 4 envs, batch 16 x 16, 1 gradient step per env step (train ratio 256); "
+                  "learns more of the swing-up per hour than `default` (benchmarks/RESULTS.md)"),
         **paper,
         "tiny": Preset(
             config=dict(total_timesteps=64, num_envs=2, num_steps=4, buffer_size=64, batch_size=4, learning_starts=16,

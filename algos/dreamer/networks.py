@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.distributions import Categorical, TanhGaussian, straight_through_onehot, unimix_logits
+from jaxrl.distributions import Categorical, DiagGaussian, TanhGaussian, straight_through_onehot, unimix_logits
 from jaxrl.networks import MLP, ConvEncoder
 from jaxrl.twohot import symlog
 
@@ -167,7 +167,10 @@ class PixelEncoder(nn.Module):
 
 class Actor(nn.Module):
     """Features -> the action distribution: ``Categorical`` over ``n`` actions (uniform mix
-    ``unimix``) or a ``TanhGaussian`` on ``[-1, 1]^A`` with std in ``[min_std, max_std]``."""
+    ``unimix``), or for ``dim`` continuous actions, with std in ``[min_std, max_std]``, either a
+    ``TanhGaussian`` on ``[-1, 1]^A`` (``dist="tanh_normal"``) or DreamerV3's bounded normal
+    (``dist="bounded_normal"``): a ``DiagGaussian`` whose mean is ``tanh`` of the output, so its mean
+    and mode lie in ``[-1, 1]`` and its samples are clipped there to act."""
 
     hidden: int
     layers: int
@@ -176,6 +179,7 @@ class Actor(nn.Module):
     unimix: float
     min_std: float
     max_std: float
+    dist: str = "tanh_normal"
 
     @nn.compact
     def __call__(self, feat):
@@ -184,6 +188,8 @@ class Actor(nn.Module):
             return Categorical(unimix_logits(out, self.unimix))
         mean, raw = out[..., :self.dim], out[..., self.dim:]
         std = self.min_std + (self.max_std - self.min_std) * jax.nn.sigmoid(raw + 2.0)
+        if self.dist == "bounded_normal":
+            return DiagGaussian(jnp.tanh(mean), jnp.log(std))
         return TanhGaussian(mean, jnp.log(std), -jnp.ones((self.dim,)), jnp.ones((self.dim,)))
 
 
@@ -216,6 +222,7 @@ def make_networks(config, env, discrete: bool, action_dim: int) -> Networks:
         decoder=decoder,
         reward=MLP(heads, config.num_bins, "silu", 0.0, True),
         cont=MLP(heads, 1, "silu", 1.0, True),
-        actor=Actor(config.hidden, config.layers, discrete, action_dim, config.unimix, config.min_std, config.max_std),
+        actor=Actor(config.hidden, config.layers, discrete, action_dim, config.unimix, config.min_std, config.max_std,
+                    config.actor_dist),
         critic=MLP(heads, config.num_bins, "silu", 0.0, True),
     )

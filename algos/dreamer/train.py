@@ -104,6 +104,8 @@ class WorldModel:
         self.action_dim = spec.n if self.discrete else spec.shape[0]
         self.bins = Bins(config.num_bins, config.vmin, config.vmax)
         self.reinforce = config.actor_grad == "reinforce" or (config.actor_grad == "auto" and self.discrete)
+        self.bounded = not self.discrete and config.actor_dist == "bounded_normal"
+        self.actor_sees_grad = not self.reinforce and config.actor_state_grad
 
     def zeros(self, shape) -> RSSMState:
         return zeros_state(shape, self.config.deter, self.config.stoch)
@@ -140,14 +142,22 @@ class WorldModel:
 
     def sample_action(self, dist, key):
         """``(rssm_input[..., A], log_prob, entropy)`` of one action drawn from ``dist`` (one-hot
-        with straight-through gradients when discrete; reparameterised when continuous). A continuous
+        with straight-through gradients when discrete; reparameterised when continuous). A tanh-normal
         action's entropy is the one-sample ``-log_prob`` of the REPARAMETERISED draw, whose gradient is
-        the entropy's (pathwise), also under REINFORCE, where the action and its score are stopped."""
+        the entropy's (pathwise), also under REINFORCE, where the action and its score are stopped. A
+        bounded-normal draw ``raw`` enters the RSSM as ``raw / sg(max(1, |raw|))`` (the clip, gradient
+        scaled) with the Gaussian's ``log_prob(raw)`` and exact entropy."""
         if self.discrete:
             onehot = straight_through_onehot(key, dist.logits)
             if self.reinforce:
                 onehot = sg(onehot)
             return onehot, dist.log_prob(jnp.argmax(onehot, -1)), dist.entropy()
+        if self.bounded:
+            raw = dist.sample(key)
+            action = raw / sg(jnp.maximum(1.0, jnp.abs(raw)))  # clipped to [-1, 1], gradient scaled through
+            if self.reinforce:
+                raw, action = sg(raw), sg(action)
+            return action, dist.log_prob(raw), dist.entropy()
         action, log_prob = dist.sample_and_log_prob(key)
         entropy = -log_prob
         if self.reinforce:
@@ -161,7 +171,7 @@ class WorldModel:
         def step(state, k):
             act_key, img_key = jax.random.split(k)
             feat = state.features()
-            dist = self.act_dist(actor, sg(feat) if self.reinforce else feat)
+            dist = self.act_dist(actor, feat if self.actor_sees_grad else sg(feat))
             action, log_prob, entropy = self.sample_action(dist, act_key)
             state, _ = self.img_step(model, state, action, img_key)
             return state, (state, log_prob, entropy)
@@ -229,6 +239,8 @@ def make_actor(wm: WorldModel):
         action = dist.sample(act_key) if explore else dist.mode()
         if wm.discrete:
             return action, DreamerCarry(state, jax.nn.one_hot(action, wm.action_dim, dtype=jnp.float32))
+        if wm.bounded:
+            action = jnp.clip(action, -1.0, 1.0)
         return scale_action(wm.spec, action), DreamerCarry(state, action)
 
     def init_carry(batch: int) -> DreamerCarry:
