@@ -415,6 +415,30 @@ def test_a_run_saved_before_a_config_field_existed_replays_and_resumes_with_its_
     assert configs.with_legacy_fields(tdmpc.TDMPCConfig, {"batch_size": 8}) == {"batch_size": 8}
 
 
+def test_a_dreamer_run_saved_before_its_actor_switches_resumes_with_the_old_actor(tmp_path):
+    """DreamerV3's ``actor_dist`` and ``actor_state_grad`` came after runs were saved: an old run's
+    config builds with the tanh normal and state gradients (its actor then), and its checkpoint's
+    identity (without the fields) is accepted, one that recorded the bounded normal refused."""
+    from jaxrl import checkpoint
+    from jaxrl.algos import dreamer
+
+    spec = experiment.Spec(algo="dreamer", env="probe_continuous", config=dict(dreamer.presets()["tiny"].config))
+    built = experiment.build(spec)
+    old = {k: v for k, v in built.resolved_spec().config.items() if k not in ("actor_dist", "actor_state_grad")}
+    rebuilt = experiment.build(dataclasses.replace(spec, config=old))
+    assert (rebuilt.config.actor_dist, rebuilt.config.actor_state_grad) == ("tanh_normal", True)
+    ck = experiment.checkpointer(str(tmp_path), rebuilt, warn=lambda msg: None)
+    like = {"x": jnp.zeros(2)}
+
+    def meta(config):
+        return {"step": 1, "identity": {**rebuilt.identity(), "config": config}, "stack": ck.stack,
+                "structure": checkpoint.structure(like)}
+
+    ck.check_compatible(meta(old), like)
+    with pytest.raises(checkpoint.CheckpointMismatchError, match="actor_dist"):
+        ck.check_compatible(meta({**old, "actor_dist": "bounded_normal"}), like)
+
+
 def test_train_help_documents_every_field(xla_cache):
     code, out, err = run_cli(["train", "--help"], xla_cache)
     assert code == 0

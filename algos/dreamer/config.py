@@ -59,10 +59,11 @@ class DreamerConfig(OffPolicyConfig):
       actor_dist: the continuous actor's distribution: ``tanh_normal`` (a Gaussian squashed by tanh;
         its entropy the one-sample ``-log_prob``) or ``bounded_normal`` (DreamerV3's: a Gaussian with
         mean ``tanh(out)``, sampled unbounded, clipped to ``[-1, 1]`` to act and to enter the RSSM
-        (straight-through scaled), its entropy the Gaussian's).
+        (straight-through scaled), its entropy the Gaussian's, so the logged ``entropy`` of the two
+        is not comparable). Ignored for discrete actions.
       actor_state_grad: with dynamics gradients, whether they also flow through the actor's INPUT
         (the imagined state) into earlier steps (True), or only through its actions (False: DreamerV3
-        2023 feeds the actor ``sg(state)``).
+        2023 feeds the actor ``sg(state)``). Ignored under REINFORCE (the input is always stopped).
       min_std, max_std: bounds of the continuous actor's std (before its tanh, for ``tanh_normal``).
       num_steps: env steps per env per update (default 2: with 4 envs, one gradient step per update).
       conv_channels, conv_kernels, conv_strides: the pixel encoder (:class:`jaxrl.networks.ConvEncoder`,
@@ -96,6 +97,9 @@ class DreamerConfig(OffPolicyConfig):
     conv_channels: tuple[int, ...] = (16, 32, 64)
     conv_kernels: tuple[int, ...] = (4, 4, 4)
     conv_strides: tuple[int, ...] = (2, 2, 2)
+
+    # Fields added after runs were saved, with the value those runs had (old run.json / checkpoints).
+    LEGACY_DEFAULTS = {**OffPolicyConfig.LEGACY_DEFAULTS, "actor_dist": "tanh_normal", "actor_state_grad": True}
 
     def __post_init__(self):
         super().__post_init__()
