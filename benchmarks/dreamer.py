@@ -4,6 +4,12 @@ from states and from pixels, written to JSON. Its learning curves come from ``be
     python benchmarks/dreamer.py speed --json out.json                      # default preset, states and pixels
     python benchmarks/dreamer.py speed --cases states --set deter=256 ...  # any config field or hparam
     python benchmarks/curve.py dreamer --env cartpole_swingup --env-opt action_repeat=2 --steps 100000 --seeds 1
+    python benchmarks/dreamer.py openloop --env cartpole_balance --preset small --steps 10000   # what the model predicts
+
+``openloop`` trains ONE seed (``key(0)``) from states, then reports the greedy return (16 episodes) and,
+on 256 windows replayed from the final buffer, the world model's error per observation entry (raw units,
+RMSE): reconstructions of the ``--context`` observed steps, and open-loop predictions (the prior, fed the
+window's own actions) 1 .. ``--horizon`` steps on, beside the error of copying the last observed step.
 
 Steps are AGENT steps of the env as made (``action_repeat=2``, DreamerV3's DMC setting: each is two
 control steps; with pixels, two frames). The rate is measured once past the random prefill, so it
@@ -14,13 +20,15 @@ steps per agent step (world model, imagination, actor and critic).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import time
 
 import jax
 import numpy as np
 
 from common import learner_speed, machine_info, write_json
-from jaxrl import configs, envs
+from jaxrl import configs, envs, evaluate, offpolicy
 from jaxrl.algos import dreamer
 
 CASES = {
@@ -56,6 +64,41 @@ def speed(args) -> dict:
     return {"benchmark": "dreamer_speed", "updates": args.updates, "set": args.set, "rows": rows, "machine": machine_info()}
 
 
+def openloop(args) -> dict:
+    env_opts = configs.parse_options(args.env_opt, envs.options(args.env), f"env {args.env!r}")
+    env, params = envs.make(args.env, **env_opts)
+    if len(env.observation_spec.shape) != 1:
+        raise SystemExit(f"openloop: vector observations only; {args.env} gives {env.observation_spec.shape}")
+    config, hp = dreamer.presets()[args.preset].build(dreamer.Config, dreamer.Hparams)
+    config_sets, hp_sets = configs.parse_sets(args.set, dreamer.Config, dreamer.Hparams)
+    config = dataclasses.replace(config, total_timesteps=args.steps, buffer_size=max(args.steps, 1000), **config_sets)
+    hp = dreamer.validate_hparams({**dataclasses.asdict(hp), **hp_sets})
+    trainer = dreamer.make_train(config, env, params)
+    t0 = time.time()
+    state, _ = jax.block_until_ready(jax.jit(trainer)(jax.random.key(0), hp))
+    train_s = time.time() - t0
+    ret = evaluate.episode_returns(jax.random.key(1), env, params, trainer.policy(state), 16, None)
+    C, H = args.context, args.horizon
+    seq = offpolicy.replay_for(config, env).sample_sequences(state.replay, jax.random.key(11), 256, C + H)
+    pred = np.asarray(jax.jit(dreamer.world_model(config, env).open_loop, static_argnums=2)(state.agent.model, seq, C,
+                                                                                             jax.random.key(2)))
+    obs = np.asarray(seq.obs)
+    same_episode = ~np.cumsum(np.asarray(seq.first)[C:], 0).astype(bool)  # [H, N]: no restart since the context
+    rmse = lambda err, mask: [round(float(v), 4) for v in np.sqrt((err ** 2)[mask].mean(0))]  # noqa: E731
+    ahead = [{"steps_ahead": t + 1, "model": rmse(pred[C + t] - obs[C + t], same_episode[t]),
+              "copy_last": rmse(obs[C - 1] - obs[C + t], same_episode[t])} for t in range(H)]
+    doc = {"benchmark": "dreamer_openloop", "env": args.env, "env_options": env_opts, "preset": args.preset,
+           "set": args.set, "agent_steps": args.steps, "train_s": train_s, "greedy_return": float(np.mean(ret)),
+           "obs_std": [round(float(v), 4) for v in obs.reshape(-1, obs.shape[-1]).std(0)],
+           "context_recon": [rmse(pred[t] - obs[t], np.ones(obs.shape[1], bool)) for t in range(C)], "ahead": ahead,
+           "machine": machine_info()}
+    print("greedy return", doc["greedy_return"], "obs std", doc["obs_std"])
+    print("reconstruction (last context step)", doc["context_recon"][-1])
+    for row in ahead:
+        print(f"{row['steps_ahead']:3d} ahead: model {row['model']}  copy-last {row['copy_last']}")
+    return doc
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -65,8 +108,17 @@ def main(argv=None) -> int:
     sp.add_argument("--repeats", type=int, default=3)
     sp.add_argument("--set", action="append", default=[], help="config field or hparam NAME=VALUE")
     sp.add_argument("--json", default=None)
+    op = sub.add_parser("openloop")
+    op.add_argument("--env", default="cartpole_balance")
+    op.add_argument("--env-opt", action="append", default=["action_repeat=2"], help="env option NAME=VALUE")
+    op.add_argument("--preset", default="small")
+    op.add_argument("--steps", type=int, default=10_000, help="agent steps of training")
+    op.add_argument("--context", type=int, default=5)
+    op.add_argument("--horizon", type=int, default=15)
+    op.add_argument("--set", action="append", default=[], help="config field or hparam NAME=VALUE")
+    op.add_argument("--json", default=None)
     args = p.parse_args(argv)
-    doc = speed(args)
+    doc = speed(args) if args.cmd == "speed" else openloop(args)
     write_json(args.json, doc)
     return 0
 

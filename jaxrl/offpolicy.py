@@ -169,7 +169,8 @@ class Agent:
       init: ``init(key, hparams, meta_params) -> agent_state``.
       explore: ``explore(agent_state, hparams, key, carry, obs[B], first[B], progress) -> (action[B],
         carry, extras)``: the behaviour policy; ``progress`` in [0, 1] is the fraction of the run done
-        (for schedules). Called during the random warm-up too (its action is replaced, its carry kept).
+        (for schedules). Called during the random warm-up too: its action is replaced by a random one,
+        and its carry is kept, or passed through ``executed`` where the agent gives one.
       greedy: ``greedy(agent_state, hparams, key, carry, obs[B], first[B]) -> (action[B], carry)``: the evaluation
         policy (``hparams`` for a planner's traced settings; a stateless agent ignores them).
       learn: ``learn(agent_state, hparams, meta_params, batch, key) -> (agent_state, metrics)``:
@@ -183,6 +184,10 @@ class Agent:
       extras: an UNBATCHED example of ``explore``'s extras, stored in the buffer beside each step
         (e.g. a planner's action distribution); ``None``: nothing is stored.
       trainable: ``trainable(agent_state) -> pytree`` checked for NaN/inf after every update; default all of it.
+      executed: ``executed(carry, action[B]) -> carry``: the carry after taking the env ``action`` instead
+        of the one ``explore`` chose (the warm-up's random actions); for an agent whose carry holds the
+        action it took (a recurrent model's input at the next step). ``None``: the carry does not depend
+        on it (kept as ``explore`` returned it).
     """
 
     init: Callable
@@ -194,6 +199,7 @@ class Agent:
     init_carry: Callable = no_carry
     extras: Any = None
     trainable: Callable = None
+    executed: Callable = None
 
 
 def stateless_explore(act: Callable) -> Callable:
@@ -273,7 +279,10 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
         def step(key, carry, obs, first):
             random_key, policy_key = jax.random.split(key)
             action, carry, extras = agent.explore(state.agent, state.hparams, policy_key, carry, obs, first, progress)
-            action = jnp.where(warm, spec.sample(random_key, (B,)).astype(action.dtype), action)
+            random = spec.sample(random_key, (B,)).astype(action.dtype)
+            if agent.executed is not None:
+                carry = jax.tree.map(lambda r, c: jnp.where(warm, r, c), agent.executed(carry, random), carry)
+            action = jnp.where(warm, random, action)
             return action, carry, extras if agent.extras is not None else {}
 
         return Policy(step, agent.init_carry)

@@ -317,6 +317,22 @@ def test_the_acting_carry_restarts_on_first(tiny_agent):
     np.testing.assert_allclose(np.asarray(c_zero.action), np.asarray(a_zero))  # the carry keeps the action taken
 
 
+@pytest.mark.parametrize("env_name, actions, expected", [
+    ("gymnax/Pendulum-v1", [[-2.0], [1.0], [3.0]], [[-1.0], [0.5], [1.0]]),  # the box [-2, 2] -> [-1, 1], clipped
+    ("gymnax/CartPole-v1", [1, 0, 1], [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]),  # one-hot
+])
+def test_the_warm_ups_random_action_enters_the_carry_as_the_rssm_reads_it(env_name, actions, expected):
+    """``Agent.executed`` (the trainer calls it with the warm-up's random env action) sets the carry's
+    action to the RSSM's input form of that env action, the same form replayed windows give it."""
+    pytest.importorskip("gymnax")
+    env, _ = envs.make(env_name)
+    agent = dreamer.make_agent(tiny(), env)
+    carry = agent.init_carry(3)
+    new = agent.executed(carry, jnp.asarray(actions, env.action_spec.dtype))
+    np.testing.assert_allclose(np.asarray(new.action), np.asarray(expected, np.float32), rtol=1e-6)
+    jax.tree.map(np.testing.assert_array_equal, new.state, carry.state)  # the RSSM state is untouched
+
+
 # ----------------------------------------------------------------------------- pixels, discrete actions, bad input
 
 

@@ -236,6 +236,38 @@ def test_the_shared_loop_carries_an_agents_state_and_stores_its_extras():
     assert ret.shape == (4,)
 
 
+def test_a_carry_that_holds_the_action_taken_holds_the_warm_ups_random_action():
+    """During the random warm-up the trainer replaces ``explore``'s action; an agent whose carry holds
+    the action it took (a recurrent model's next input: DreamerV3's) gets the EXECUTED action through
+    ``Agent.executed``. Here ``explore`` always chooses action 0 and carries it; each step stores the
+    carry it started from, which must equal the env action of the step before (random during the
+    warm-up, 0 after). Without ``executed`` the carry would hold 0 throughout the warm-up."""
+    from jaxrl.algos import dqn
+
+    env, params = envs.make("probe_discount")  # two-step episodes, 2 actions
+    config = dqn.DQNConfig(total_timesteps=64, num_envs=2, buffer_size=128, batch_size=4, learning_starts=24, hidden_sizes=(8,))
+    base = dqn.make_agent(config, env)
+
+    def explore(agent, hp, key, carry, obs, first, progress):
+        return jnp.zeros(obs.shape[0], jnp.int32), jnp.zeros_like(carry), {"prev": carry}
+
+    agent = offpolicy.Agent(init=base.init, explore=explore, greedy=base.greedy, learn=base.learn,
+                            init_carry=lambda b: jnp.full((b,), 7, jnp.int32), extras={"prev": jnp.zeros((), jnp.int32)},
+                            executed=lambda carry, action: action.astype(carry.dtype))
+    trainer = offpolicy.make_train(config, env, params, agent, dqn.as_hparams)
+    state, _ = jax.jit(trainer)(jax.random.key(0), dqn.default_hparams())
+    replay = state.replay
+    action, prev, final = (np.asarray(x) for x in (replay.action, replay.extras["prev"], replay.final))
+    assert np.all(np.asarray(replay.size) == 32 + 16)  # 32 steps and 16 final slots per env: never wrapped, in order
+    for b in range(2):
+        taken = [(int(a), int(p)) for a, p, f in zip(action[b], prev[b], final[b]) if not f][:32]
+        assert taken[0][1] == 7  # the initial carry
+        assert all(p == a_before for (a_before, _), (_, p) in zip(taken, taken[1:])), taken
+        warm = [a for a, _ in taken[:12]]  # the warm-up's 24 env steps over 2 envs
+        assert 0 < sum(warm) < len(warm), warm  # random actions: both were taken
+        assert all(a == 0 for a, _ in taken[12:]), taken  # explore's own action after the warm-up
+
+
 # ----------------------------------------------------------------------------- the pretraining burst
 
 

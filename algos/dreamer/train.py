@@ -362,6 +362,7 @@ def make_agent(config: DreamerConfig, env: Env) -> offpolicy.Agent:
         sample=lambda buf, replay, key, n, hp: buf.sample_sequences(replay, key, n, config.seq_length),
         sample_length=config.seq_length,
         init_carry=init_carry,
+        executed=lambda carry, env_action: carry._replace(action=wm.action_input(env_action)),
     )
 
 
