@@ -71,7 +71,7 @@ def openloop(args) -> dict:
         raise SystemExit(f"openloop: vector observations only; {args.env} gives {env.observation_spec.shape}")
     config, hp = dreamer.presets()[args.preset].build(dreamer.Config, dreamer.Hparams)
     config_sets, hp_sets = configs.parse_sets(args.set, dreamer.Config, dreamer.Hparams)
-    config = dataclasses.replace(config, total_timesteps=args.steps, buffer_size=max(args.steps, 1000), **config_sets)
+    config = dataclasses.replace(config, **{"total_timesteps": args.steps, "buffer_size": max(args.steps, 1000), **config_sets})
     hp = dreamer.validate_hparams({**dataclasses.asdict(hp), **hp_sets})
     trainer = dreamer.make_train(config, env, params)
     t0 = time.time()
@@ -82,15 +82,16 @@ def openloop(args) -> dict:
     seq = offpolicy.replay_for(config, env).sample_sequences(state.replay, jax.random.key(11), 256, C + H)
     pred = np.asarray(jax.jit(dreamer.world_model(config, env).open_loop, static_argnums=2)(state.agent.model, seq, C,
                                                                                              jax.random.key(2)))
-    obs = np.asarray(seq.obs)
-    same_episode = ~np.cumsum(np.asarray(seq.first)[C:], 0).astype(bool)  # [H, N]: no restart since the context
+    obs, valid = np.asarray(seq.obs), np.asarray(seq.mask)
+    # [H, N]: no restart since the context, and both compared slots written
+    same_episode = ~np.cumsum(np.asarray(seq.first)[C:], 0).astype(bool) & valid[C:] & valid[C - 1]
     rmse = lambda err, mask: [round(float(v), 4) for v in np.sqrt((err ** 2)[mask].mean(0))]  # noqa: E731
     ahead = [{"steps_ahead": t + 1, "model": rmse(pred[C + t] - obs[C + t], same_episode[t]),
               "copy_last": rmse(obs[C - 1] - obs[C + t], same_episode[t])} for t in range(H)]
     doc = {"benchmark": "dreamer_openloop", "env": args.env, "env_options": env_opts, "preset": args.preset,
            "set": args.set, "agent_steps": args.steps, "train_s": train_s, "greedy_return": float(np.mean(ret)),
            "obs_std": [round(float(v), 4) for v in obs.reshape(-1, obs.shape[-1]).std(0)],
-           "context_recon": [rmse(pred[t] - obs[t], np.ones(obs.shape[1], bool)) for t in range(C)], "ahead": ahead,
+           "context_recon": [rmse(pred[t] - obs[t], valid[t]) for t in range(C)], "ahead": ahead,
            "machine": machine_info()}
     print("greedy return", doc["greedy_return"], "obs std", doc["obs_std"])
     print("reconstruction (last context step)", doc["context_recon"][-1])
@@ -110,7 +111,8 @@ def main(argv=None) -> int:
     sp.add_argument("--json", default=None)
     op = sub.add_parser("openloop")
     op.add_argument("--env", default="cartpole_balance")
-    op.add_argument("--env-opt", action="append", default=["action_repeat=2"], help="env option NAME=VALUE")
+    op.add_argument("--env-opt", action="append", default=["action_repeat=2"],
+                    help="env option NAME=VALUE; action_repeat=2 (DM Control's setting) unless given again")
     op.add_argument("--preset", default="small")
     op.add_argument("--steps", type=int, default=10_000, help="agent steps of training")
     op.add_argument("--context", type=int, default=5)

@@ -186,8 +186,9 @@ class Agent:
       trainable: ``trainable(agent_state) -> pytree`` checked for NaN/inf after every update; default all of it.
       executed: ``executed(carry, action[B]) -> carry``: the carry after taking the env ``action`` instead
         of the one ``explore`` chose (the warm-up's random actions); for an agent whose carry holds the
-        action it took (a recurrent model's input at the next step). ``None``: the carry does not depend
-        on it (kept as ``explore`` returned it).
+        action it took (a recurrent model's input at the next step). Traced into every behaviour step
+        and selected leaf by leaf where the warm-up runs, so it returns the carry's exact structure,
+        shapes and dtypes. ``None``: the carry does not depend on it (kept as ``explore`` returned it).
     """
 
     init: Callable
