@@ -37,7 +37,7 @@ from jaxrl import rollout as rollout_lib
 from jaxrl.configs import ConfigError, check_count, check_positive_ints
 from jaxrl.env import Env
 from jaxrl.optim import default_optimizer
-from jaxrl.policy import Policy, no_carry
+from jaxrl.policy import Policy, no_carry, reset_where
 from jaxrl.trainer import Trainer, episode_metrics
 from jaxrl.wrappers import FrameStack, find_wrapper, training_stack
 
@@ -282,7 +282,7 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
             action, carry, extras = agent.explore(state.agent, state.hparams, policy_key, carry, obs, first, progress)
             random = spec.sample(random_key, (B,)).astype(action.dtype)
             if agent.executed is not None:
-                carry = jax.tree.map(lambda r, c: jnp.where(warm, r, c), agent.executed(carry, random), carry)
+                carry = reset_where(warm, agent.executed(carry, random), carry)  # warm: one flag for all B envs
             action = jnp.where(warm, random, action)
             return action, carry, extras if agent.extras is not None else {}
 
