@@ -75,8 +75,12 @@ def openloop(args) -> dict:
     hp = dreamer.validate_hparams({**dataclasses.asdict(hp), **hp_sets})
     trainer = dreamer.make_train(config, env, params)
     t0 = time.time()
-    state, _ = jax.block_until_ready(jax.jit(trainer)(jax.random.key(0), hp))
+    state, metrics = jax.block_until_ready(jax.jit(trainer)(jax.random.key(0), hp))
     train_s = time.time() - t0
+    learning = np.asarray(metrics["learning"]) > 0
+    last = np.flatnonzero(learning)[-max(1, int(learning.sum()) // 10):]  # the last tenth of the learning updates
+    final = {k: round(float(np.asarray(metrics[k])[last].mean()), 4)
+             for k in ("recon_loss", "reward_loss", "cont_loss", "kl", "dyn_loss", "rep_loss") if k in metrics}
     ret = evaluate.episode_returns(jax.random.key(1), env, params, trainer.policy(state), 16, None)
     C, H = args.context, args.horizon
     seq = offpolicy.replay_for(config, env).sample_sequences(state.replay, jax.random.key(11), 256, C + H)
@@ -90,10 +94,12 @@ def openloop(args) -> dict:
               "copy_last": rmse(obs[C - 1] - obs[C + t], same_episode[t])} for t in range(H)]
     doc = {"benchmark": "dreamer_openloop", "env": args.env, "env_options": env_opts, "preset": args.preset,
            "set": args.set, "agent_steps": args.steps, "train_s": train_s, "greedy_return": float(np.mean(ret)),
+           "final_model_metrics": final,
            "obs_std": [round(float(v), 4) for v in obs.reshape(-1, obs.shape[-1]).std(0)],
            "context_recon": [rmse(pred[t] - obs[t], valid[t]) for t in range(C)], "ahead": ahead,
            "machine": machine_info()}
     print("greedy return", doc["greedy_return"], "obs std", doc["obs_std"])
+    print("world model, last tenth of training:", final)
     print("reconstruction (last context step)", doc["context_recon"][-1])
     for row in ahead:
         print(f"{row['steps_ahead']:3d} ahead: model {row['model']}  copy-last {row['copy_last']}")

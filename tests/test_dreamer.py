@@ -258,23 +258,83 @@ def test_actor_state_grad_decides_whether_gradients_reach_the_state_through_the_
     assert max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(actor_grad)) > 1e-4
 
 
-def test_observe_and_imagine_agree(tiny_agent):
+@pytest.fixture(scope="module")
+def tiny_block_agent():
+    """The tiny agent with DreamerV3's current recurrent core (a block GRU of 2 blocks)."""
+    env, _ = envs.make("probe_continuous")
+    config = tiny(blocks=2)
+    agent = dreamer.make_agent(config, env)
+    state = jax.jit(agent.init)(jax.random.key(0), dreamer.default_hparams())
+    return env, config, agent, dreamer.world_model(config, env), state
+
+
+def np_normed_dense(p, x):
+    """Dense, LayerNorm (flax's eps 1e-6), SiLU, in NumPy from a ``NormedDense``'s params."""
+    y = x @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"]
+    y = (y - y.mean(-1, keepdims=True)) / np.sqrt(y.var(-1, keepdims=True) + 1e-6)
+    y = y * p["LayerNorm_0"]["scale"] + p["LayerNorm_0"]["bias"]
+    return y / (1.0 + np.exp(-y))
+
+
+def test_block_gru_against_numpy():
+    """:class:`BlockGRU` (DreamerV3's current core) against a NumPy transcription of its equations with
+    the block-diagonal weights written out as one dense matrix (a block's slice of the old state enters
+    only its own block; the blocks also meet in the shared input projection and the LayerNorm over the
+    whole state, as in DreamerV3's code)."""
+    from jaxrl.algos.dreamer.networks import BlockGRU
+
+    deter, hidden, blocks = 6, 3, 2
+    core = BlockGRU(deter, hidden, blocks)
+    k = jax.random.split(jax.random.key(0), 4)
+    h, z, a = jax.random.normal(k[0], (5, deter)), jax.random.normal(k[1], (5, 4)), jax.random.normal(k[2], (5, 2))
+    params = jax.jit(core.init)(k[3], h, z, a)["params"]
+    rng = np.random.default_rng(7)
+    params = jax.tree.map(lambda x: x + 0.1 * rng.standard_normal(x.shape, np.float32), params)  # non-zero biases
+    out = np.asarray(jax.jit(core.apply)({"params": params}, h, z, a))
+    p = jax.tree.map(np.asarray, params)
+    h_, z_, a_ = (np.asarray(v, np.float64) for v in (h, z, a))
+    x = np.concatenate([np_normed_dense(p[f"NormedDense_{i}"], v) for i, v in enumerate((h_, z_, a_))], -1)
+
+    def block_diag(kernel):  # [blocks, i, o] -> [blocks * i, blocks * o]
+        b, i, o = kernel.shape
+        dense = np.zeros((b * i, b * o))
+        for j in range(b):
+            dense[j * i:(j + 1) * i, j * o:(j + 1) * o] = kernel[j]
+        return dense
+
+    per = deter // blocks
+    inp = np.concatenate([np.concatenate([h_[:, j * per:(j + 1) * per], x], -1) for j in range(blocks)], -1)
+    y = inp @ block_diag(p["BlockDense_0"]["kernel"]) + p["BlockDense_0"]["bias"]
+    y = (y - y.mean(-1, keepdims=True)) / np.sqrt(y.var(-1, keepdims=True) + 1e-6)
+    y = y * p["LayerNorm_0"]["scale"] + p["LayerNorm_0"]["bias"]
+    y = y / (1.0 + np.exp(-y))
+    gates = (y @ block_diag(p["BlockDense_1"]["kernel"]) + p["BlockDense_1"]["bias"]).reshape(5, blocks, 3, per)
+    reset, cand, update = (gates[:, :, i].reshape(5, deter) for i in range(3))
+    sigmoid = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
+    cand = np.tanh(sigmoid(reset) * cand)
+    update = sigmoid(update - 1.0)
+    np.testing.assert_allclose(out, update * cand + (1.0 - update) * h_, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("agent_fixture", ["tiny_agent", "tiny_block_agent"])
+def test_observe_and_imagine_agree(agent_fixture, request):
     """Stepping the prior (``img_step``) from the posterior's state with the action the window took
-    gives the observe path's deterministic state and prior at every step."""
-    env, config, agent, wm, state = tiny_agent
+    gives the observe path's deterministic state and prior at every step (both recurrent cores)."""
+    env, config, agent, wm, state = request.getfixturevalue(agent_fixture)
     L, N = 5, 3
     k1, k2, k3 = jax.random.split(jax.random.key(1), 3)
     embed = jax.random.normal(k1, (L, N, config.hidden))
     actions = jax.random.uniform(k2, (L, N, 1), minval=-1, maxval=1)
     first = jnp.zeros((L, N), bool).at[0].set(True)
-    states, post, prior = wm.observe(state.model, embed, actions, first, k3)
+    observe, img_step = jax.jit(wm.observe), jax.jit(wm.img_step)  # one compile each, not op by op
+    states, post, prior = observe(state.model, embed, actions, first, k3)
     for t in range(1, L):
         prev = jax.tree.map(lambda x: x[t - 1], states)
-        deter_img, prior_img = wm.img_step(state.model, prev, actions[t], jax.random.key(9))
+        deter_img, prior_img = img_step(state.model, prev, actions[t], jax.random.key(9))
         np.testing.assert_allclose(np.asarray(deter_img.deter), np.asarray(states.deter[t]), rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(np.asarray(prior_img), np.asarray(prior[t]), rtol=1e-5, atol=1e-6)
     # the posterior sees the observation: different embeddings give different posteriors, same priors at t = 0
-    _, post2, prior2 = wm.observe(state.model, embed + 1.0, actions, first, k3)
+    _, post2, prior2 = observe(state.model, embed + 1.0, actions, first, k3)
     np.testing.assert_allclose(np.asarray(prior2[0]), np.asarray(prior[0]), rtol=1e-6)
     assert not np.allclose(np.asarray(post2[0]), np.asarray(post[0]))
     # imagine with the actor: H + 1 states, stochastic parts one-hot per group
@@ -376,6 +436,7 @@ def test_pixels_go_through_the_same_agent():
     (dict(unimix=1.0), "unimix must be in"),
     (dict(min_std=1.0, max_std=0.5), "min_std < max_std"),
     (dict(groups=0), "groups must be a positive integer"),
+    (dict(blocks=3), "blocks must be 0 .* or divide deter"),
 ])
 def test_bad_configs_are_one_line_errors(changes, match):
     with pytest.raises(ConfigError, match=match) as e:

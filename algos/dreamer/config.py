@@ -46,6 +46,10 @@ class DreamerConfig(OffPolicyConfig):
         them in order, restarting its state where an episode starts.
       imag_horizon: steps imagined from every posterior state for the actor and critic (15).
       deter: width of the RSSM's deterministic (GRU) state.
+      blocks: the RSSM's recurrent core: 0 is DreamerV3 2023's GRU (one LayerNormed Dense of ``[input, h]``
+        gives the gates); ``k`` > 0 is DreamerV3's current block GRU (its code since 2024, with ``k`` = 8):
+        ``deter`` in ``k`` blocks, each with block-diagonal weights, so a wide state stays cheap
+        (:class:`algos.dreamer.networks.BlockGRU`; ``deter`` must divide by ``k``).
       hidden: width of the RSSM's input, prior and posterior layers and of every MLP.
       layers: hidden layers of the encoder (states), decoder (states), reward, continue, actor
         and critic MLPs (LayerNorm + SiLU).
@@ -81,6 +85,7 @@ class DreamerConfig(OffPolicyConfig):
     seq_length: int = 16
     imag_horizon: int = 15
     deter: int = 128
+    blocks: int = 0
     hidden: int = 128
     layers: int = 1
     groups: int = 8
@@ -104,6 +109,9 @@ class DreamerConfig(OffPolicyConfig):
     def __post_init__(self):
         super().__post_init__()
         check_positive_ints(self, ("seq_length", "imag_horizon", "deter", "hidden", "layers", "groups", "classes", "num_bins"))
+        if not isinstance(self.blocks, int) or isinstance(self.blocks, bool) or self.blocks < 0 or (self.blocks and self.deter % self.blocks):
+            raise ConfigError(f"DreamerConfig.blocks must be 0 (one GRU) or divide deter (= {self.deter}) into equal "
+                              f"blocks, got {self.blocks}")
         if self.seq_length < 2:
             raise ConfigError(f"DreamerConfig.seq_length must be at least 2 (a step has an observation before and after), "
                               f"got {self.seq_length}")

@@ -67,10 +67,52 @@ class NormedGRU(nn.Module):
         return update * cand + (1.0 - update) * h
 
 
+class BlockDense(nn.Module):
+    """A block-diagonal Dense: ``[..., blocks * i] -> [..., features]``, block ``k``'s ``i`` inputs
+    to its ``features / blocks`` outputs (kernel ``[blocks, i, features / blocks]``), plus a bias."""
+
+    features: int
+    blocks: int
+
+    @nn.compact
+    def __call__(self, x):
+        k = self.blocks
+        x = x.reshape((*x.shape[:-1], k, x.shape[-1] // k))
+        kernel = self.param("kernel", nn.initializers.lecun_normal(batch_axis=(0,)), (k, x.shape[-1], self.features // k))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        return jnp.einsum("...ki,kio->...ko", x, kernel).reshape((*x.shape[:-2], self.features)) + bias
+
+
+class BlockGRU(nn.Module):
+    """DreamerV3's current recurrent core (its code since 2024; ``blocks`` > 0): ``h``, ``z`` and ``a``
+    each through Dense + LayerNorm + SiLU to ``hidden``; each of ``blocks`` blocks of ``h`` reads its own
+    slice of ``h`` and all three inputs through a block-diagonal hidden layer (+ LayerNorm + SiLU over
+    the whole state) and block-diagonal GRU gates, update gate biased toward keeping ``h``. A wide
+    ``h`` costs ``blocks`` times fewer weights than one GRU of that width."""
+
+    features: int
+    hidden: int
+    blocks: int
+
+    @nn.compact
+    def __call__(self, deter, stoch, action):
+        g, lead = self.blocks, deter.shape[:-1]
+        x = jnp.concatenate([NormedDense(self.hidden)(v) for v in (deter, stoch, action)], -1)
+        x = jnp.broadcast_to(x[..., None, :], (*lead, g, x.shape[-1]))
+        x = jnp.concatenate([deter.reshape((*lead, g, -1)), x], -1).reshape((*lead, -1))
+        x = nn.silu(nn.LayerNorm()(BlockDense(self.features, g)(x)))
+        gates = BlockDense(3 * self.features, g)(x).reshape((*lead, g, -1))
+        reset, cand, update = (v.reshape(deter.shape) for v in jnp.split(gates, 3, -1))
+        cand = jnp.tanh(jax.nn.sigmoid(reset) * cand)
+        update = jax.nn.sigmoid(update - 1.0)
+        return update * cand + (1.0 - update) * deter
+
+
 class RSSM(nn.Module):
     """The recurrent state-space model.
 
-    ``img_step(state, action, key) -> (state', prior_logits)``: ``h' = GRU(h, [z, a])``, then
+    ``img_step(state, action, key) -> (state', prior_logits)``: ``h' = GRU(h, [z, a])`` (``blocks`` 0:
+    DreamerV3 2023's :class:`NormedGRU` of ``Dense([z, a])``; ``blocks`` > 0: :class:`BlockGRU`), then
     ``z' ~ p(z' | h')`` (the prior). ``obs_step(state, action, embed, key) -> (state', post_logits,
     prior_logits)``: the same ``h'``, then ``z' ~ q(z' | h', embed)`` (the posterior). Logits are
     ``[..., groups, classes]`` after the uniform mix; samples are straight-through one-hots.
@@ -81,10 +123,14 @@ class RSSM(nn.Module):
     groups: int
     classes: int
     unimix: float = 0.01
+    blocks: int = 0
 
     def setup(self):
-        self.img_in = NormedDense(self.hidden)
-        self.gru = NormedGRU(self.deter)
+        if self.blocks:
+            self.core = BlockGRU(self.deter, self.hidden, self.blocks)
+        else:
+            self.img_in = NormedDense(self.hidden)
+            self.gru = NormedGRU(self.deter)
         self.prior_hidden = NormedDense(self.hidden)
         self.prior_out = _dense(self.groups * self.classes)
         self.post_hidden = NormedDense(self.hidden)
@@ -99,6 +145,8 @@ class RSSM(nn.Module):
         return z.reshape((*z.shape[:-2], self.groups * self.classes))
 
     def _deter(self, state: RSSMState, action):
+        if self.blocks:
+            return self.core(state.deter, state.stoch, action)
         return self.gru(self.img_in(jnp.concatenate([state.stoch, action], -1)), state.deter)
 
     def prior(self, deter):
@@ -218,7 +266,7 @@ def make_networks(config, env, discrete: bool, action_dim: int) -> Networks:
     heads = (config.hidden,) * config.layers
     return Networks(
         encoder=encoder,
-        rssm=RSSM(config.deter, config.hidden, config.groups, config.classes, config.unimix),
+        rssm=RSSM(config.deter, config.hidden, config.groups, config.classes, config.unimix, config.blocks),
         decoder=decoder,
         reward=MLP(heads, config.num_bins, "silu", 0.0, True),
         cont=MLP(heads, 1, "silu", 1.0, True),
