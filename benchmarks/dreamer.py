@@ -80,7 +80,7 @@ def openloop(args) -> dict:
     learning = np.asarray(metrics["learning"]) > 0
     last = np.flatnonzero(learning)[-max(1, int(learning.sum()) // 10):]  # the last tenth of the learning updates
     final = {k: round(float(np.asarray(metrics[k])[last].mean()), 4)
-             for k in ("recon_loss", "reward_loss", "cont_loss", "kl", "dyn_loss", "rep_loss") if k in metrics}
+             for k in ("recon_loss", "reward_loss", "cont_loss", "kl", "dyn_loss", "rep_loss") if k in metrics and last.size}
     ret = evaluate.episode_returns(jax.random.key(1), env, params, trainer.policy(state), 16, None)
     C, H = args.context, args.horizon
     seq = offpolicy.replay_for(config, env).sample_sequences(state.replay, jax.random.key(11), 256, C + H)

@@ -78,7 +78,8 @@ class BlockDense(nn.Module):
     def __call__(self, x):
         k = self.blocks
         x = x.reshape((*x.shape[:-1], k, x.shape[-1] // k))
-        kernel = self.param("kernel", nn.initializers.lecun_normal(batch_axis=(0,)), (k, x.shape[-1], self.features // k))
+        # fan-in over all blocks' inputs (blocks x i), as DreamerV3's initialiser counts a block kernel's
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, x.shape[-1], self.features // k))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
         return jnp.einsum("...ki,kio->...ko", x, kernel).reshape((*x.shape[:-2], self.features)) + bias
 
@@ -87,8 +88,9 @@ class BlockGRU(nn.Module):
     """DreamerV3's current recurrent core (its code since 2024; ``blocks`` > 0): ``h``, ``z`` and ``a``
     each through Dense + LayerNorm + SiLU to ``hidden``; each of ``blocks`` blocks of ``h`` reads its own
     slice of ``h`` and all three inputs through a block-diagonal hidden layer (+ LayerNorm + SiLU over
-    the whole state) and block-diagonal GRU gates, update gate biased toward keeping ``h``. A wide
-    ``h`` costs ``blocks`` times fewer weights than one GRU of that width."""
+    the whole state) and block-diagonal GRU gates, update gate biased toward keeping ``h``. The
+    recurrent and gate weights are ``blocks`` times fewer than one GRU of that width's, so a wide ``h``
+    stays cheap. Differences from DreamerV3's code: LayerNorm (eps 1e-6) for its RMS norm."""
 
     features: int
     hidden: int
