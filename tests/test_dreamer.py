@@ -268,12 +268,16 @@ def tiny_block_agent():
     return env, config, agent, dreamer.world_model(config, env), state
 
 
-def np_normed_dense(p, x):
-    """Dense, LayerNorm (flax's eps 1e-6), SiLU, in NumPy from a ``NormedDense``'s params."""
-    y = x @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"]
+def np_layer_norm_silu(norm, y):
+    """LayerNorm (flax's eps 1e-6, params ``norm``) then SiLU, in NumPy."""
     y = (y - y.mean(-1, keepdims=True)) / np.sqrt(y.var(-1, keepdims=True) + 1e-6)
-    y = y * p["LayerNorm_0"]["scale"] + p["LayerNorm_0"]["bias"]
+    y = y * norm["scale"] + norm["bias"]
     return y / (1.0 + np.exp(-y))
+
+
+def np_normed_dense(p, x):
+    """Dense, LayerNorm, SiLU, in NumPy from a ``NormedDense``'s params."""
+    return np_layer_norm_silu(p["LayerNorm_0"], x @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"])
 
 
 def test_block_gru_against_numpy():
@@ -304,10 +308,7 @@ def test_block_gru_against_numpy():
 
     per = deter // blocks
     inp = np.concatenate([np.concatenate([h_[:, j * per:(j + 1) * per], x], -1) for j in range(blocks)], -1)
-    y = inp @ block_diag(p["BlockDense_0"]["kernel"]) + p["BlockDense_0"]["bias"]
-    y = (y - y.mean(-1, keepdims=True)) / np.sqrt(y.var(-1, keepdims=True) + 1e-6)
-    y = y * p["LayerNorm_0"]["scale"] + p["LayerNorm_0"]["bias"]
-    y = y / (1.0 + np.exp(-y))
+    y = np_layer_norm_silu(p["LayerNorm_0"], inp @ block_diag(p["BlockDense_0"]["kernel"]) + p["BlockDense_0"]["bias"])
     gates = (y @ block_diag(p["BlockDense_1"]["kernel"]) + p["BlockDense_1"]["bias"]).reshape(5, blocks, 3, per)
     reset, cand, update = (gates[:, :, i].reshape(5, deter) for i in range(3))
     sigmoid = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
@@ -321,6 +322,8 @@ def test_observe_and_imagine_agree(agent_fixture, request):
     """Stepping the prior (``img_step``) from the posterior's state with the action the window took
     gives the observe path's deterministic state and prior at every step (both recurrent cores)."""
     env, config, agent, wm, state = request.getfixturevalue(agent_fixture)
+    rssm = state.model["rssm"]["params"]
+    assert ("core" in rssm, "gru" in rssm) == ((True, False) if config.blocks else (False, True))  # the core asked for
     L, N = 5, 3
     k1, k2, k3 = jax.random.split(jax.random.key(1), 3)
     embed = jax.random.normal(k1, (L, N, config.hidden))
