@@ -97,6 +97,19 @@ class Box:
             )
 
 
+def scale_action(spec: Box, x):
+    """``x`` in ``[-1, 1]`` -> the box ``[low, high]`` (what a tanh-squashed or bounded actor's output
+    becomes; shared by TD3, SAC-style, TD-MPC2 and DreamerV3 actors)."""
+    low, high = spec.low_array(), spec.high_array()
+    return low + (x + 1.0) * 0.5 * (high - low)
+
+
+def to_unit(spec: Box, action):
+    """The inverse of :func:`scale_action`: env actions in the box ``[low, high]`` -> ``[-1, 1]`` (clipped)."""
+    low, high = spec.low_array(), spec.high_array()
+    return jnp.clip(2.0 * (action - low) / (high - low) - 1.0, -1.0, 1.0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Discrete:
     """One integer in ``[0, n)``."""

@@ -217,3 +217,16 @@ def test_training_stack_and_find_state():
     assert env.observation_spec == Box((1,)) and env.action_spec == Discrete(3)
     assert env.max_steps == 5  # attributes of inner wrappers are reachable
     hash(env)  # envs are hashable (static arguments)
+
+
+def test_scale_action_and_to_unit_against_numpy():
+    """The actors' ``[-1, 1]`` <-> action-box maps (``jaxrl.spaces``, shared by TD3, TD-MPC2 and DreamerV3):
+    per-dimension bounds, the inverse on the box, clipping outside it."""
+    from jaxrl.spaces import scale_action, to_unit
+
+    spec = Box(shape=(2,), low=(-2.0, 0.0), high=(2.0, 0.5))
+    x = np.array([[-1.0, -1.0], [0.0, 0.5], [1.0, 1.0]], np.float32)
+    expected = np.array([[-2.0, 0.0], [0.0, 0.375], [2.0, 0.5]], np.float32)
+    np.testing.assert_allclose(scale_action(spec, jnp.asarray(x)), expected, rtol=1e-6)
+    np.testing.assert_allclose(to_unit(spec, jnp.asarray(expected)), x, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(to_unit(spec, jnp.array([[3.0, -1.0]])), [[1.0, -1.0]])  # clipped

@@ -33,10 +33,9 @@ from jaxrl.env import Env, require_spaces
 from jaxrl.networks import check_image_fits
 from jaxrl.optim import gradient_step, polyak
 from jaxrl.policy import reset_where
-from jaxrl.spaces import Discrete
+from jaxrl.spaces import Discrete, scale_action, to_unit
 from jaxrl.trainer import Trainer
 from jaxrl.twohot import Bins, symexp, symlog
-from jaxrl.algos.td3.networks import scale_action, to_unit
 from jaxrl.algos.dreamer import losses
 from jaxrl.algos.dreamer.config import DreamerConfig, as_hparams
 from jaxrl.algos.dreamer.networks import RSSM, Networks, RSSMState, make_networks, zeros_state

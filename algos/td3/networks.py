@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxrl.networks import MLP, QEnsemble
-from jaxrl.spaces import Box
+from jaxrl.spaces import Box, scale_action, to_unit  # noqa: F401 - re-exported (TD3's public names)
 
 
 class DeterministicActor(nn.Module):
@@ -25,18 +25,6 @@ class DeterministicActor(nn.Module):
         spec = self.action_spec
         squashed = jnp.tanh(MLP(self.hidden_sizes, spec.shape[0], self.activation, 1.0, self.layer_norm)(obs))
         return scale_action(spec, squashed)
-
-
-def scale_action(spec: Box, x):
-    """``x`` in ``[-1, 1]`` -> the box ``[low, high]``."""
-    low, high = spec.low_array(), spec.high_array()
-    return low + (x + 1.0) * 0.5 * (high - low)
-
-
-def to_unit(spec: Box, action):
-    """The inverse of :func:`scale_action`: env actions in the box ``[low, high]`` -> ``[-1, 1]`` (clipped)."""
-    low, high = spec.low_array(), spec.high_array()
-    return jnp.clip(2.0 * (action - low) / (high - low) - 1.0, -1.0, 1.0)
 
 
 def half_range(spec: Box):

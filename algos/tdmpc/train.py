@@ -33,9 +33,9 @@ from jaxrl.networks import check_image_fits
 from jaxrl.optim import gradient_step, polyak
 from jaxrl.planning import shift
 from jaxrl.policy import reset_where
+from jaxrl.spaces import scale_action, to_unit
 from jaxrl.trainer import Trainer
 from jaxrl.twohot import Bins
-from jaxrl.algos.td3.networks import scale_action, to_unit
 from jaxrl.algos.tdmpc import losses
 from jaxrl.algos.tdmpc.config import TDMPCConfig, as_hparams
 from jaxrl.algos.tdmpc.networks import Networks, make_networks
