@@ -251,13 +251,14 @@ def test_the_encoder_learns_from_the_critic_only():
         h = drq.features(nets, agent.replace(encoder=encoder), obs)
         return drq.losses.actor_loss(nets.critic.apply(agent.critic, h, nets.actor.apply(actor, h)), valid)[0]
 
-    g_enc, g_actor = jax.grad(actor_objective, argnums=(0, 1))(agent.encoder, agent.actor)
-    assert all(float(jnp.max(jnp.abs(x))) == 0.0 for x in jax.tree.leaves(g_enc))
-    assert any(float(jnp.max(jnp.abs(x))) > 0.0 for x in jax.tree.leaves(g_actor))
+    # One compiled program each (eagerly, every op of the CNN's gradient compiled on its own: ~200 programs).
+    g_enc, g_actor = jax.jit(jax.grad(actor_objective, argnums=(0, 1)))(agent.encoder, agent.actor)
+    assert all(np.max(np.abs(x)) == 0.0 for x in jax.tree.leaves(g_enc))
+    assert any(np.max(np.abs(x)) > 0.0 for x in jax.tree.leaves(g_actor))
 
     tx = config.optimizer(hp, None, config)
-    batch = Replay(capacity=state.replay.obs.shape[1], num_envs=4, frame_stack=3).sample_n_step(
-        state.replay, jax.random.key(4), 8, config.n_step, hp.gamma)
+    replay = Replay(capacity=state.replay.obs.shape[1], num_envs=4, frame_stack=3)
+    batch = jax.jit(lambda r: replay.sample_n_step(r, jax.random.key(4), 8, config.n_step, hp.gamma))(state.replay)
 
     @jax.jit
     def steps(agent):
@@ -266,10 +267,12 @@ def test_the_encoder_learns_from_the_critic_only():
         return after_critic, drq.actor_step(nets, after_critic, tx, h, batch.valid)[0]
 
     after_critic, after_both = steps(agent)
-    moved = jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), after_critic.encoder, agent.encoder)
-    assert max(jax.tree.leaves(moved)) > 0  # the critic's loss trains the encoder
+    def change(a, b):
+        return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y)))) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+    assert change(after_critic.encoder, agent.encoder) > 0  # the critic's loss trains the encoder
     jax.tree.map(np.testing.assert_array_equal, after_both.encoder, after_critic.encoder)
-    assert max(jax.tree.leaves(jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), after_both.actor, agent.actor))) > 0
+    assert change(after_both.actor, agent.actor) > 0
 
 
 def test_the_paper_preset_is_drq_v2s_published_setting():
