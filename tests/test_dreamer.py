@@ -220,11 +220,48 @@ def test_presets_build_and_the_paper_ones_take_dreamerv3s_actor():
         config = dreamer.DreamerConfig(**preset.config)
         dreamer.validate_hparams(preset.hparams or {})
         if name.startswith("paper_"):
-            assert (config.actor_dist, config.actor_state_grad, config.groups, config.classes) == (
-                "bounded_normal", False, 32, 32), name
+            assert (config.actor_dist, config.actor_state_grad, config.actor_baseline, config.groups, config.classes) == (
+                "bounded_normal", False, True, 32, 32), name
     small = dreamer.DreamerConfig(**dreamer.presets()["small"].config)
     assert (small.actor_dist, small.replay_ratio, small.deter) == ("bounded_normal", 1.0, 64)
     assert dreamer.DreamerConfig().actor_dist == "tanh_normal" and dreamer.DreamerConfig().actor_state_grad
+    assert not dreamer.DreamerConfig().actor_baseline and not small.actor_baseline
+
+
+def test_the_dynamics_baseline_carries_its_gradient_against_numpy():
+    """``actor_loss(..., dynamics_baseline=True)``: ``-mean_w[(G - v) / max(1, S)]`` with ``v``'s own
+    gradient (DreamerV3 2023's backprop objective), against NumPy; without it ``-mean_w[G / max(1, S)]``
+    (no trace of ``v``); under REINFORCE the flag changes nothing. Returns span less than 1, so the
+    scale stays below 1 and ``max(1, S)`` is 1."""
+    hp = dreamer.as_hparams(dreamer.default_hparams())
+    rng = np.random.default_rng(0)
+    R, B = rng.uniform(0, 0.5, (3, 4)).astype(np.float32), rng.uniform(0, 0.5, (3, 4)).astype(np.float32)
+    w = np.array([[1, 1, 0, 1]] * 3, np.float32)
+    zeros, one = jnp.zeros((3, 4)), jnp.float32(1.0)
+
+    def loss(theta, baseline_grad, reinforce=False):
+        return losses.actor_loss(theta * R, theta * B, zeros, zeros, w, one, hp, reinforce, baseline_grad)[0]
+
+    for flag, expected in ((True, R - B), (False, R)):
+        value, grad = jax.value_and_grad(loss)(jnp.float32(2.0), flag)
+        np.testing.assert_allclose(value, -np.sum(w * 2.0 * expected) / w.sum(), rtol=1e-6)
+        np.testing.assert_allclose(grad, -np.sum(w * expected) / w.sum(), rtol=1e-6)
+    np.testing.assert_array_equal(loss(jnp.float32(2.0), True, True), loss(jnp.float32(2.0), False, True))
+
+
+def test_actor_baseline_reaches_the_actor_loss_only_with_dynamics_gradients(monkeypatch):
+    """The config switch is what the learner passes to the loss (traced, not compiled)."""
+    seen = []
+    real = losses.actor_loss
+    monkeypatch.setattr(losses, "actor_loss", lambda *a: seen.append(a[7:]) or real(*a))
+    env, _ = envs.make("probe_continuous")
+    hp = dreamer.default_hparams()
+    for changes in (dict(actor_baseline=True), dict(), dict(actor_baseline=True, actor_grad="reinforce")):
+        agent = dreamer.make_agent(tiny(**changes), env)
+        state = jax.eval_shape(agent.init, jax.random.key(0), hp)
+        seq = _fake_window(env.observation_spec.shape, env.observation_spec.dtype, jnp.zeros((4, 2, 1)), 4, 2, jax.random.key(1))
+        jax.eval_shape(agent.learn, state, hp, None, seq, jax.random.key(2))
+    assert seen == [(False, True), (False, False), (True, False)], seen
 
 
 @pytest.mark.parametrize("state_grad", [True, False])
@@ -436,6 +473,7 @@ def test_pixels_go_through_the_same_agent():
     (dict(actor_grad="sideways"), "actor_grad must be one of"),
     (dict(actor_dist="beta"), "actor_dist must be one of"),
     (dict(actor_state_grad=1), "actor_state_grad must be True or False"),
+    (dict(actor_baseline="yes"), "actor_baseline must be True or False"),
     (dict(unimix=1.0), "unimix must be in"),
     (dict(min_std=1.0, max_std=0.5), "min_std < max_std"),
     (dict(groups=0), "groups must be a positive integer"),

@@ -68,6 +68,11 @@ class DreamerConfig(OffPolicyConfig):
       actor_state_grad: with dynamics gradients, whether they also flow through the actor's INPUT
         (the imagined state) into earlier steps (True), or only through its actions (False: DreamerV3
         2023 feeds the actor ``sg(state)``). Ignored under REINFORCE (the input is always stopped).
+      actor_baseline: with dynamics gradients, whether the actor maximises ``G_t - v(s_t)`` with the
+        critic's value keeping its gradient through the imagined states (True: DreamerV3 2023's
+        ``-(ret - base)``, the ``paper_*`` presets) or ``G_t`` (False: DreamerV1/V2's objective). The
+        two differ in gradient, not only in value: ``v(s_t)`` depends on the earlier actions through
+        the dynamics. Ignored under REINFORCE (its baseline never carries a gradient).
       min_std, max_std: bounds of the continuous actor's std (before its tanh, for ``tanh_normal``).
       num_steps: env steps per env per update (default 2: with 4 envs, one gradient step per update).
       conv_channels, conv_kernels, conv_strides: the pixel encoder (:class:`jaxrl.networks.ConvEncoder`,
@@ -97,6 +102,7 @@ class DreamerConfig(OffPolicyConfig):
     actor_grad: str = "auto"
     actor_dist: str = "tanh_normal"
     actor_state_grad: bool = True
+    actor_baseline: bool = False
     min_std: float = 0.1
     max_std: float = 1.0
     conv_channels: tuple[int, ...] = (16, 32, 64)
@@ -104,7 +110,8 @@ class DreamerConfig(OffPolicyConfig):
     conv_strides: tuple[int, ...] = (2, 2, 2)
 
     # Fields added after runs were saved, with the value those runs had (old run.json / checkpoints).
-    LEGACY_DEFAULTS = {**OffPolicyConfig.LEGACY_DEFAULTS, "actor_dist": "tanh_normal", "actor_state_grad": True}
+    LEGACY_DEFAULTS = {**OffPolicyConfig.LEGACY_DEFAULTS, "actor_dist": "tanh_normal", "actor_state_grad": True,
+                       "actor_baseline": False}
 
     def __post_init__(self):
         super().__post_init__()
@@ -127,8 +134,9 @@ class DreamerConfig(OffPolicyConfig):
             raise ConfigError(f"DreamerConfig.actor_grad must be one of {', '.join(ACTOR_GRADS)}, got {self.actor_grad!r}")
         if self.actor_dist not in ACTOR_DISTS:
             raise ConfigError(f"DreamerConfig.actor_dist must be one of {', '.join(ACTOR_DISTS)}, got {self.actor_dist!r}")
-        if not isinstance(self.actor_state_grad, bool):
-            raise ConfigError(f"DreamerConfig.actor_state_grad must be True or False, got {self.actor_state_grad!r}")
+        for field in ("actor_state_grad", "actor_baseline"):
+            if not isinstance(getattr(self, field), bool):
+                raise ConfigError(f"DreamerConfig.{field} must be True or False, got {getattr(self, field)!r}")
         if not 0.0 < self.min_std < self.max_std:
             raise ConfigError(f"DreamerConfig needs 0 < min_std < max_std, got {self.min_std} and {self.max_std}")
         check_conv(self)
@@ -192,11 +200,12 @@ _SIZES = {"xs": (256, 256, 1, 24), "s": (512, 512, 2, 32), "m": (1024, 640, 3, 4
 def paper_size(name: str, image_layers: int = 4) -> dict:
     """Config fields of DreamerV3's model size ``name`` (``xs``, ``s``, ``m``, ``l``) with its DMC
     training setup (one env, batch 16 x 64, train ratio 512, 1M-step replay) and its continuous actor
-    (a bounded normal fed ``sg(state)``, gradients through the dynamics), as its 2023 code."""
+    (a bounded normal fed ``sg(state)``, gradients through the dynamics, the return minus the critic's
+    value with its gradient as the objective), as its 2023 code."""
     deter, hidden, layers, depth = _SIZES[name]
     return dict(total_timesteps=500_000, num_envs=1, num_steps=2, buffer_size=1_000_000, batch_size=16, seq_length=64,
                 learning_starts=5_000, replay_ratio=0.5, deter=deter, hidden=hidden, layers=layers, groups=32, classes=32,
-                actor_dist="bounded_normal", actor_state_grad=False,
+                actor_dist="bounded_normal", actor_state_grad=False, actor_baseline=True,
                 conv_channels=tuple(depth * 2 ** i for i in range(image_layers)), conv_kernels=(4,) * image_layers,
                 conv_strides=(2,) * image_layers)
 

@@ -90,18 +90,24 @@ def imagined_returns(reward, cont, values, start_weight, hp) -> tuple[jax.Array,
     return returns, sg(alive * start_weight[None])
 
 
-def actor_loss(returns, baseline, log_prob, entropy, weight, scale, hp, reinforce: bool) -> tuple[jax.Array, tuple]:
+def actor_loss(returns, baseline, log_prob, entropy, weight, scale, hp, reinforce: bool,
+               dynamics_baseline: bool = False) -> tuple[jax.Array, tuple]:
     """The actor's loss, ``[H, M]`` inputs; ``scale`` the running return scale BEFORE this step.
 
     Moves the scale by ``return_rate`` toward the returns' 5th-95th percentile range first, then
     ``-mean_w[ A / max(1, S) (* log_prob when reinforce) + entropy_coef * entropy ]`` with ``A =
-    G - v`` (reinforce: no gradient through ``A``) or ``A = G`` (dynamics: the gradient flows back
-    through the imagined trajectory into the actions). Returns ``(loss, (new_scale, metrics))``.
+    G - v`` (reinforce: no gradient through ``A``), and with dynamics gradients (the gradient flows
+    back through the imagined trajectory into the actions) ``A = G`` (DreamerV1/V2), or with
+    ``dynamics_baseline`` ``A = G - v`` where ``baseline`` carries its gradient too (DreamerV3
+    2023's ``-(ret - base)``: the critic's value of each imagined state, a function of the earlier
+    actions through the dynamics). Returns ``(loss, (new_scale, metrics))``.
     """
     new_scale = percentile_scale(scale, sg(returns), hp.return_rate, mask=weight > 0)
     norm = jnp.maximum(new_scale, 1.0)
     if reinforce:
         objective = sg((returns - baseline) / norm) * log_prob
+    elif dynamics_baseline:
+        objective = (returns - baseline) / norm
     else:
         objective = returns / norm
     loss = -weighted_mean(objective + hp.entropy_coef * entropy, weight)
