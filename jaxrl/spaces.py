@@ -99,7 +99,7 @@ class Box:
 
 def scale_action(spec: Box, x):
     """``x`` in ``[-1, 1]`` -> the box ``[low, high]`` (what a tanh-squashed or bounded actor's output
-    becomes; shared by TD3, SAC-style, TD-MPC2 and DreamerV3 actors)."""
+    becomes; shared by the TD3, TD-MPC2 and DreamerV3 actors)."""
     low, high = spec.low_array(), spec.high_array()
     return low + (x + 1.0) * 0.5 * (high - low)
 

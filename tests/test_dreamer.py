@@ -220,8 +220,8 @@ def test_presets_build_and_the_paper_ones_take_dreamerv3s_actor():
         config = dreamer.DreamerConfig(**preset.config)
         dreamer.validate_hparams(preset.hparams or {})
         if name.startswith("paper_"):
-            assert (config.actor_dist, config.actor_state_grad, config.actor_baseline, config.groups, config.classes) == (
-                "bounded_normal", False, True, 32, 32), name
+            fields = (config.actor_dist, config.actor_state_grad, config.actor_baseline, config.groups, config.classes)
+            assert fields == ("bounded_normal", False, True, 32, 32), name
     small = dreamer.DreamerConfig(**dreamer.presets()["small"].config)
     assert (small.actor_dist, small.replay_ratio, small.deter) == ("bounded_normal", 1.0, 64)
     assert dreamer.DreamerConfig().actor_dist == "tanh_normal" and dreamer.DreamerConfig().actor_state_grad
@@ -238,30 +238,38 @@ def test_the_dynamics_baseline_carries_its_gradient_against_numpy():
     R, B = rng.uniform(0, 0.5, (3, 4)).astype(np.float32), rng.uniform(0, 0.5, (3, 4)).astype(np.float32)
     w = np.array([[1, 1, 0, 1]] * 3, np.float32)
     zeros, one = jnp.zeros((3, 4)), jnp.float32(1.0)
+    log_prob = rng.normal(size=(3, 4)).astype(np.float32)
 
     def loss(theta, baseline_grad, reinforce=False):
-        return losses.actor_loss(theta * R, theta * B, zeros, zeros, w, one, hp, reinforce, baseline_grad)[0]
+        lp = theta * log_prob if reinforce else zeros
+        return losses.actor_loss(theta * R, theta * B, lp, zeros, w, one, hp, reinforce, baseline_grad)[0]
 
     for flag, expected in ((True, R - B), (False, R)):
         value, grad = jax.value_and_grad(loss)(jnp.float32(2.0), flag)
         np.testing.assert_allclose(value, -np.sum(w * 2.0 * expected) / w.sum(), rtol=1e-6)
         np.testing.assert_allclose(grad, -np.sum(w * expected) / w.sum(), rtol=1e-6)
-    np.testing.assert_array_equal(loss(jnp.float32(2.0), True, True), loss(jnp.float32(2.0), False, True))
+    # REINFORCE: -mean_w[sg(2 (R - B)) * theta * log_prob], the gradient only through log_prob, flag or not
+    for flag in (True, False):
+        value, grad = jax.value_and_grad(loss)(jnp.float32(2.0), flag, True)
+        np.testing.assert_allclose(value, -np.sum(w * 2.0 * (R - B) * 2.0 * log_prob) / w.sum(), rtol=1e-5)
+        np.testing.assert_allclose(grad, -np.sum(w * 2.0 * (R - B) * log_prob) / w.sum(), rtol=1e-5)
 
 
 def test_actor_baseline_reaches_the_actor_loss_only_with_dynamics_gradients(monkeypatch):
-    """The config switch is what the learner passes to the loss (traced, not compiled)."""
+    """The config switch is what the learner passes to the loss (traced, not compiled); the loss stops
+    the baseline's gradient itself where it must (the test above)."""
     seen = []
     real = losses.actor_loss
     monkeypatch.setattr(losses, "actor_loss", lambda *a: seen.append(a[7:]) or real(*a))
     env, _ = envs.make("probe_continuous")
     hp = dreamer.default_hparams()
+    seq = _fake_window(env.observation_spec.shape, env.observation_spec.dtype, jnp.zeros((4, 2, 1)), 4, 2,
+                       jax.random.key(1))
     for changes in (dict(actor_baseline=True), dict(), dict(actor_baseline=True, actor_grad="reinforce")):
         agent = dreamer.make_agent(tiny(**changes), env)
         state = jax.eval_shape(agent.init, jax.random.key(0), hp)
-        seq = _fake_window(env.observation_spec.shape, env.observation_spec.dtype, jnp.zeros((4, 2, 1)), 4, 2, jax.random.key(1))
         jax.eval_shape(agent.learn, state, hp, None, seq, jax.random.key(2))
-    assert seen == [(False, True), (False, False), (True, False)], seen
+    assert seen == [(False, True), (False, False), (True, True)], seen
 
 
 @pytest.mark.parametrize("state_grad", [True, False])

@@ -9,7 +9,7 @@ import pytest
 from flax import struct
 
 from jaxrl.env import Env, timestep
-from jaxrl.spaces import Box, Discrete, SpecError
+from jaxrl.spaces import Box, Discrete, SpecError, scale_action, to_unit
 from jaxrl.wrappers import (
     AutoReset, EpisodeStats, NormalizeObs, RunningMeanStd, TimeLimit, VecEnv, find_state, training_stack,
 )
@@ -222,8 +222,6 @@ def test_training_stack_and_find_state():
 def test_scale_action_and_to_unit_against_numpy():
     """The actors' ``[-1, 1]`` <-> action-box maps (``jaxrl.spaces``, shared by TD3, TD-MPC2 and DreamerV3):
     per-dimension bounds, the inverse on the box, clipping outside it."""
-    from jaxrl.spaces import scale_action, to_unit
-
     spec = Box(shape=(2,), low=(-2.0, 0.0), high=(2.0, 0.5))
     x = np.array([[-1.0, -1.0], [0.0, 0.5], [1.0, 1.0]], np.float32)
     expected = np.array([[-2.0, 0.0], [0.0, 0.375], [2.0, 0.5]], np.float32)

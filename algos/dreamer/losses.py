@@ -100,7 +100,9 @@ def actor_loss(returns, baseline, log_prob, entropy, weight, scale, hp, reinforc
     back through the imagined trajectory into the actions) ``A = G`` (DreamerV1/V2), or with
     ``dynamics_baseline`` ``A = G - v`` where ``baseline`` carries its gradient too (DreamerV3
     2023's ``-(ret - base)``: the critic's value of each imagined state, a function of the earlier
-    actions through the dynamics). Returns ``(loss, (new_scale, metrics))``.
+    actions through the dynamics). Pass ``baseline`` WITHOUT a stop-gradient: this function stops it
+    where it must not carry one. ``reinforce`` and ``dynamics_baseline`` are Python bools (static).
+    Returns ``(loss, (new_scale, metrics))``.
     """
     new_scale = percentile_scale(scale, sg(returns), hp.return_rate, mask=weight > 0)
     norm = jnp.maximum(new_scale, 1.0)

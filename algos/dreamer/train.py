@@ -286,10 +286,8 @@ def actor_critic_step(wm: WorldModel, agent: DreamerAgentState, hp, actor_tx, cr
         reward, cont = wm.reward(agent.model, feat[1:]), wm.cont(agent.model, feat[1:])
         values = wm.value(agent.critic, feat)
         returns, weight = losses.imagined_returns(reward, cont, values, start_weight, hp)
-        with_grad = wm.config.actor_baseline and not wm.reinforce  # DreamerV3 2023: v(s_t) keeps its gradient
-        baseline = values[:-1] if with_grad else sg(values[:-1])
-        loss, (scale, metrics) = losses.actor_loss(returns, baseline, imag.log_prob, imag.entropy, weight,
-                                                   agent.return_scale, hp, wm.reinforce, with_grad)
+        loss, (scale, metrics) = losses.actor_loss(returns, values[:-1], imag.log_prob, imag.entropy, weight,
+                                                   agent.return_scale, hp, wm.reinforce, wm.config.actor_baseline)
         return loss, (metrics, scale, sg(feat[:-1]), sg(returns), weight)
 
     actor, actor_opt, (actor_metrics, scale, feat, returns, weight) = gradient_step(
