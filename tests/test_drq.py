@@ -268,7 +268,8 @@ def test_the_encoder_learns_from_the_critic_only():
 
     after_critic, after_both = steps(agent)
     def change(a, b):
-        return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y)))) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+        pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b))
+        return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y)))) for x, y in pairs)
 
     assert change(after_critic.encoder, agent.encoder) > 0  # the critic's loss trains the encoder
     jax.tree.map(np.testing.assert_array_equal, after_both.encoder, after_critic.encoder)

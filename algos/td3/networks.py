@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxrl.networks import MLP, QEnsemble
-from jaxrl.spaces import Box, scale_action, to_unit  # noqa: F401 - re-exported (TD3's public names)
+from jaxrl.spaces import Box, scale_action
 
 
 class DeterministicActor(nn.Module):
