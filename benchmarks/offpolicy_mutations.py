@@ -102,7 +102,9 @@ def run(name):
     if name == "dqn":
         return t._train_and_eval(dqn, dqn.DQNConfig(total_timesteps=100_000, learning_starts=2_000), dqn.default_hparams(),
                                  "gymnax/CartPole-v1", 500)
-    return t._train_and_eval(pqn, pqn.PQNConfig(total_timesteps=262_144), pqn.default_hparams(), "gymnax/CartPole-v1", 500)
+    returns, random = t.pqn_cartpole()  # the test's run: what it asserts is each seed's best evaluation
+    print(f"pqn: evaluations x seeds {returns.round(1).tolist()}")
+    return returns.max(axis=0), np.array([random.mean()]), None
 
 
 if __name__ == "__main__":

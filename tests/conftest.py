@@ -63,3 +63,41 @@ def pytest_itemcollected(item):
     elif item.path.name == "test_notebooks.py" and params:
         group = f"notebook-{item.callspec.id}"
     item.add_marker(pytest.mark.xdist_group(group))
+
+
+_COMPILED = []  # names of the programs XLA compiled in this process (a listener registered once, below)
+
+
+def _count_compiles(event, duration, fun_name=None, **_):
+    if event == "/jax/core/compile/backend_compile_duration":
+        _COMPILED.append(fun_name)
+
+
+import jax.monitoring  # noqa: E402  (after the cache setup above)
+
+jax.monitoring.register_event_duration_secs_listener(_count_compiles)
+
+
+@pytest.fixture
+def cli_in_process(tmp_path, monkeypatch, capsys):
+    """``run(args) -> (exit code, stdout, stderr)`` of ``jaxrl ARGS`` run in this process
+    (``cli.main``) from a fresh working folder (``tmp_path``). For the one-line input errors, which
+    the CLI reports before anything compiles: this asserts that no program was compiled but the
+    float32 casts of the hyperparameters' values (``as_hparams``, eager ``convert_element_type``).
+    A subprocess per case spent ~3 s importing JAX and MuJoCo for each."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("JAXRL_DEBUG", raising=False)
+
+    def run(args):
+        capsys.readouterr()
+        before = len(_COMPILED)
+        try:
+            code = cli.main(list(args))
+        except SystemExit as e:  # argparse's own errors exit 2
+            code = e.code
+        out, err = capsys.readouterr()
+        compiled = [n for n in _COMPILED[before:] if n != "jit(convert_element_type)"]
+        assert not compiled, f"jaxrl {' '.join(args)} compiled {compiled} before its error"
+        return code, out, err
+
+    return run

@@ -83,10 +83,10 @@ def test_device_line_warns_when_an_accelerator_plugin_did_not_load(monkeypatch):
         (["train", "--env", "probe_action", "--steps", "100"], "less than one update"),
     ],
 )
-def test_bad_input_is_one_line(args, match):
-    out = run_cli(*args)
-    assert out.returncode == 2
-    err = out.stderr.strip()
+def test_bad_input_is_one_line(args, match, cli_in_process):
+    code, _, err = cli_in_process(args)
+    assert code == 2
+    err = err.strip()
     assert match in err, err
     assert "Traceback" not in err and len(err.splitlines()) == 1, err
 

@@ -71,23 +71,22 @@ def test_td_target_and_ensemble_loss_against_numpy():
 
 def test_mlp_layer_norm_and_ensembles_of_independent_heads():
     x = jax.random.normal(jax.random.key(0), (5, 3))
-    mlp = networks.MLP((8, 8), 2, "mish", layer_norm=True)
-    p = mlp.init(jax.random.key(1), x)
+
+    def init_apply(module, seed, *args):  # one compiled program per module (eagerly: one per op)
+        return jax.jit(lambda k: (lambda p: (p, module.apply(p, *args)))(module.init(k, *args)))(jax.random.key(seed))
+
+    p, _ = init_apply(networks.MLP((8, 8), 2, "mish", layer_norm=True), 1, x)
     assert set(p["params"]) == {"Dense_0", "LayerNorm_0", "Dense_1", "LayerNorm_1", "Dense_2"}
-    hidden = networks.MLP((8,), None, "relu", layer_norm=True)
-    h = hidden.apply(hidden.init(jax.random.key(2), x), x)
+    _, h = init_apply(networks.MLP((8,), None, "relu", layer_norm=True), 2, x)
     assert h.shape == (5, 8) and np.all(np.asarray(h) >= 0)
-    zero = networks.MLP((8,), 4, out_gain=0.0)
-    assert np.all(np.asarray(zero.apply(zero.init(jax.random.key(3), x), x)) == 0)  # zero-initialised output layer
-    q = networks.QEnsemble((8,), num_heads=3)
-    qp = q.init(jax.random.key(4), x, x[:, :2])
-    out = q.apply(qp, x, x[:, :2])
+    _, z = init_apply(networks.MLP((8,), 4, out_gain=0.0), 3, x)
+    assert np.all(np.asarray(z) == 0)  # zero-initialised output layer
+    qp, out = init_apply(networks.QEnsemble((8,), num_heads=3), 4, x, x[:, :2])
     assert out.shape == (3, 5) and len({round(float(v), 5) for v in out[:, 0]}) == 3  # three different heads
     head1 = jax.tree.map(lambda w: w[1], qp["params"]["VmapMLP_0"])
-    one = networks.MLP((8,), 1, "relu").apply({"params": head1}, jnp.concatenate([x, x[:, :2]], -1))[..., 0]
+    one = jax.jit(networks.MLP((8,), 1, "relu").apply)({"params": head1}, jnp.concatenate([x, x[:, :2]], -1))[..., 0]
     np.testing.assert_allclose(out[1], one, rtol=1e-5)  # head e is an MLP with the e-th slice of the params
-    duel = networks.QNetwork(3, (8,), dueling=True)
-    dq = duel.apply(duel.init(jax.random.key(5), x), x)
+    _, dq = init_apply(networks.QNetwork(3, (8,), dueling=True), 5, x)
     assert dq.shape == (5, 3)
 
 
@@ -143,20 +142,22 @@ def test_mlp_dropout_on_the_first_layer_only_and_only_with_a_dropout_rng():
     module drew); about a fraction p of units drop; an ensemble's heads draw different masks."""
     rate, x = 0.25, jax.random.normal(jax.random.key(0), (64, 6))
     plain, dropped = networks.MLP((128, 32), 3, "mish", 1.0, True), networks.MLP((128, 32), 3, "mish", 1.0, True, rate)
-    p = plain.init(jax.random.key(1), x)
-    assert jax.tree.structure(dropped.init(jax.random.key(1), x)) == jax.tree.structure(p)
-    np.testing.assert_array_equal(dropped.apply(p, x), plain.apply(p, x))
-    y, inter = dropped.apply(p, x, rngs={"dropout": jax.random.key(2)}, capture_intermediates=True, mutable=["intermediates"])
+    p = jax.jit(plain.init)(jax.random.key(1), x)  # jitted: one program each instead of one per op
+    assert jax.tree.structure(jax.eval_shape(dropped.init, jax.random.key(1), x)) == jax.tree.structure(p)
+    np.testing.assert_array_equal(jax.jit(dropped.apply)(p, x), jax.jit(plain.apply)(p, x))
+    y, inter = jax.jit(lambda p, x, k: dropped.apply(p, x, rngs={"dropout": k}, capture_intermediates=True,
+                                                    mutable=["intermediates"]))(p, x, jax.random.key(2))
     pre = np.asarray(inter["intermediates"]["Dense_0"]["__call__"][0], np.float64)
     after = np.asarray(inter["intermediates"]["Dropout_0"]["__call__"][0], np.float64)
     kept = after != 0
     np.testing.assert_allclose(after[kept], pre[kept] / (1 - rate), rtol=1e-6)
     assert abs((~kept).mean() - rate) < 4 * np.sqrt(rate * (1 - rate) / kept.size)  # 8192 units: within 4 sigma
     np.testing.assert_allclose(y, _numpy_mlp(p, x, kept / (1 - rate)), rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(dropped.apply(p, x, rngs={"dropout": jax.random.key(2)}), y)  # the key decides the mask
+    again = jax.jit(lambda p, x, k: dropped.apply(p, x, rngs={"dropout": k}))(p, x, jax.random.key(2))
+    np.testing.assert_array_equal(again, y)  # the key decides the mask
     q = networks.QEnsemble((32, 32), 3, "mish", True, 4, 1.0, rate)
-    qp = q.init(jax.random.key(3), x, x[:, :2])
+    qp = jax.jit(q.init)(jax.random.key(3), x, x[:, :2])
     same = jax.tree.map(lambda w: jnp.broadcast_to(w[:1], w.shape), qp)  # three identical heads
-    out = np.asarray(q.apply(same, x, x[:, :2], rngs={"dropout": jax.random.key(4)}))
+    out = np.asarray(jax.jit(lambda p, k: q.apply(p, x, x[:, :2], rngs={"dropout": k}))(same, jax.random.key(4)))
     assert not np.allclose(out[0], out[1]) and not np.allclose(out[1], out[2])  # a mask per head
-    np.testing.assert_array_equal(*np.asarray(q.apply(same, x, x[:, :2]))[:2])  # no rng: identical heads agree
+    np.testing.assert_array_equal(*np.asarray(jax.jit(q.apply)(same, x, x[:, :2]))[:2])  # no rng: identical heads agree

@@ -291,24 +291,30 @@ def test_actor_state_grad_decides_whether_gradients_reach_the_state_through_the_
     agent, wm = dreamer.make_agent(config, env), dreamer.world_model(config, env)
     state = jax.jit(agent.init)(jax.random.key(0), dreamer.default_hparams())
     start = wm.zeros((1,))._replace(deter=jax.random.normal(jax.random.key(1), (1, config.deter)))
-    key = jax.random.key(4)
-    imag = wm.imagine(state.model, state.actor, start, key, 1)
-    act_key, img_key = jax.random.split(jax.random.split(key, 1)[0])
-    action = wm.sample_action(wm.act_dist(state.actor, start.features()), act_key)[0]
 
-    def through_imagine(deter):
-        return jnp.sum(wm.imagine(state.model, state.actor, start._replace(deter=deter), key, 1).states.deter[1])
+    @jax.jit  # one program (eagerly, each op of the imagination's gradients compiled alone: ~150)
+    def measure(state, start, key):
+        imag = wm.imagine(state.model, state.actor, start, key, 1)
+        act_key, img_key = jax.random.split(jax.random.split(key, 1)[0])
+        action = wm.sample_action(wm.act_dist(state.actor, start.features()), act_key)[0]
 
-    def action_fixed(deter):
-        return jnp.sum(wm.img_step(state.model, start._replace(deter=deter), action, img_key)[0].deter)
+        def through_imagine(deter):
+            return jnp.sum(wm.imagine(state.model, state.actor, start._replace(deter=deter), key, 1).states.deter[1])
 
-    np.testing.assert_allclose(float(through_imagine(start.deter)), float(jnp.sum(imag.states.deter[1])), rtol=1e-6)
-    gap = float(jnp.max(jnp.abs(jax.grad(through_imagine)(start.deter) - jax.grad(action_fixed)(start.deter))))
+        def action_fixed(deter):
+            return jnp.sum(wm.img_step(state.model, start._replace(deter=deter), action, img_key)[0].deter)
+
+        gap = jnp.max(jnp.abs(jax.grad(through_imagine)(start.deter) - jax.grad(action_fixed)(start.deter)))
+        actor_grad = jax.grad(lambda a: jnp.sum(wm.imagine(state.model, a, start, key, 1).states.deter[1]))(state.actor)
+        actor_max = jnp.max(jnp.stack([jnp.max(jnp.abs(g)) for g in jax.tree.leaves(actor_grad)]))
+        return through_imagine(start.deter), jnp.sum(imag.states.deter[1]), gap, actor_max
+
+    through, imagined, gap, actor_max = map(float, measure(state, start, jax.random.key(4)))
+    np.testing.assert_allclose(through, imagined, rtol=1e-6)
     # the fresh actor's path is small (measured 3.6e-5 here), rounding is ~1e-7: thresholds between them
     assert gap > 1e-5 if state_grad else gap < 1e-6, gap
     # either way the actor's params get the dynamics' gradient through its action
-    actor_grad = jax.grad(lambda a: jnp.sum(wm.imagine(state.model, a, start, key, 1).states.deter[1]))(state.actor)
-    assert max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(actor_grad)) > 1e-4
+    assert actor_max > 1e-4, actor_max
 
 
 @pytest.fixture(scope="module")

@@ -236,7 +236,7 @@ def test_truncated_checkpoint_is_refused_and_previous_still_loads(finished_run, 
     assert step == 196 and "corrupt" in warnings[0] and (finished_run / "corrupt-checkpoint-200").is_dir()
 
 
-def test_checkpoint_of_another_env_or_config_is_refused(finished_run, reference, xla_cache):
+def test_checkpoint_of_another_env_or_config_is_refused(finished_run, reference, cli_in_process):
     built = reference[0]
     other = experiment.build(experiment.Spec(env="probe_action", config=TINY, log_every=2, checkpoint_every=4))
     with pytest.raises(ckpt.CheckpointMismatchError, match="env: this run has 'probe_action', the checkpoint 'probe_obs_reward'"):
@@ -248,7 +248,7 @@ def test_checkpoint_of_another_env_or_config_is_refused(finished_run, reference,
     spec = json.loads((finished_run / "run.json").read_text())
     (finished_run / "run.json").write_text(json.dumps({**spec, "env": "probe_action"}))
     before = _snapshot(finished_run)
-    code, out, err = run_cli(["eval", str(finished_run)], xla_cache)
+    code, out, err = cli_in_process(["eval", str(finished_run)])
     assert code == 2 and "different run setup" in err and len(err.strip().splitlines()) == 1, err
     assert _snapshot(finished_run) == before
 
@@ -318,8 +318,8 @@ def test_render_of_an_env_without_a_model_is_one_line(finished_run, xla_cache):
         (["train", "--wandb", "p"], "pip install 'jaxrl\\[wandb\\]'"),
     ],
 )
-def test_bad_input_is_one_line_and_writes_nothing(args, match, tmp_path, xla_cache):
-    code, out, err = run_cli(args, xla_cache, cwd=tmp_path)
+def test_bad_input_is_one_line_and_writes_nothing(args, match, tmp_path, cli_in_process):
+    code, out, err = cli_in_process(args)
     assert code == 2, (out, err)
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     import re

@@ -227,10 +227,10 @@ def test_sweep_cli_ranks_settings_and_writes_curves_and_plot(tmp_path):
         (["--coordinator", "localhost:1234"], "needs --coordinator, --num-processes and --process-id together"),
     ],
 )
-def test_sweep_cli_bad_input_is_one_line_and_writes_nothing(args, match, tmp_path):
-    out = _cli(["sweep", *args], tmp_path)
-    assert out.returncode == 2, out
-    err = out.stderr.strip()
+def test_sweep_cli_bad_input_is_one_line_and_writes_nothing(args, match, tmp_path, cli_in_process):
+    code, out, err = cli_in_process(["sweep", *args])
+    assert code == 2, (out, err)
+    err = err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     import re
 
