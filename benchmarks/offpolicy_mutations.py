@@ -3,7 +3,8 @@
     python benchmarks/offpolicy_mutations.py [sac|td3|dqn|pqn|tdmpc|drq|dreamer ...]
 
 Each mutation must end near the random policy's return, below the test's threshold, while the
-unbroken learner passes it (TD-MPC2's sign-flipped policy loss is caught by the policy prior's
+unbroken learner passes it (PQN's test asserts each seed's BEST of 4 evaluations, and the best is what
+is printed as "trained" for it) (TD-MPC2's sign-flipped policy loss is caught by the policy prior's
 return, printed beside the planner's: its planner compensates, -502 against the -500 threshold) (tests/test_offpolicy_learning.py; DrQ-v2's: tests/test_drq.py). Results: benchmarks/RESULTS.md.
 """
 
@@ -18,7 +19,7 @@ sys.path.insert(0, "tests")
 import test_offpolicy_learning as t  # noqa: E402
 from jaxrl import returns as core_returns  # noqa: E402
 import test_drq  # noqa: E402
-from jaxrl.algos import dqn, dreamer, drq, pqn, sac, td3, tdmpc  # noqa: E402
+from jaxrl.algos import dqn, dreamer, sac, td3  # noqa: E402
 from jaxrl.algos.dreamer import losses as dreamer_losses  # noqa: E402
 from jaxrl.algos.drq import losses as drq_losses  # noqa: E402
 from jaxrl.algos.dqn import losses as dqn_losses  # noqa: E402

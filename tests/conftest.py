@@ -81,21 +81,41 @@ jax.monitoring.register_event_duration_secs_listener(_count_compiles)
 @pytest.fixture
 def cli_in_process(tmp_path, monkeypatch, capsys):
     """``run(args) -> (exit code, stdout, stderr)`` of ``jaxrl ARGS`` run in this process
-    (``cli.main``) from a fresh working folder (``tmp_path``). For the one-line input errors, which
-    the CLI reports before anything compiles: this asserts that no program was compiled but the
-    float32 casts of the hyperparameters' values (``as_hparams``, eager ``convert_element_type``).
-    A subprocess per case spent ~3 s importing JAX and MuJoCo for each."""
+    (``cli.main``) with ``tmp_path`` as the working folder. For the one-line input errors, which the
+    CLI reports before anything compiles; a subprocess per case spent ~3 s importing JAX and MuJoCo.
+    What a user's terminal would also show is added to ``stderr``: Python warnings and log records
+    at WARNING or above (pytest would otherwise collect them). Output written by native code to
+    file descriptor 2 is not captured. It asserts that XLA compiled nothing during the call but the
+    float32 casts of the hyperparameters' values (``as_hparams``, eager ``convert_element_type``);
+    JAX keeps what this process compiled before, so that means nothing this worker had not
+    compiled already (tests/test_run_safety.py keeps real subprocesses for the end-to-end case)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("JAXRL_DEBUG", raising=False)
 
     def run(args):
+        import logging
+        import warnings
+
         capsys.readouterr()
         before = len(_COMPILED)
+        records = []
+        handler = logging.Handler(logging.WARNING)
+        handler.emit = records.append
+        absl_level = logging.getLogger("absl").level
+        logging.getLogger().addHandler(handler)
         try:
-            code = cli.main(list(args))
-        except SystemExit as e:  # argparse's own errors exit 2
-            code = e.code
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("default")
+                try:
+                    code = cli.main(list(args))
+                except SystemExit as e:  # argparse's own errors exit 2
+                    code = e.code
+        finally:
+            logging.getLogger().removeHandler(handler)
+            logging.getLogger("absl").setLevel(absl_level)  # cli.main silences absl for its process
         out, err = capsys.readouterr()
+        err += "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in caught)
+        err += "".join(f"{r.levelname}:{r.name}:{r.getMessage()}\n" for r in records)
         compiled = [n for n in _COMPILED[before:] if n != "jit(convert_element_type)"]
         assert not compiled, f"jaxrl {' '.join(args)} compiled {compiled} before its error"
         return code, out, err

@@ -154,7 +154,7 @@ def test_mlp_dropout_on_the_first_layer_only_and_only_with_a_dropout_rng():
     assert abs((~kept).mean() - rate) < 4 * np.sqrt(rate * (1 - rate) / kept.size)  # 8192 units: within 4 sigma
     np.testing.assert_allclose(y, _numpy_mlp(p, x, kept / (1 - rate)), rtol=1e-4, atol=1e-5)
     again = jax.jit(lambda p, x, k: dropped.apply(p, x, rngs={"dropout": k}))(p, x, jax.random.key(2))
-    np.testing.assert_array_equal(again, y)  # the key decides the mask
+    np.testing.assert_allclose(again, y, rtol=1e-6, atol=1e-7)  # the key decides the mask (two programs: rounding)
     q = networks.QEnsemble((32, 32), 3, "mish", True, 4, 1.0, rate)
     qp = jax.jit(q.init)(jax.random.key(3), x, x[:, :2])
     same = jax.tree.map(lambda w: jnp.broadcast_to(w[:1], w.shape), qp)  # three identical heads

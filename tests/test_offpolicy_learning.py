@@ -16,7 +16,8 @@ broken loss (``python benchmarks/offpolicy_mutations.py``; seeds 0 and 1, the te
   instead of the action taken ends at 9.3 / 9.3. (A TD target WITHOUT the reward still reaches 500
   on CartPole: the termination signal alone teaches survival, so that mutation proves nothing here.)
 - PQN, CartPole-v1, 262k env steps: measured 500 on all 4 seeds (2026-12-02). Asserted since 2026-12-06:
-  each seed's best of 4 evaluations >= 400 (the final policy alone can collapse; see the test). Broken: the
+  each seed's best of 4 evaluations >= 400 and their mean >= 150 (the final policy alone can collapse; see
+  the test). Broken: the
   Q(lambda) returns without the reward end at 15 / 13, and score at most 37.5 / 44.9 at any evaluation.
 """
 
@@ -170,6 +171,13 @@ def test_dqn_learns_cartpole():
     assert np.all(trained >= 60) and trained.mean() >= 150, (trained, random)
 
 
+def _evaluated_run(algo, config, hparams, env, params, seeds, evals=10, episodes=16):
+    """``(env steps [evals], returns [evals, seeds])`` of :func:`jaxrl.evaluate.evaluated_run`."""
+    res = evaluate.evaluated_run(algo.make_train(config, env, params), env, params, algo.as_hparams(hparams), seeds, evals,
+                                 episodes)
+    return res["env_steps"], res["returns"]
+
+
 def pqn_cartpole():
     """The PQN test's run: 2 seeds in one program, 262k env steps in 4 compiled chunks, each seed's greedy
     policy evaluated after each chunk (16 episodes): ``(returns [4 evaluations, 2 seeds], random [16])``;
@@ -184,27 +192,22 @@ def pqn_cartpole():
 @pytest.mark.timeout(300)
 def test_pqn_learns_cartpole():
     """Each seed's greedy policy reaches >= 400 at one of 4 evaluations (65k, 131k, 197k, 262k env steps), as
-    the slow test asks for 475 at some evaluation point. Asserting the FINAL policy only was fragile: PQN's
-    greedy policy can collapse for a while after reaching 500 (one of 4 seeds fell to 171 at 328k env
-    steps, then was back at 500), and on a 2-core AVX-512 machine whose XLA:CPU rounds differently from the
-    one the threshold came from (the same code, other numbers) the final policies of the old single-program
-    run scored 9.4 / 349 where the old measurement was 500 / 500. Measured 2026-12-06 on that machine, this
-    run: 242 / 208, 500 / 496, 500 / 500, 9.6 / 342 (best 500 / 500); with the Q(lambda) returns without the
-    reward, at most 37.5 / 44.9 (``python benchmarks/offpolicy_mutations.py pqn``)."""
+    the slow test asks for 475 at some evaluation point, and its mean over the 4 is >= 150. Asserting the
+    FINAL policy alone was fragile: PQN's greedy policy can collapse for a while after reaching 500 (the slow
+    test's recorded run: 275.8 at 358k env steps between 500s; a 4-seed, 8-evaluation run of its 524k budget on
+    2026-12-06: 170.6 at 328k, then 500), and on a 2-core AVX-512 machine whose XLA:CPU rounds differently
+    from the one the threshold came from (the same code, other numbers) the old single-program run's final
+    policies scored 9.4 / 349 where the old measurement was 500 / 500. Measured 2026-12-06 on that machine,
+    this run: 242 / 208, 500 / 496, 500 / 500, 9.6 / 342 (best 500 / 500, means 313 / 387); with the Q(lambda)
+    returns without the reward: best 37.5 / 44.9, at most 45 at every evaluation
+    (``python benchmarks/offpolicy_mutations.py pqn``)."""
     returns, random = pqn_cartpole()
     print("PQN on CartPole-v1, evaluations x seeds:", returns.round(1).tolist(), "random", random.mean())
     assert random.mean() < 40, random
-    assert np.all(returns.max(axis=0) >= 400), returns
+    assert np.all(returns.max(axis=0) >= 400) and np.all(returns.mean(axis=0) >= 150), returns
 
 
 # ----------------------------------------------------------------------------- real tasks (slow; benchmarks/RESULTS.md)
-
-
-def _evaluated_run(algo, config, hparams, env, params, seeds, evals=10, episodes=16):
-    """``(env steps [evals], returns [evals, seeds])`` of :func:`jaxrl.evaluate.evaluated_run`."""
-    res = evaluate.evaluated_run(algo.make_train(config, env, params), env, params, algo.as_hparams(hparams), seeds, evals,
-                                 episodes)
-    return res["env_steps"], res["returns"]
 
 
 SWINGUP = dict(total_timesteps=100_000, num_envs=4, buffer_size=200_000, batch_size=256, learning_starts=2_500,

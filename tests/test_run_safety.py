@@ -219,6 +219,7 @@ def test_registered_and_trusted_callables():
 # ----------------------------------------------------------------------------- bad numbers
 
 
+@pytest.mark.timeout(60)
 def test_huge_step_count_is_refused_at_once(tmp_path, cli_in_process):
     """`--steps 1e99` used to walk every integer up to the update count (a silent hang)."""
     code, _, err = cli_in_process(["train", "--steps", "1e99", "--runs-dir", str(tmp_path)])
