@@ -115,7 +115,7 @@ class Built:
                 "config": resolved.config, "seed": self.spec.seed, "hparams": resolved.hparams}
 
     def abstract_state(self):
-        return jax.eval_shape(lambda hp: self.trainer.init(jax.random.key(0), hp), self.hparams)  # nothing compiles
+        return self.trainer.abstract_state(self.hparams)
 
 
 def env_defaults(name: str) -> dict:

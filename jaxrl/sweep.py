@@ -241,7 +241,7 @@ def hparams_batch(base_hparams: Any, settings: Sequence[dict], seeds: Sequence[i
 def keep_metrics(trainer: Trainer, base_hparams: Any, names: Sequence[str]) -> Trainer:
     """``trainer`` whose ``update`` returns only the metrics ``names`` (plus ``episode_return`` and
     ``episodes`` when it reports them); an unknown name is a :class:`SweepError` listing the metrics."""
-    state = jax.eval_shape(lambda hp: trainer.init(jax.random.key(0), hp), base_hparams)  # nothing compiles
+    state = trainer.abstract_state(base_hparams)
     reported = list(jax.eval_shape(trainer.update, state)[1])
     unknown = [n for n in names if n not in reported]
     if unknown:
@@ -291,7 +291,7 @@ class Sweeper:
         self.devices = list(devices) if devices is not None else jax.devices()
         self.num_runs = num_settings * num_seeds
         self.padded = -(-self.num_runs // len(self.devices)) * len(self.devices)
-        self._one_run = jax.eval_shape(lambda hp: trainer.init(jax.random.key(0), hp), base_hparams)
+        self._one_run = trainer.abstract_state(base_hparams)
         if check_memory:  # every run's state (replay buffers included) on its device, before compiling
             memory.check_fits(self._one_run, runs=self.padded, devices=self.devices, what=f"the sweep's {self.num_runs} runs")
         self.sharding = runs_sharding(self.devices)

@@ -177,8 +177,7 @@ def _plan(algo_name, env_name, env_options, config_changes, swept, seeds, random
     trainer = algo.make_train(config, env, env_params)
     devices = list(devices) if devices is not None else jax.devices()
     padded = -(-max(settings_count, 1) * seeds // len(devices)) * len(devices)
-    one_run = jax.eval_shape(lambda hp: trainer.init(jax.random.key(0), hp), base)  # the key traced: nothing compiles
-    memory.check_fits(one_run, runs=padded, devices=devices,
+    memory.check_fits(trainer.abstract_state(base), runs=padded, devices=devices,
                       what=f"the sweep's {settings_count * seeds} runs")  # before the settings are listed
     settings = sweep.random_search(random, random_seed, **swept) if random else sweep.grid(**swept)
     sweep.check_settings(settings, base, config)

@@ -63,6 +63,12 @@ class Trainer:
         state = self.init(key, hparams, meta_params)
         return self.run_updates(state, self.num_updates)
 
+    def abstract_state(self, hparams: PyTree, meta_params: PyTree = None) -> PyTree:
+        """The state ``init`` makes, as ``jax.ShapeDtypeStruct`` leaves, with nothing compiled: the key is
+        made inside the trace (an eager ``jax.random.key`` compiles a seeding program, which input checks
+        that run before a program compiles must not do)."""
+        return jax.eval_shape(lambda hp, mp: self.init(jax.random.key(0), hp, mp), hparams, meta_params)
+
     def run_updates(self, state: PyTree, num: int) -> tuple[PyTree, PyTree]:
         """``num`` (static) updates as one ``lax.scan``; metrics stacked ``[num, ...]``."""
         return jax.lax.scan(lambda s, _: self.update(s), state, None, length=num)

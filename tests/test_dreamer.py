@@ -280,6 +280,7 @@ def test_actor_baseline_changes_the_actors_step_only_with_dynamics_gradients():
     jaxprs = [str(jax.make_jaxpr(a.learn)(state, hp, None, seq, jax.random.key(2))) for a in reinforce]
     assert jaxprs[0] == jaxprs[1]
 
+
 @pytest.mark.parametrize("state_grad", [True, False])
 def test_actor_state_grad_decides_whether_gradients_reach_the_state_through_the_actor(tiny_agent, state_grad):
     """With dynamics gradients, the first imagined state's gradient with respect to the start state:

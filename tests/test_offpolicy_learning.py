@@ -17,8 +17,8 @@ broken loss (``python benchmarks/offpolicy_mutations.py``; seeds 0 and 1, the te
   on CartPole: the termination signal alone teaches survival, so that mutation proves nothing here.)
 - PQN, CartPole-v1, 262k env steps: measured 500 on all 4 seeds (2026-12-02). Asserted since 2026-12-06:
   each seed's best of 4 evaluations >= 400 and their mean >= 150 (the final policy alone can collapse; see
-  the test). Broken: the
-  Q(lambda) returns without the reward end at 15 / 13, and score at most 37.5 / 44.9 at any evaluation.
+  the test). Broken: the Q(lambda) returns without the reward end at 15 / 13, and score at most 37.5 / 44.9
+  at any evaluation.
 """
 
 from __future__ import annotations
