@@ -3,6 +3,7 @@ from states and from pixels, written to JSON. Its learning curves come from ``be
 
     python benchmarks/dreamer.py speed --json out.json                      # default preset, states and pixels
     python benchmarks/dreamer.py speed --cases states --set deter=256 ...  # any config field or hparam
+    python benchmarks/dreamer.py speed --preset small --cases states       # a named preset, --set on top
     python benchmarks/curve.py dreamer --env cartpole_swingup --env-opt action_repeat=2 --steps 100000 --seeds 1
     python benchmarks/dreamer.py openloop --env cartpole_balance --preset small --steps 10000   # what the model predicts
 
@@ -33,6 +34,7 @@ from jaxrl.algos import dreamer
 
 CASES = {
     "states": ("cartpole_swingup", dict(action_repeat=2)),
+    "pixels16": ("cartpole_balance", dict(obs="pixels", image_size=16, action_repeat=2)),
     "pixels32": ("cartpole_balance", dict(obs="pixels", image_size=32, action_repeat=2)),
     "pixels64": ("cartpole_balance", dict(obs="pixels", image_size=64, action_repeat=2)),
 }
@@ -42,15 +44,24 @@ def param_count(tree) -> int:
     return int(sum(np.prod(x.shape) for x in jax.tree.leaves(tree)))
 
 
-def speed(args) -> dict:
+def preset_config(args, **fields):
+    """``(config, hparams, env_options)``: the preset ``args.preset`` with ``fields`` over its config, then
+    ``--set`` over both (``--set`` wins)."""
+    preset = dreamer.presets()[args.preset]
+    base, hp = preset.build(dreamer.Config, dreamer.Hparams)
     config_sets, hp_sets = configs.parse_sets(args.set, dreamer.Config, dreamer.Hparams)
-    hp = dreamer.validate_hparams(hp_sets)
+    config = dataclasses.replace(base, **{**fields, **config_sets})
+    return config, dreamer.validate_hparams({**dataclasses.asdict(hp), **hp_sets}), dict(preset.env_options)
+
+
+def speed(args) -> dict:
+    machine = machine_info()  # the load average before this run
     rows = []
     for case in args.cases.split(","):
-        name, options = CASES[case]
+        name, case_options = CASES[case]
+        config, hp, preset_options = preset_config(args, total_timesteps=10**6, buffer_size=100_000, learning_starts=1_000)
+        options = {**case_options, **preset_options}  # a preset made for pixels brings its image size and action repeat
         env, params = envs.make(name, **options)
-        config = dreamer.DreamerConfig(**{"total_timesteps": 10**6, "buffer_size": 100_000, "learning_starts": 1_000,
-                                          **config_sets})
         trainer = dreamer.make_train(config, env, params)
         cost = learner_speed(trainer, hp, args.updates, args.repeats)
         agent = jax.eval_shape(trainer.init, jax.random.key(0), hp).agent
@@ -59,9 +70,11 @@ def speed(args) -> dict:
                      "grad_steps_per_s": cost["env_steps_per_s"] * config.replay_ratio, "runs_s": cost["runs_s"],
                      "model_params": param_count(agent.model), "actor_params": param_count(agent.actor),
                      "critic_params": param_count(agent.critic), "state_bytes": cost["state_bytes"],
-                     "replay_bytes": cost["replay_bytes"], "buffer_size": config.buffer_size})
+                     "replay_bytes": cost["replay_bytes"], "buffer_size": config.buffer_size,
+                     "config": {k: v for k, v in dataclasses.asdict(config).items() if k not in ("optimizer", "objective")}})
         print(json.dumps(rows[-1]), flush=True)
-    return {"benchmark": "dreamer_speed", "updates": args.updates, "set": args.set, "rows": rows, "machine": machine_info()}
+    return {"benchmark": "dreamer_speed", "preset": args.preset, "updates": args.updates, "set": args.set, "rows": rows,
+            "machine": machine}
 
 
 def openloop(args) -> dict:
@@ -69,10 +82,7 @@ def openloop(args) -> dict:
     env, params = envs.make(args.env, **env_opts)
     if len(env.observation_spec.shape) != 1:
         raise SystemExit(f"openloop: vector observations only; {args.env} gives {env.observation_spec.shape}")
-    config, hp = dreamer.presets()[args.preset].build(dreamer.Config, dreamer.Hparams)
-    config_sets, hp_sets = configs.parse_sets(args.set, dreamer.Config, dreamer.Hparams)
-    config = dataclasses.replace(config, **{"total_timesteps": args.steps, "buffer_size": max(args.steps, 1000), **config_sets})
-    hp = dreamer.validate_hparams({**dataclasses.asdict(hp), **hp_sets})
+    config, hp, _ = preset_config(args, total_timesteps=args.steps, buffer_size=max(args.steps, 1000))
     trainer = dreamer.make_train(config, env, params)
     t0 = time.time()
     state, metrics = jax.block_until_ready(jax.jit(trainer)(jax.random.key(0), hp))
@@ -113,13 +123,16 @@ def main(argv=None) -> int:
     sp.add_argument("--cases", default="states,pixels32,pixels64", help=f"comma-separated, of {', '.join(CASES)}")
     sp.add_argument("--updates", type=int, default=100)
     sp.add_argument("--repeats", type=int, default=3)
+    sp.add_argument("--preset", default="default", choices=list(dreamer.presets()),
+                    help="a named preset (`jaxrl algos` lists them) and its env options over each case's; the run length, "
+                         "buffer_size (100k) and learning_starts (1k) are the script's, --set changes any field")
     sp.add_argument("--set", action="append", default=[], help="config field or hparam NAME=VALUE")
     sp.add_argument("--json", default=None)
     op = sub.add_parser("openloop")
     op.add_argument("--env", default="cartpole_balance")
     op.add_argument("--env-opt", action="append", default=["action_repeat=2"],
                     help="env option NAME=VALUE; action_repeat=2 (DM Control's setting) unless given again")
-    op.add_argument("--preset", default="small")
+    op.add_argument("--preset", default="small", choices=list(dreamer.presets()))
     op.add_argument("--steps", type=int, default=10_000, help="agent steps of training")
     op.add_argument("--context", type=int, default=5)
     op.add_argument("--horizon", type=int, default=15)

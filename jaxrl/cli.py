@@ -529,9 +529,15 @@ def algos_command(args) -> int:
     for name in algos.names():
         algo = algos.get(name)
         print(f"{name}: {(algo.__doc__ or '').strip().splitlines()[0]}")
-        for preset, p in algo.presets().items():
-            env = f" (env {p.env})" if p.env else ""
-            print(f"    --preset {preset:8s} {p.about}{env}")
+        presets = algo.presets()
+        width = max(map(len, presets))
+        for preset, p in presets.items():
+            options = " ".join(f"{k}={v}" for k, v in p.env_options.items())
+            if p.env:  # made for one env (and these options of it)
+                env = f" (env {' '.join(filter(None, (p.env, options)))})"
+            else:  # options for any env, over its own
+                env = f" (env options: {options})" if options else ""
+            print(f"    --preset {preset:{width}s} {p.about}{env}")
     return 0
 
 

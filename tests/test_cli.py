@@ -47,6 +47,26 @@ def test_no_arguments_means_train_ppo_on_cartpole_balance(monkeypatch):
         cli.main(["train", "drq", "--env", "cheetah_run", "--preset", "paper", "--env-opt", "frame_stack=2"])
     assert seen["spec"].env_options == {"obs": "pixels", "image_size": 84, "frame_stack": 2, "action_repeat": 2}
     assert seen["spec"].config["batch_size"] == 256
+    with pytest.raises(Stop):  # DreamerV3's CPU pixel setting: 16 x 16 frames at action repeat 8
+        cli.main(["train", "dreamer", "--env", "cartpole_balance", "--preset", "small_pixels"])
+    assert seen["spec"].env_options == {"obs": "pixels", "image_size": 16, "action_repeat": 8}
+    assert seen["spec"].config["conv_channels"] == (16, 32)
+
+
+def test_algos_lists_presets_aligned_with_their_envs(capsys):
+    """Under each algorithm its presets' descriptions start in one column (the longest name's), and a
+    preset says which env it was made for, or which env options it brings to any env."""
+    assert cli.main(["algos"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    dreamer = lines[next(i for i, line in enumerate(lines) if line.startswith("dreamer:")) + 1:]
+    dreamer = dreamer[:next(i for i, line in enumerate(dreamer) if not line.startswith("    "))]
+    names = [line.split()[1] for line in dreamer]
+    assert "small_pixels" in names and "tiny" in names
+    column = len("    --preset ") + max(map(len, names)) + 1
+    assert all(line[column - 1] == " " and line[column] != " " for line in dreamer), dreamer
+    row = dreamer[names.index("small_pixels")]
+    assert row.endswith("(env options: obs=pixels image_size=16 action_repeat=8)"), row
+    assert dreamer[names.index("tiny")].endswith("(env probe_continuous)")
 
 
 def test_train_prints_progress_and_summary(tmp_path):

@@ -9,6 +9,8 @@ is in ``tests/test_offpolicy_learning.py``.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -224,6 +226,16 @@ def test_presets_build_and_the_paper_ones_take_dreamerv3s_actor():
             assert fields == ("bounded_normal", False, True, 32, 32), name
     small = dreamer.DreamerConfig(**dreamer.presets()["small"].config)
     assert (small.actor_dist, small.replay_ratio, small.deter) == ("bounded_normal", 1.0, 64)
+    # ``small_pixels`` is ``small`` with a CNN and half the train ratio, and its images fit that CNN
+    # (the one-line image check of make_train passes; nothing compiles)
+    pixels = dreamer.presets()["small_pixels"]
+    config = dreamer.DreamerConfig(**pixels.config)
+    cnn = ("conv_channels", "conv_kernels", "conv_strides")
+    assert dataclasses.replace(config, replay_ratio=1.0, **{k: getattr(small, k) for k in cnn}) == small
+    assert (config.replay_ratio, config.conv_channels) == (0.5, (16, 32))
+    assert pixels.hparams == dreamer.presets()["small"].hparams and pixels.env_options["obs"] == "pixels"
+    env, params = envs.make("cartpole_balance", **pixels.env_options)
+    dreamer.make_train(config, env, params)
     assert dreamer.DreamerConfig().actor_dist == "tanh_normal" and dreamer.DreamerConfig().actor_state_grad
     assert not dreamer.DreamerConfig().actor_baseline and not small.actor_baseline
 

@@ -217,16 +217,23 @@ def presets() -> dict[str, Preset]:
                                         f"{_SIZES[n][1]}, CNN depth {_SIZES[n][3]}), 32 x 32 latents, batch 16 x 64, "
                                         "train ratio 512, one env (run DMC with --env-opt action_repeat=2)")
              for n in _SIZES}
+    small = dict(num_envs=4, num_steps=5, learning_starts=1_000, replay_ratio=1.0, seq_length=16, imag_horizon=10,
+                 deter=64, hidden=64, layers=1, groups=8, classes=8, num_bins=63, actor_dist="bounded_normal")
+    small_hparams = dict(lr=1e-3, actor_lr=3e-4, critic_lr=3e-4, gamma=0.99)
     return {
         "default": Preset(about="a 2-core CPU: GRU 128, MLPs 1 x 128, 8 x 16 latents, CNN 16-32-64, 4 envs, batch 16 x 16, "
                                 "0.125 gradient steps per env step (train ratio 32)"),
         "small": Preset(
-            config=dict(num_envs=4, num_steps=5, learning_starts=1_000, replay_ratio=1.0, seq_length=16, imag_horizon=10,
-                        deter=64, hidden=64, layers=1, groups=8, classes=8, num_bins=63, actor_dist="bounded_normal"),
-            hparams=dict(lr=1e-3, actor_lr=3e-4, critic_lr=3e-4, gamma=0.99),
+            config=small, hparams=small_hparams,
             about="a 2-core CPU, more updates on a smaller model: GRU 64, MLPs 1 x 64, 8 x 8 latents, imagination 10, "
                   "a bounded-normal actor, 4 envs, batch 16 x 16, 1 gradient step per env step (train ratio 256); "
                   "measured to learn more of the swing-up than `default` (one task, 2 seeds to 30k agent steps; benchmarks/RESULTS.md)"),
+        "small_pixels": Preset(
+            config={**small, "replay_ratio": 0.5, "conv_channels": (16, 32), "conv_kernels": (4, 4), "conv_strides": (2, 2)},
+            hparams=small_hparams, env_options=dict(obs="pixels", image_size=16, action_repeat=8),
+            about="a 2-core CPU from pixels: `small` with a CNN 16-32 (4x4, stride 2) and 0.5 gradient steps per agent step, "
+                  "16 x 16 RGB at action repeat 8 (no frame stack: the RSSM carries the past); on cartpole_balance "
+                  "387-512 at 100k frames and 475 / 529 at 200k (3 seeds, 2 to 200k; not solved; benchmarks/RESULTS.md)"),
         **paper,
         "tiny": Preset(
             config=dict(total_timesteps=64, num_envs=2, num_steps=4, buffer_size=64, batch_size=4, learning_starts=16,
