@@ -56,10 +56,10 @@ def preset_config(args, **fields):
 
 def speed(args) -> dict:
     machine = machine_info()  # the load average before this run
+    config, hp, preset_options = preset_config(args, total_timesteps=10**6, buffer_size=100_000, learning_starts=1_000)
     rows = []
     for case in args.cases.split(","):
         name, case_options = CASES[case]
-        config, hp, preset_options = preset_config(args, total_timesteps=10**6, buffer_size=100_000, learning_starts=1_000)
         options = {**case_options, **preset_options}  # a preset made for pixels brings its image size and action repeat
         env, params = envs.make(name, **options)
         trainer = dreamer.make_train(config, env, params)

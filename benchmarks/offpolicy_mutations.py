@@ -3,9 +3,10 @@
     python benchmarks/offpolicy_mutations.py [sac|td3|dqn|pqn|tdmpc|drq|dreamer ...]
 
 Each mutation must end near the random policy's return, below the test's threshold, while the
-unbroken learner passes it (PQN's test asserts each seed's BEST of 4 evaluations, and the best is what
-is printed as "trained" for it) (TD-MPC2's sign-flipped policy loss is caught by the policy prior's
-return, printed beside the planner's: its planner compensates, -502 against the -500 threshold) (tests/test_offpolicy_learning.py; DrQ-v2's: tests/test_drq.py). Results: benchmarks/RESULTS.md.
+unbroken learner passes it (tests/test_offpolicy_learning.py; DrQ-v2's: tests/test_drq.py). PQN's test
+asserts each seed's BEST of 4 evaluations, so the best is what is printed as "trained" for it. TD-MPC2's
+sign-flipped policy loss is caught by the policy prior's return, printed beside the planner's (its
+planner compensates: -502 against the -500 threshold). Results: benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
