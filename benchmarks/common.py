@@ -30,6 +30,13 @@ def _lscpu_field(name: str) -> str | None:
     return None
 
 
+def _simd_flags() -> list[str] | None:
+    """The CPU's vector-instruction flags (``lscpu``: x86 sse*, avx*, fma, amx*; Arm asimd*, sve*, sme*), or None."""
+    flags = _lscpu_field("Flags")
+    prefixes = ("sse", "avx", "fma", "amx", "asimd", "sve", "sme")
+    return None if flags is None else sorted(f for f in flags.split() if f.startswith(prefixes))
+
+
 def _mem_total_gib() -> float | None:
     try:
         with open("/proc/meminfo") as f:
@@ -57,6 +64,8 @@ def machine_info() -> dict:
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
         "cpu_model": _lscpu_field("Model name"),
+        # XLA:CPU picks kernels by these (AVX-512 machines round differently: compare fingerprints on one machine)
+        "cpu_simd_flags": _simd_flags(),
         "cpu_count": os.cpu_count(),
         "mem_total_gib": _mem_total_gib(),
         "loadavg_at_start": load,

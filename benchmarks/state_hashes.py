@@ -1,13 +1,17 @@
 """Fixed-seed fingerprints of every algorithm's ``tiny`` trainer, to show a change keeps the numbers.
 
 For each registered algorithm: a hash of every leaf of ``jit(train)(key(0), hparams)`` (final state and
-per-update metrics) and of ``jit(vmap(train))`` over 2 runs (keys split from ``key(5)``, the second run
-at half the hparams). Run it on the old code and on the new one and compare the lines::
+per-update metrics), of ``jit(vmap(train))`` over 2 runs (keys split from ``key(5)``, the second run
+at half the hparams), and with ``--sweep`` a third: the same 2 runs as a sweep runs them
+(:func:`jaxrl.trainer.vmapped`, update by update, so the whole state, its update index too, is
+batched; inside one ``jit(vmap(train))`` the update index stays unbatched). Run it on the old code
+and on the new one and compare the lines::
 
-    git stash; python benchmarks/state_hashes.py > old.txt; git stash pop
+    git stash; python benchmarks/state_hashes.py [--sweep] [ALGO ...] > old.txt; git stash pop
     python benchmarks/state_hashes.py > new.txt; diff old.txt new.txt    # no output: bit-equal
 
-About 5 minutes on a 2-core CPU. Equal hashes mean bit-equal arrays; a difference says which algorithm
+An older script has no ``--sweep``: copy this one out of the tree first and run the copy on both
+trees for that mode. About 5 minutes on a 2-core CPU (10 with ``--sweep``). Equal hashes mean bit-equal arrays; a difference says which algorithm
 to compare leaf by leaf.
 """
 
@@ -34,7 +38,19 @@ def fingerprint(tree) -> str:
     return digest.hexdigest()[:12]
 
 
-def main(names: list[str]) -> None:
+def swept(trainer, keys, hparams):
+    """The final state and stacked metrics of ``vmapped(trainer)`` run update by update (a sweep's chunks)."""
+    from jaxrl.trainer import vmapped
+
+    runs = vmapped(trainer, len(keys))
+    state, update, rows = jax.jit(runs.init)(keys, hparams), jax.jit(runs.update), []
+    for _ in range(trainer.num_updates):
+        state, metrics = update(state)
+        rows.append(metrics)
+    return state, jax.tree.map(lambda *m: jnp.stack(m), *rows)
+
+
+def main(names: list[str], sweep: bool = False) -> None:
     for name in names or algos.names():
         algo = algos.get(name)
         preset = algo.presets()["tiny"]
@@ -46,9 +62,12 @@ def main(names: list[str]) -> None:
         single = jax.jit(trainer)(jax.random.key(0), hp)
         hp2 = jax.tree.map(lambda x: jnp.stack([x, x * 0.5]), hp)
         batched = jax.jit(jax.vmap(trainer))(jax.random.split(jax.random.key(5), 2), hp2)
-        print(name, fingerprint(single), fingerprint(batched), flush=True)
+        keys = jax.random.split(jax.random.key(5), 2)
+        extra = [fingerprint(swept(trainer, keys, hp2))] if sweep else []
+        print(name, fingerprint(single), fingerprint(batched), *extra, flush=True)
         print(f"{name}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    args = sys.argv[1:]
+    main([a for a in args if a != "--sweep"], sweep="--sweep" in args)

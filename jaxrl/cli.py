@@ -12,7 +12,8 @@
 With no arguments ``jaxrl train`` trains PPO on ``cartpole_balance`` with the fast physics
 preset (``--env-opt physics=fast``: Euler instead of DM Control's RK4; it compiles and trains
 about twice as fast on a CPU) into ``runs/<generated name>/``; any ``--env`` (including
-``--env cartpole_balance``) gets the task's faithful default. Every input error is one line (exit status 2),
+``--env cartpole_balance``) or ``--preset`` gets the task's faithful default (a preset's own env
+options on top; ``start_env``). Every input error is one line (exit status 2),
 reported before anything compiles; a run stopped by a non-finite value, a debug check or a full disk is
 one line with exit status 1. ``--trust-code`` (train, sweep, eval, render) lets config fields name any
 Python function (it imports and runs it); without it, only jaxrl's registered functions.
@@ -121,7 +122,7 @@ def _add_train(sub, with_fields: bool) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument("algo", nargs="?", default=None, help=f"algorithm (default {DEFAULT_ALGO})")
-    t.add_argument("--env", default=None, help=f"env name (default {DEFAULT_ENV} with physics=fast; see `jaxrl envs`)")
+    t.add_argument("--env", default=None, help=f"env name (default: the preset's, else {DEFAULT_ENV}; with neither --env nor --preset, physics=fast; see `jaxrl envs`)")
     t.add_argument("--seed", type=_seed, default=None, help="PRNG seed (default 0)")
     t.add_argument("--steps", type=_positive_int, default=None, help="total env steps (same as --set total_timesteps=N)")
     t.add_argument("--num-envs", type=_positive_int, default=None, help="parallel envs (same as --set num_envs=N)")
@@ -167,7 +168,7 @@ def _add_sweep(sub) -> None:
         "the runs are split over every device of every host.",
     )
     w.add_argument("algo", nargs="?", default=DEFAULT_ALGO, help=f"algorithm (default {DEFAULT_ALGO})")
-    w.add_argument("--env", default=None, help=f"env name (default: the preset's, else {DEFAULT_ENV})")
+    w.add_argument("--env", default=None, help=f"env name (default: the preset's, else {DEFAULT_ENV}; with neither --env nor --preset, physics=fast)")
     w.add_argument("--env-opt", dest="env_opts", action="append", default=[], metavar="NAME=VALUE")
     w.add_argument("--seeds", type=_positive_int, default=4, help="seeds per setting (default 4)")
     w.add_argument("--preset", default=None, metavar="NAME", help="a named setting of the algorithm (`jaxrl algos` lists them)")
@@ -283,6 +284,26 @@ def preset_of(algo, name: str, preset: str):
     return presets[preset]
 
 
+def start_env(preset, env: str | None) -> tuple[str, dict]:
+    """The env and env options a run starts from, before ``--env-opt``.
+
+    - no ``--env`` and no ``--preset``: the demo (``DEFAULT_ENV`` with ``DEFAULT_ENV_OPTIONS``);
+    - a preset made for one env: that env with the preset's options, unless ``--env`` names another
+      (then that env's faithful default);
+    - a preset made for any env (``preset.env is None``): ``--env`` (else ``DEFAULT_ENV``) at its
+      faithful default, with the preset's options on top (a preset is a measured setting: the demo's
+      fast physics never replaces what it was measured on);
+    - ``--env`` alone: that env's faithful default.
+
+    (``--config``: the saved run's env and options, a preset's as ``_spec_from_args`` says.)
+    """
+    if preset is None:
+        return (env, {}) if env else (DEFAULT_ENV, dict(DEFAULT_ENV_OPTIONS))
+    if preset.env is not None:
+        return (preset.env, dict(preset.env_options)) if env in (None, preset.env) else (env, {})
+    return env or DEFAULT_ENV, dict(preset.env_options)
+
+
 def _spec_from_args(args):
     from jaxrl import algos, configs, experiment
 
@@ -290,17 +311,18 @@ def _spec_from_args(args):
         spec = experiment.read_spec(args.config)
         if args.algo not in (None, spec.algo):
             raise CliError(f"--config is a {spec.algo} run; the algorithm {args.algo!r} was also given")
-    else:
-        spec = experiment.Spec(algo=args.algo or DEFAULT_ALGO, env=DEFAULT_ENV,
-                               env_options=dict(DEFAULT_ENV_OPTIONS) if args.env is None else {})
-    algo = algos.get(args.algo or spec.algo)
-    if args.preset is not None:
-        preset = preset_of(algo, args.algo or spec.algo, args.preset)
+    name = args.algo or (spec.algo if args.config else DEFAULT_ALGO)
+    algo = algos.get(name)
+    preset = None if args.preset is None else preset_of(algo, name, args.preset)
+    if not args.config:
+        env, env_options = start_env(preset, args.env)
+        spec = experiment.Spec(algo=name, env=env, env_options=env_options)
+    elif preset is not None and preset.env is None:  # options for any env: on top of the saved run's
+        spec = dataclasses.replace(spec, env_options={**spec.env_options, **preset.env_options})
+    elif preset is not None and args.env is None:  # a preset made for one env: that env, its options
+        spec = dataclasses.replace(spec, env=preset.env, env_options=dict(preset.env_options))
+    if preset is not None:
         spec = dataclasses.replace(spec, config={**spec.config, **preset.config}, hparams={**spec.hparams, **preset.hparams})
-        if preset.env is not None and args.env is None:
-            spec = dataclasses.replace(spec, env=preset.env, env_options=dict(preset.env_options))
-        elif preset.env is None:  # options for any env (e.g. DrQ-v2's pixels): on top of the env's
-            spec = dataclasses.replace(spec, env_options={**spec.env_options, **preset.env_options})
     config_changes, hparam_changes = configs.parse_sets(args.sets, algo.Config, algo.Hparams, trust_code=args.trust_code)
     if args.steps is not None:
         config_changes["total_timesteps"] = args.steps
@@ -378,13 +400,11 @@ def sweep_command(args) -> int:
 
     algo = algos.get(args.algo)
     config_changes, swept = sweep.parse_sets(args.sets, algo.Config, algo.Hparams, random=bool(args.random), trust_code=args.trust_code)
-    base_hparams, env_name = {}, args.env
+    base_hparams, preset = {}, None
     if args.preset is not None:
         preset = preset_of(algo, args.algo, args.preset)
         config_changes, base_hparams = {**preset.config, **config_changes}, dict(preset.hparams)
-        env_name = env_name or preset.env
-    env_options = {} if env_name else dict(DEFAULT_ENV_OPTIONS)
-    env_name = env_name or DEFAULT_ENV
+    env_name, env_options = start_env(preset, args.env)
     if args.steps is not None:
         config_changes["total_timesteps"] = args.steps
     if args.num_envs is not None:

@@ -18,8 +18,9 @@ into a trainer whose every update:
 
 Env steps are counted the same way in every trainer (``update x steps_per_update``): the random
 prefill is the first updates of the run, so ``--steps``, the progress bar and the logs stay true.
-The learning step is a ``lax.cond`` on the update index: a single run skips it while warming up;
-vmapped runs (a sweep) compute and discard it (``vmap`` turns the cond into a select).
+The learning step runs only in updates that learn, in a sweep too (:func:`jaxrl.control_flow.compute_if`:
+a ``lax.cond`` whose predicate a sweep's ``vmap`` batches became a select that computed every warm-up
+update's gradient steps and threw them away).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from flax import struct
 from jaxrl import replay as replay_lib
 from jaxrl import rollout as rollout_lib
 from jaxrl.configs import ConfigError, check_count, check_positive_ints
+from jaxrl.control_flow import compute_if
 from jaxrl.env import Env
 from jaxrl.optim import default_optimizer
 from jaxrl.policy import Policy, no_carry, reset_where
@@ -313,7 +315,7 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
         # The first learning update: ready now, and the previous update (whose buffer was state.replay) was not.
         first = ready & ~((state.update_step > warmup) & buffer.can_sample(state.replay, agent.sample_length))
         skipped = jax.tree.map(jnp.zeros_like, jax.eval_shape(learn, state, replay, learn_key, first)[1])
-        agent_state, metrics = jax.lax.cond(ready, lambda: learn(state, replay, learn_key, first), lambda: (state.agent, skipped))
+        agent_state, metrics = compute_if(ready, learn, (state, replay, learn_key, first), (state.agent, skipped))
         metrics = {**metrics, **episode_metrics(traj), "learning": ready.astype(jnp.float32)}
         return state.replace(agent=agent_state, replay=replay, rollout=rollout, key=key, update_step=state.update_step + 1), metrics
 

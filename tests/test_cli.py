@@ -51,6 +51,44 @@ def test_no_arguments_means_train_ppo_on_cartpole_balance(monkeypatch):
         cli.main(["train", "dreamer", "--env", "cartpole_balance", "--preset", "small_pixels"])
     assert seen["spec"].env_options == {"obs": "pixels", "image_size": 16, "action_repeat": 8}
     assert seen["spec"].config["conv_channels"] == (16, 32)
+    # without --env a preset runs on the default env's FAITHFUL physics: the demo's fast physics is for no arguments only
+    with pytest.raises(Stop):
+        cli.main(["train", "dreamer", "--preset", "small_pixels"])
+    assert (seen["spec"].env, seen["spec"].env_options) == ("cartpole_balance", {"obs": "pixels", "image_size": 16, "action_repeat": 8})
+    with pytest.raises(Stop):
+        cli.main(["train", "dreamer", "--preset", "small"])
+    assert (seen["spec"].env, seen["spec"].env_options) == ("cartpole_balance", {})
+
+
+@pytest.mark.parametrize("argv, env, options", [
+    (["sweep", "dreamer", "--preset", "small_pixels", "--env", "cartpole_swingup"], "cartpole_swingup",
+     {"obs": "pixels", "image_size": 16, "action_repeat": 8}),
+    (["sweep", "drq", "--preset", "paper", "--env-opt", "frame_stack=2"], "cartpole_balance",
+     {"obs": "pixels", "image_size": 84, "frame_stack": 2, "action_repeat": 2}),
+    (["sweep", "dreamer", "--preset", "tiny"], "probe_continuous", {}),
+    (["sweep", "ppo"], "cartpole_balance", {"physics": "fast"}),
+    (["sweep", "ppo", "--env", "cartpole_balance"], "cartpole_balance", {}),
+])
+def test_sweep_starts_from_the_env_train_would(monkeypatch, argv, env, options):
+    """``jaxrl sweep`` takes the env and env options as ``jaxrl train`` does (``cli.start_env``): a
+    preset's env options reach the runs (they were dropped before), and the demo's fast physics
+    applies only without --env and --preset."""
+    from jaxrl import sweep_dir
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_sweep(algo, env_name, env_options, **kw):
+        seen.update(env=env_name, options=env_options)
+        raise Stop
+
+    monkeypatch.setattr(sweep_dir, "sweep_to_dir", fake_sweep)
+    monkeypatch.setenv("JAXRL_DEBUG", "1")
+    with pytest.raises(Stop):
+        cli.main(argv)
+    assert (seen["env"], seen["options"]) == (env, options)
 
 
 def test_algos_lists_presets_aligned_with_their_envs(capsys):

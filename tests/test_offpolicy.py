@@ -268,6 +268,54 @@ def test_a_carry_that_holds_the_action_taken_holds_the_warm_ups_random_action():
         assert all(a == 0 for a, _ in taken[12:]), taken  # explore's own action after the warm-up
 
 
+# ----------------------------------------------------------------------------- steps skipped under vmap
+
+
+def test_warm_up_updates_and_td3s_delayed_actor_compute_nothing_also_under_vmap(monkeypatch):
+    """A replay learner's gradient steps run only in updates that learn, and TD3's actor step only when
+    due, in a vmapped sweep too (:func:`jaxrl.control_flow.compute_if`; with a ``lax.cond`` ``vmap``
+    computed both branches and discarded one: every warm-up update's gradient steps, every critic
+    step's actor step). Counted by host callbacks in the traced program: 8 updates of 2 gradient
+    steps, 3 of warm-up, policy delay 2 -> 10 critic steps and 5 actor steps, vmapped over 2 runs,
+    update by update as the runner's chunks and a sweep run them (a callback without batched
+    arguments fires once for the batch; in one ``jit(vmap(train))`` the update index stays unbatched
+    and a cond stayed a cond). ``benchmarks/state_hashes.py --sweep`` gave the old fingerprints for
+    every algorithm alone and in one ``jit(vmap(train))``, and run update by update as a sweep for
+    all but TD3 (float32 rounding in its actor's Adam moments: the batch's actor step is fused inside a cond)."""
+    import dataclasses
+
+    from jaxrl.algos import td3
+    from jaxrl.algos.td3 import train as td3_train
+
+    config = td3.TD3Config(total_timesteps=64, num_envs=2, num_steps=4, buffer_size=64, batch_size=4, learning_starts=24,
+                           replay_ratio=0.25, hidden_sizes=(8,), policy_delay=2)
+    assert (config.warmup_updates, config.grad_steps, config.num_updates) == (3, 2, 8)
+    env, params = envs.make("probe_continuous")
+    calls = {"critic": 0, "actor": 0}
+
+    def count(kind):
+        def bump():
+            calls[kind] += 1
+        jax.debug.callback(bump)
+
+    actor_step = td3_train.actor_step
+    monkeypatch.setattr(td3_train, "actor_step", lambda *a: (count("actor"), actor_step(*a))[1])
+    plain = td3.make_agent(config, env)
+    agent = dataclasses.replace(plain, learn=lambda *a: (count("critic"), plain.learn(*a))[1])
+    trainer = offpolicy.make_train(config, env, params, agent, td3.as_hparams)
+    hp = td3.as_hparams(td3.default_hparams())
+    keys = jax.random.split(jax.random.key(0), 2)
+    hps = jax.tree.map(lambda x: jnp.stack([x, x]), hp)
+    state = jax.jit(jax.vmap(trainer.init))(keys, hps)
+    update = jax.jit(jax.vmap(trainer.update))
+    for _ in range(trainer.num_updates):  # as the runner's chunks: the state (its update index too) batched
+        state, metrics = update(state)
+    jax.block_until_ready(state)
+    jax.effects_barrier()
+    assert calls == {"critic": 10, "actor": 5}, calls  # a cond here ran 16 and 16
+    assert np.asarray(metrics["learning"]).tolist() == [1.0, 1.0] and np.asarray(state.agent.step).tolist() == [10, 10]
+
+
 # ----------------------------------------------------------------------------- the pretraining burst
 
 

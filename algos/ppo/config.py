@@ -132,7 +132,7 @@ def presets() -> dict[str, Preset]:
     """PPO's named settings: ``default`` (the MJX cart-pole run of ``jaxrl train``), ``tiny`` (the
     contract tests: a probe env, seconds to compile)."""
     return {
-        "default": Preset(about="32 envs x 64 steps, 4 epochs of 4 minibatches; 524k env steps (jaxrl train's default run)"),
+        "default": Preset(about="32 envs x 64 steps, 4 epochs of 4 minibatches; 524k env steps (the config of `jaxrl train`'s no-argument run)"),
         "tiny": Preset(
             config=dict(total_timesteps=8 * 4 * 4, num_envs=8, num_steps=4, num_minibatches=2, update_epochs=2,
                         hidden_sizes=(16,)),

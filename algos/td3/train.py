@@ -2,8 +2,8 @@
 
 The loop is :func:`jaxrl.offpolicy.make_train`; this is TD3's :class:`jaxrl.offpolicy.Agent`. One
 gradient step updates the critics; every ``policy_delay``-th one also updates the actor (on the
-updated critics) and moves the target actor and critics by Polyak averaging. (The delay is a
-``lax.cond``: a single run skips the actor step; vmapped runs compute and discard it.)
+updated critics) and moves the target actor and critics by Polyak averaging. (The delay is
+:func:`jaxrl.control_flow.compute_if`: the actor step runs only when due, in vmapped runs too.)
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from flax import struct
 
 from jaxrl import offpolicy
 from jaxrl.configs import ConfigError
+from jaxrl.control_flow import compute_if
 from jaxrl.env import Env, require_spaces
 from jaxrl.losses import critic_loss, td_target
 from jaxrl.optim import gradient_step, polyak
@@ -83,12 +84,14 @@ def make_agent(config: TD3Config, env: Env) -> offpolicy.Agent:
         return TD3AgentState(a, c, a, c, config.optimizer(hp, meta_params, actor_config).init(a),
                              config.optimizer(hp, meta_params, config).init(c), jnp.zeros((), jnp.int32))
 
+    def actor_update(agent, hp, meta_params, batch):
+        return actor_step(nets, agent, hp, config.optimizer(hp, meta_params, actor_config), batch)
+
     def learn(agent, hp, meta_params, batch, key):
         agent, critic_metrics = critic_step(nets, spec, agent, hp, config.optimizer(hp, meta_params, config), batch, key)
-        actor_tx = config.optimizer(hp, meta_params, actor_config)
         due = agent.step % config.policy_delay == 0
         skipped = {"actor_loss": jnp.zeros((), jnp.float32)}
-        agent, actor_metrics = jax.lax.cond(due, lambda a: actor_step(nets, a, hp, actor_tx, batch), lambda a: (a, skipped), agent)
+        agent, actor_metrics = compute_if(due, actor_update, (agent, hp, meta_params, batch), (agent, skipped))
         metrics = {**critic_metrics, **actor_metrics, "actor_updates": due.astype(jnp.float32),
                    "loss": critic_metrics["critic_loss"] + actor_metrics["actor_loss"]}
         return agent.replace(step=agent.step + 1), metrics
