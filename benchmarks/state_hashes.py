@@ -11,8 +11,8 @@ and on the new one and compare the lines::
     python benchmarks/state_hashes.py > new.txt; diff old.txt new.txt    # no output: bit-equal
 
 An older script has no ``--sweep``: copy this one out of the tree first and run the copy on both
-trees for that mode. About 5 minutes on a 2-core CPU (10 with ``--sweep``). Equal hashes mean bit-equal arrays; a difference says which algorithm
-to compare leaf by leaf.
+trees for that mode. About 5 minutes on a 2-core CPU (10 with ``--sweep``). Equal hashes mean
+bit-equal arrays; a difference says which algorithm to compare leaf by leaf.
 """
 
 from __future__ import annotations
@@ -60,9 +60,8 @@ def main(names: list[str], sweep: bool = False) -> None:
         hp = algo.validate_hparams(hparams)
         start = time.perf_counter()
         single = jax.jit(trainer)(jax.random.key(0), hp)
-        hp2 = jax.tree.map(lambda x: jnp.stack([x, x * 0.5]), hp)
-        batched = jax.jit(jax.vmap(trainer))(jax.random.split(jax.random.key(5), 2), hp2)
-        keys = jax.random.split(jax.random.key(5), 2)
+        hp2, keys = jax.tree.map(lambda x: jnp.stack([x, x * 0.5]), hp), jax.random.split(jax.random.key(5), 2)
+        batched = jax.jit(jax.vmap(trainer))(keys, hp2)
         extra = [fingerprint(swept(trainer, keys, hp2))] if sweep else []
         print(name, fingerprint(single), fingerprint(batched), *extra, flush=True)
         print(f"{name}: {time.perf_counter() - start:.0f} s", file=sys.stderr)

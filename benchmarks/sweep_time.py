@@ -4,7 +4,9 @@
     python benchmarks/sweep_time.py ALGO [--env NAME] [--env-opt NAME=VALUE ...] [--preset P] [--set NAME=VALUE ...]
                                     [--seeds 4] [--steps N] [--repeats 3] [--json out.json]
 
-The env and its options are the ones ``jaxrl sweep`` would take for the same flags.
+The env and its options are the ones ``jaxrl sweep`` would take for the same flags (``jaxrl.cli.start_env``;
+the stop-45 old/new comparison ran a copy of this script with that rule written out, since the old
+tree had no ``start_env``).
 
 ``jaxrl.sweep.Sweeper`` (the program ``jaxrl sweep`` runs: every run's state batched, the whole run in
 one chunk) of ``--seeds`` seeds; the first call compiles (reported apart), then ``--repeats`` calls
@@ -25,16 +27,7 @@ import numpy as np
 
 from common import machine_info, write_json
 from jaxrl import algos, configs, envs, sweep
-
-
-def start_env(preset, env):
-    """The env and options ``jaxrl sweep`` starts from (``jaxrl.cli.start_env``'s rule, written out so the
-    script also runs against trees older than it): the demo's ``physics=fast`` without --env and --preset."""
-    if preset is None:
-        return (env, {}) if env else ("cartpole_balance", {"physics": "fast"})
-    if preset.env is not None:
-        return (preset.env, dict(preset.env_options)) if env in (None, preset.env) else (env, {})
-    return env or "cartpole_balance", dict(preset.env_options)
+from jaxrl.cli import start_env
 
 
 def build(args):
