@@ -6,7 +6,8 @@ Each mutation must end near the random policy's return, below the test's thresho
 unbroken learner passes it (tests/test_offpolicy_learning.py; DrQ-v2's: tests/test_drq.py). PQN's test
 asserts each seed's BEST of 4 evaluations, so the best is what is printed as "trained" for it. TD-MPC2's
 sign-flipped policy loss is caught by the policy prior's return, printed beside the planner's (its
-planner compensates: -502 against the -500 threshold). Results: benchmarks/RESULTS.md.
+planner compensates: -502 with jax 0.9.2, -406 with jax 0.12, above the planner's -950 threshold, which
+catches the reward-less model). Results: benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
