@@ -371,7 +371,7 @@ def train_command(args) -> int:
     outcome = experiment.train(
         spec, run_dir=run_dir, runs_root=args.runs_dir, resume=bool(args.resume), tensorboard=not args.no_tensorboard,
         wandb_project=args.wandb, live_log=not args.no_live_log, command=["jaxrl", *sys.argv[1:]], trust_code=args.trust_code,
-        restart=args.restart, allow_other_stack=args.allow_other_stack,
+        restart=args.restart, allow_other_stack=args.allow_other_stack, program_dir=program_dir(),
     )
     res = outcome.result
     ret = "-" if outcome.last_return is None else f"{outcome.last_return:.1f}"
@@ -514,6 +514,8 @@ def eval_command(args) -> int:
 
     built, state, info = experiment.load_state(args.run_dir, args.step, warn=lambda m: print(m, file=sys.stderr),
                                                trust_code=args.trust_code)
+    if not args.trust_code:
+        built = dataclasses.replace(built, program_dir=program_dir())
     rets = experiment.evaluate_state(built, state, args.episodes, args.seed)
     print(f"{args.run_dir}: update {info.get('update')} ({info.get('env_steps', 0):,} env steps), {args.episodes} episodes: "
           f"return {rets.mean():.1f} +/- {rets.std():.1f} (min {rets.min():.1f}, max {rets.max():.1f})", flush=True)
@@ -575,6 +577,13 @@ def _cache_dir() -> str | None:
     ``~/.cache/jaxrl/xla``); ``0`` or ``off`` turns it off (None)."""
     path = os.environ.get("JAXRL_COMPILATION_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "jaxrl", "xla"))
     return None if path.lower() in ("", "0", "off", "false", "no") else path
+
+
+def program_dir() -> str | None:
+    """Where ``jaxrl train`` keeps its exported programs (:mod:`jaxrl.program_cache`): ``programs``
+    inside :func:`_cache_dir`; None when that cache is off."""
+    path = _cache_dir()
+    return None if path is None else os.path.join(path, "programs")
 
 
 def _quiet_xla() -> None:

@@ -100,6 +100,7 @@ class Built:
     trainer: Any
     log_every: int
     chunk: int
+    program_dir: str | None = None  # where exported programs are kept (jaxrl.program_cache); None: traced each run
 
     def resolved_spec(self) -> Spec:
         """The spec with every config and hparams field written out (what run.json stores)."""
@@ -116,6 +117,32 @@ class Built:
 
     def abstract_state(self):
         return self.trainer.abstract_state(self.hparams)
+
+    def program_key(self) -> str | None:
+        """What this run's programs depend on besides their inputs' shapes and jaxrl's own files
+        (see :mod:`jaxrl.program_cache`): the identity without the seed and the hparams' values
+        (both are inputs of the programs). None when a config field holds a callable from outside
+        jaxrl (its code is not part of the key): such a run is traced every time."""
+        if self.program_dir is None or any(not _jaxrl_callable(v) for v in _callables(self.config)):
+            return None
+        identity = {k: v for k, v in self.identity().items() if k not in ("seed", "hparams")}
+        return json.dumps(identity, sort_keys=True, default=str)
+
+
+def _callables(value) -> list:
+    """The callables in a config (its fields, and inside tuples, lists and dicts)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [c for v in value for c in _callables(v)]
+    return [value] if callable(value) else []
+
+
+def _jaxrl_callable(fn) -> bool:
+    module = getattr(fn, "__module__", None) or ""
+    return module == "jaxrl" or module.startswith("jaxrl.")
 
 
 def env_defaults(name: str) -> dict:
@@ -300,6 +327,7 @@ def train(
     trust_code: bool = False,
     restart: bool = False,
     allow_other_stack: bool = False,
+    program_dir: str | None = None,
 ) -> Outcome:
     """Train ``spec`` into a run directory, or resume the run in ``run_dir``.
 
@@ -319,6 +347,10 @@ def train(
         update 0 (its metrics are cut) instead of refusing.
       allow_other_stack: resume from a checkpoint written with other package versions
         or on another backend (its numbers will part from an uninterrupted run's).
+      program_dir: keep the run's traced programs (init, chunks, :func:`evaluate_state`'s) in
+        this folder, so a later run of the same config skips tracing them
+        (:mod:`jaxrl.program_cache`; the CLI uses ``<JAXRL_COMPILATION_CACHE>/programs``).
+        None (default): trace every time.
 
     Returns:
       An :class:`Outcome` (status, counters, the runner's result with the final state).
@@ -331,6 +363,7 @@ def train(
     """
     stream = stream or sys.stdout
     spec, built, run_dir, lock = _prepare(spec, run_dir, runs_root, resume, wandb_project, command, trust_code)
+    built = dataclasses.replace(built, program_dir=None if trust_code else program_dir)
     with lock:
         ck = checkpointer(run_dir, built, allow_other_stack=allow_other_stack, warn=lambda m: print(m, file=stream, flush=True))
         state, start, elapsed0 = _restore_or_record(built, run_dir, ck, resume, restart, command)
@@ -507,7 +540,8 @@ def _run_chunks(built: Built, ck, state, start: int, elapsed0: float, on_log, on
                   f"chunks of {built.chunk}, log every {built.log_every}) ...", file=stream, flush=True)
         return runner.run(trainer, jax.random.key(spec.seed), built.hparams, chunk_updates=built.chunk,
                           on_progress=on_progress, log_every=built.log_every, on_log=on_log, live=live_log,
-                          state=state, start_update=start, debug=bool(spec.env_options.get("debug")))
+                          state=state, start_update=start, debug=bool(spec.env_options.get("debug")),
+                          program_dir=built.program_dir, program_key=built.program_key())
 
 
 def _with_hint(error: runner.NonFiniteError, where: str) -> runner.NonFiniteError:
@@ -536,7 +570,11 @@ def evaluate_state(built: Built, state: Any, episodes: int, seed: int = 0):
     def returns(key, state):  # the state is an argument, not a constant baked into the program
         return evaluate.episode_returns(key, env, env_params, built.trainer.policy(state), episodes, horizon)
 
-    return np.asarray(jax.jit(returns)(jax.random.key(seed), state))
+    from jaxrl import program_cache
+
+    args, key = (jax.random.key(seed), state), built.program_key()
+    program = program_cache.lowered(built.program_dir, key and f"{key} evaluate {episodes} {horizon}", returns, args)
+    return np.asarray(program.compile()(*args) if program is not None else jax.jit(returns)(*args))
 
 
 def output_path(run_dir: str, filename: str) -> str:

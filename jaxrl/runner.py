@@ -222,6 +222,27 @@ def _checkified(chunk: Callable) -> Callable:
     return checked
 
 
+def _compile_beside(compile: Callable[[], Any], work: Callable[[], None]) -> Any:
+    """``compile()`` on a thread while ``work()`` runs on this one; returns what ``compile`` returned."""
+    box: dict = {}
+
+    def compile_there():
+        try:
+            box["out"] = compile()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = e
+
+    worker = threading.Thread(target=compile_there, name="jaxrl-compile-init", daemon=True)
+    worker.start()
+    try:
+        work()
+    finally:
+        worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["out"]
+
+
 def _make_chunk(trainer: Trainer, check_finite: bool):
     """``chunk(state, num) -> (state, metrics[num])`` (``num`` static): one ``lax.scan`` of
     ``num`` updates."""
@@ -244,7 +265,8 @@ class Runner:
 
     def __init__(self, trainer: Trainer, chunk_updates: int | None = None, *, log_every: int | None = None,
                  on_log: Callable[[dict], None] | None = None, live: bool = True, check_finite: bool = True,
-                 state_sharding: Any = None, debug: bool = False):
+                 state_sharding: Any = None, debug: bool = False, program_dir: str | None = None,
+                 program_key: str | None = None):
         n = trainer.num_updates
         self.trainer, self.on_log, self.check_finite, self.debug = trainer, on_log, check_finite, debug
         if on_log is not None and not log_every:  # about 100 rows, dividing the run and the chunk
@@ -268,6 +290,11 @@ class Runner:
         self._chunk_fn = _checkified(chunk_fn) if debug else chunk_fn
         self._chunk = None  # jitted on the first run, when the state's shardings are known
         self._compiled: dict[int, Any] = {}
+        # Exported programs on disk (jaxrl.program_cache): one device, no debug checks.
+        exportable = program_dir is not None and program_key is not None and state_sharding is None and not debug
+        self._program_dir = program_dir if exportable else None
+        self._program_key = f"{program_key} check_finite={check_finite}" if exportable else None
+        self.program_sources: dict[str, str] = {}  # "init" / "chunk N" -> "traced", "exported" or "loaded"
 
     def _emit(self, update, row, now: float | None = None):
         clock, steps = self._clock, self.trainer.steps_per_update
@@ -320,36 +347,87 @@ class Runner:
         if self._init_compiled is not None:
             compiled_signature, compiled = self._init_compiled
             return compiled(*args) if compiled_signature == signature else self._init(*args)
-        lowered = self._init.trace(*args).lower()
-        box: dict = {}
-
-        def compile_init():
-            try:
-                box["init"] = lowered.compile()
-            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-                box["error"] = e
-
-        worker = threading.Thread(target=compile_init, name="jaxrl-compile-init", daemon=True)
-        worker.start()
-        assumed = self._state_sharding
-        if assumed is None:
-            assumed = jax.sharding.SingleDeviceSharding(jax.config.jax_default_device or jax.devices()[0])
-        if size is not None and size not in self._compiled and isinstance(assumed, jax.sharding.Sharding):
-            abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=assumed), lowered.out_info)
-            self._compiled_chunk(abstract, size)
-        worker.join()
-        if "error" in box:
-            raise box["error"]
-        compiled = box["init"]
-        if not all(s == assumed for s in jax.tree.leaves(compiled.output_shardings)):
-            self._chunk, self._compiled = None, {}  # init placed the state elsewhere: compile for it
+        program = self._init_export(args)
+        compiled = self._start_exported(program, args, size) if program is not None else self._start_traced(args, size)
         self._init_compiled = (signature, compiled)
         return compiled(*args)
 
+    def _start_traced(self, args, size: int | None) -> Callable:
+        """Init compiled from its trace (beside the first chunk program's compile)."""
+        lowered = self._init.trace(*args).lower()
+        assumed = self._state_sharding
+        if assumed is None:
+            assumed = jax.sharding.SingleDeviceSharding(jax.config.jax_default_device or jax.devices()[0])
+
+        def chunk():
+            if size is not None and size not in self._compiled and isinstance(assumed, jax.sharding.Sharding):
+                abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=assumed), lowered.out_info)
+                self._compiled_chunk(abstract, size)
+
+        compiled = _compile_beside(lowered.compile, chunk)
+        if not all(s == assumed for s in jax.tree.leaves(compiled.output_shardings)):
+            self._chunk, self._compiled = None, {}  # init placed the state elsewhere: compile for it
+        self.program_sources.setdefault("init", "traced")
+        return compiled
+
+    def _init_export(self, args):
+        """Init's exported program (:mod:`jaxrl.program_cache`), or None (then it is traced)."""
+        if self._program_key is None:
+            return None
+        from jaxrl import program_cache
+
+        init = self.trainer.init
+        return program_cache.lowered(self._program_dir, f"{self._program_key} init", lambda *a: jax.tree.leaves(init(*a)), args)
+
+    def _start_exported(self, program, args, size: int | None) -> Callable:
+        """Init compiled from its exported program (beside the first chunk program's)."""
+        like = jax.eval_shape(self.trainer.init, *args)  # the state's structure: init's output is its leaves
+        tree = jax.tree.structure(like)
+        self.program_sources["init"] = "loaded" if program.loaded else "exported"
+
+        def chunk():
+            if size is not None and size not in self._compiled:
+                self._compiled_chunk(like, size)
+
+        call = _compile_beside(program.compile, chunk)
+        return lambda *a: jax.tree.unflatten(tree, call(*a))
+
     def _compiled_chunk(self, state, size: int):
         if size not in self._compiled:
-            self._compiled[size] = self._chunk_program(state).lower(state, size).compile()
+            program = self._exported_chunk(state, size)
+            if program is None:
+                program = self._chunk_program(state).lower(state, size).compile()
+                self.program_sources[f"chunk {size}"] = "traced"
+            self._compiled[size] = program
         return self._compiled[size]
+
+    def _exported_chunk(self, state, size: int) -> Callable | None:
+        """The chunk program of ``size`` updates compiled from its exported program, or None."""
+        if self._program_key is None:
+            return None
+        from jaxrl import program_cache
+
+        tree, chunk_fn = jax.tree.structure(state), self._chunk_fn
+
+        def flat(s):
+            new_state, metrics = chunk_fn(s, size)
+            return jax.tree.leaves(new_state), metrics
+
+        program = program_cache.lowered(self._program_dir, f"{self._program_key} chunk {size}", flat, (state,),
+                                        meta=lambda: {"checked": self._checked_names()})
+        if program is None:
+            return None
+        if program.loaded:  # the names of the checked quantities are recorded while tracing
+            names = list(program.meta.get("checked", []))
+            self._checked_names = lambda: names
+        self.program_sources[f"chunk {size}"] = "loaded" if program.loaded else "exported"
+        call = program.compile()
+
+        def run(s):
+            leaves, metrics = call(s)
+            return jax.tree.unflatten(tree, leaves), metrics
+
+        return run
 
     def run(self, key: jax.Array, hparams: Any, meta_params: Any = None, on_progress=None, *,
             state: Any = None, start_update: int = 0) -> RunResult:
@@ -454,6 +532,8 @@ def run(
     start_update: int = 0,
     check_finite: bool = True,
     debug: bool = False,
+    program_dir: str | None = None,
+    program_key: str | None = None,
 ) -> RunResult:
     """Train with ``trainer`` in compiled chunks of ``chunk_updates`` updates.
 
@@ -481,11 +561,17 @@ def run(
       debug: run the chunks checkified, so the env's debug checks are live (an env made with
         ``debug=True``: :class:`~jaxrl.wrappers.CheckActions`); the first failed check stops
         the run after its compiled call with :class:`DebugCheckError`. Slower; off by default.
+      program_dir, program_key: keep the init and chunk programs exported in ``program_dir``
+        under ``program_key`` (what the trainer's programs depend on besides jaxrl's files and
+        their inputs' shapes, e.g. :meth:`jaxrl.experiment.Built.program_key`): a later process
+        with the same key loads them instead of tracing (:mod:`jaxrl.program_cache`; the same
+        numbers). Not with ``debug`` or a sharded state.
 
     Returns:
       The final state, the metrics of the updates run in this call (``[n]``),
       compile seconds (init + AOT compile of the chunk programs) and run seconds.
       To run again with new values without recompiling, keep a :class:`Runner`.
     """
-    r = Runner(trainer, chunk_updates, log_every=log_every, on_log=on_log, live=live, check_finite=check_finite, debug=debug)
+    r = Runner(trainer, chunk_updates, log_every=log_every, on_log=on_log, live=live, check_finite=check_finite, debug=debug,
+               program_dir=program_dir, program_key=program_key)
     return r.run(key, hparams, meta_params, on_progress, state=state, start_update=start_update)

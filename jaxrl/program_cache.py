@@ -1,0 +1,266 @@
+"""Traced programs kept across processes: a repeated ``jaxrl train`` skips tracing and lowering.
+
+JAX's persistent compilation cache skips the XLA compile of a program it has seen, but every new
+process still traces the Python (the env stack, the networks, the losses) and lowers it to
+StableHLO before it can even look the program up: about 4.5 s of the default command's 5 s warm
+start on a 2-core CPU. Here a program is exported once (``jax.export``: its StableHLO and its
+input and output signatures) into a file, and a later process with the same program key
+deserializes it and compiles it (a hit in the compilation cache) without tracing anything.
+
+    program = program_cache.lowered(directory, key, fn, args)   # None: trace as usual
+    out = program.compile()(*args)                               # == jax.jit(fn)(*args)
+
+What decides whether a file may be reused, all hashed into its name:
+
+- ``key``: what the caller's program depends on besides its inputs' shapes (the run's config,
+  env and options; :func:`jaxrl.experiment.program_key`);
+- every file of jaxrl's own packages (the core, ``jaxrl.envs`` with its MJCF models,
+  ``jaxrl.algos``), the versions of jax, jaxlib and the libraries a program is traced from, the
+  JAX settings that change a trace, the backend and device kind;
+- the inputs' tree structure (with static fields) and their shapes and dtypes.
+
+So an edit of an installed jaxrl file is a new key; a function replaced in memory at run time
+(monkeypatching) is not seen. Callables from outside jaxrl in a config turn the cache off for
+that run (:func:`jaxrl.experiment.program_key`).
+
+Numbers: the first process compiles the deserialized export too, so the first and every later
+run compile the same module; ``tests/test_program_cache.py`` checks that both equal plain
+``jax.jit``, bit for bit.
+
+Used on the CPU backend only (verified there; elsewhere ``lowered`` returns None and the caller
+traces). An exported program calls LAPACK through custom calls that jaxlib registers only when it
+lowers a linear-algebra op; :func:`_prepare_custom_calls` registers them first (without that, a
+fresh process crashes in the first call), and a program with any other custom call is not kept.
+A file that fails its checksum or does not load is ignored and rewritten.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import tempfile
+from typing import Any, Callable
+
+import jax
+
+FORMAT = 1
+LIBRARIES = ("jax", "jaxlib", "flax", "optax", "chex", "numpy", "mujoco", "mujoco-mjx", "brax", "gymnax")
+FLAGS = ("jax_enable_x64", "jax_default_prng_impl", "jax_default_matmul_precision", "jax_threefry_partitionable",
+         "jax_numpy_dtype_promotion", "jax_numpy_rank_promotion", "jax_dynamic_shapes")
+_CUSTOM_CALL = re.compile(r'(?:custom_call\s*@|call_target_name\s*=\s*")([A-Za-z0-9_.]+)')
+
+
+@functools.lru_cache(maxsize=1)
+def environment_digest() -> str:
+    """A digest of jaxrl's package files, the libraries' versions and the JAX settings that shape a trace."""
+    import importlib.metadata as md
+    import platform
+
+    import jaxrl
+    import jaxrl.algos
+    import jaxrl.envs
+
+    h = hashlib.sha256(f"format {FORMAT} python {platform.python_version()}".encode())
+    files = set()
+    for package in (jaxrl, jaxrl.envs, jaxrl.algos):
+        root = os.path.dirname(os.path.realpath(package.__file__))
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            files.update(os.path.join(folder, n) for n in names if not n.endswith((".pyc", ".pyo")))
+    for path in sorted(files):
+        with open(path, "rb") as f:
+            h.update(path.encode() + b"\0" + hashlib.sha256(f.read()).digest())
+    for dist in LIBRARIES:
+        try:
+            h.update(f"{dist}={md.version(dist)}".encode())
+        except md.PackageNotFoundError:
+            h.update(f"{dist}=-".encode())
+    for flag in FLAGS:
+        h.update(f"{flag}={getattr(jax.config, flag, None)!r}".encode())
+    device = jax.devices()[0]
+    h.update(f"{device.platform} {device.device_kind} {jax.device_count()}".encode())
+    return h.hexdigest()
+
+
+def usable() -> bool:
+    """Whether exported programs are used on this backend (the CPU only: verified there)."""
+    return jax.default_backend() == "cpu"
+
+
+def _abstract(x) -> jax.ShapeDtypeStruct:
+    """The shape, dtype and weak type of an array, a Python scalar or a ``ShapeDtypeStruct``."""
+    a = x if isinstance(x, jax.ShapeDtypeStruct) else jax.typeof(x)
+    return jax.ShapeDtypeStruct(a.shape, a.dtype, weak_type=getattr(a, "weak_type", False))
+
+
+class Unstable(ValueError):
+    """A tree's static data has no description that is the same in every process."""
+
+
+def _stable(value, depth: int = 0) -> str:
+    """A text of a tree node's static data that is the same in every process (``repr`` is not:
+    MJX keeps NumPy arrays in wrappers whose ``repr`` is their address)."""
+    import numpy as np
+
+    if depth > 20:
+        raise Unstable("static data nested too deep")
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return repr(value)
+    if isinstance(value, type):
+        return f"<{value.__module__}.{value.__qualname__}>"
+    if isinstance(value, (tuple, list)):
+        return f"{type(value).__name__}({', '.join(_stable(v, depth + 1) for v in value)})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_stable(k, depth + 1)}: {_stable(v, depth + 1)}" for k, v in value.items()) + "}"
+    if isinstance(value, (np.ndarray, np.generic)):
+        a = np.ascontiguousarray(value)
+        return f"ndarray({a.dtype}, {a.shape}, {hashlib.sha256(a.tobytes()).hexdigest()[:16]})"
+    text = repr(value)
+    if " at 0x" not in text:
+        return f"{type(value).__qualname__}:{text}"
+    fields = dict(getattr(value, "__dict__", {}))
+    for cls in type(value).__mro__:  # slots (MJX's array wrapper has no __dict__)
+        slots = getattr(cls, "__slots__", ())
+        for name in [slots] if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(value, name):
+                fields[name] = getattr(value, name)
+    if fields:
+        return f"<{type(value).__module__}.{type(value).__qualname__}>{_stable(fields, depth + 1)}"
+    raise Unstable(f"no stable description of {text}")
+
+
+def _tree_text(tree) -> str:
+    """The structure of a tree: node types and their static data, stable across processes."""
+    data = tree.node_data()
+    if data is None:
+        return "*"
+    kind, aux = data
+    children = ", ".join(_tree_text(c) for c in tree.children())
+    return f"{_stable(kind)}[{_stable(aux)}]({children})"
+
+
+def _signature(args: tuple) -> str:
+    leaves, tree = jax.tree.flatten(args)
+    avals = [(str(a.dtype), a.shape, a.weak_type) for a in map(_abstract, leaves)]
+    return f"{_tree_text(tree)} {avals}"
+
+
+def _custom_calls(exported) -> list[str]:
+    return sorted(set(_CUSTOM_CALL.findall(exported.mlir_module())))
+
+
+def _prepare_custom_calls(targets: list[str]) -> bool:
+    """Register the custom calls ``targets`` need in this process; False if one is unknown."""
+    if any(not t.startswith("lapack_") for t in targets):
+        return False
+    if targets:
+        try:
+            from jaxlib import lapack
+
+            lapack._lapack.initialize()
+        except Exception:  # noqa: BLE001 - another jaxlib layout: trace instead
+            return False
+    return True
+
+
+def _write(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a reader sees the old file or the whole new one)."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _load(path: str):
+    """``(exported, meta)`` from ``path`` (and its ``.json``), or None when absent or damaged."""
+    from jax import export
+
+    try:
+        with open(path + ".json") as f:
+            meta = json.load(f)
+        with open(path, "rb") as f:
+            blob = f.read()
+        if meta.get("sha256") != hashlib.sha256(blob).hexdigest() or not _prepare_custom_calls(meta.get("custom_calls", [])):
+            return None
+        return export.deserialize(bytearray(blob)), meta
+    except Exception:  # noqa: BLE001 - unreadable, not JSON, not an export of this jax: trace instead
+        return None
+
+
+def _export(path: str, fn: Callable, args: tuple, meta: Callable[[], dict] | None):
+    """Trace ``fn`` on ``args``'s shapes, keep the export in ``path``; ``(exported, meta)`` read back
+    from the bytes written (so this process compiles what a later one will), or None when the
+    program cannot be kept (a host callback, an unknown custom call, an output of other types)."""
+    from jax import export
+
+    leaves, tree = jax.tree.flatten(args)
+    abstract = [_abstract(x) for x in leaves]
+    try:
+        exported = export.export(jax.jit(lambda *xs: fn(*jax.tree.unflatten(tree, xs))))(*abstract)
+        blob = exported.serialize()
+    except (ValueError, NotImplementedError, ImportError):  # an output not made of dicts, lists and tuples; a host
+        return None  # callback; no flatbuffers (jax.export's serialiser)
+    calls = _custom_calls(exported)
+    if exported.ordered_effects or exported.unordered_effects or not _prepare_custom_calls(calls):
+        return None
+    info = {"format": FORMAT, "sha256": hashlib.sha256(blob).hexdigest(), "custom_calls": calls, **(meta() if meta else {})}
+    _write(path, blob)
+    _write(path + ".json", json.dumps(info).encode())
+    return export.deserialize(bytearray(blob)), info
+
+
+class Program:
+    """A program read from (or just written to) the cache, lowered for its arguments' shapes.
+
+    ``meta``: what was stored beside it; ``loaded``: it came from the file (nothing was traced).
+    :meth:`compile` (XLA, a hit in the persistent compilation cache after the first time) may run
+    on another thread while this one traces something else."""
+
+    def __init__(self, lowered, meta: dict, loaded: bool):
+        self.lowered, self.meta, self.loaded = lowered, meta, loaded
+
+    def compile(self) -> Callable:
+        """``call(*args)``: the same as ``jax.jit(fn)(*args)``, for arguments of the same structure and shapes."""
+        program = self.lowered.compile()
+        return lambda *args: program(*jax.tree.leaves(args))
+
+
+def lowered(directory: str | None, key: str | None, fn: Callable, args: tuple,
+            meta: Callable[[], dict] | None = None) -> Program | None:
+    """``fn(*args)``'s exported program from ``directory`` (exported and written there first if absent).
+
+    ``args`` is a tuple of pytrees (any node types; only their shapes matter); ``fn``'s output must
+    be made of dicts, lists, tuples and arrays. ``meta()`` (JSON-safe, called after ``fn`` was
+    traced) is stored beside the program and returned with it on later loads. None when
+    ``directory`` or ``key`` is None, on another backend than the CPU, or when the program cannot
+    be kept: the caller traces as usual.
+    """
+    if directory is None or key is None or not usable():
+        return None
+    try:
+        signature = _signature(args)
+    except Unstable:
+        return None
+    name = hashlib.sha256(f"{environment_digest()} {key} {signature}".encode()).hexdigest()[:32]
+    path = os.path.join(directory, f"{name}.jaxprog")
+    found = _load(path)
+    loaded = found is not None
+    if found is None:
+        try:
+            found = _export(path, fn, args, meta)
+        except OSError:  # an unwritable folder: trace as usual
+            return None
+        if found is None:
+            return None
+    exported, info = found
+    return Program(jax.jit(exported.call).lower(*jax.tree.leaves(args)), info, loaded)
