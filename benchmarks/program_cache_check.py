@@ -11,8 +11,10 @@ metrics and the evaluation returns:
 
     python benchmarks/program_cache_check.py [ALGO ...]
 
-Equal fingerprints on a line mean bit-equal arrays. Each process also prints where its programs
-came from and its start-up seconds (init + chunk programs ready, as the runner times them).
+Equal fingerprints on a line mean bit-equal arrays; "sources as expected" that the three processes
+traced, exported and loaded every program as their names say (a "loaded" process that exported
+again would have compared nothing). Each process also prints its compile seconds (init + chunk
+programs ready, as the runner times them; the XLA cache off) and its wall time.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ def main(names: list[str]) -> None:
                     raise SystemExit(f"{name} {mode} failed:\n{out.stderr[-3000:]}")
                 rows[mode] = json.loads(out.stdout.strip().splitlines()[-1])
         same = all(rows[m][k] == rows["traced"][k] for m in rows for k in ("state", "metrics", "eval"))
-        print(name, "EQUAL" if same else "DIFFERENT", json.dumps(rows), flush=True)
+        sources = all(set(rows[m]["sources"].values()) == {m} for m in rows)
+        print(name, "EQUAL" if same else "DIFFERENT", "sources as expected" if sources else "SOURCES WRONG", json.dumps(rows), flush=True)
 
 
 if __name__ == "__main__":

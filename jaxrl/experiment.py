@@ -122,7 +122,9 @@ class Built:
         """What this run's programs depend on besides their inputs' shapes and jaxrl's own files
         (see :mod:`jaxrl.program_cache`): the identity without the seed and the hparams' values
         (both are inputs of the programs). None when a config field holds a callable from outside
-        jaxrl (its code is not part of the key): such a run is traced every time."""
+        jaxrl (its code is not part of the key) or a saved learned rule (``...saved:objective@PATH``:
+        its meta-parameters, read from PATH, are constants of the program and PATH may be rewritten):
+        such a run is traced every time."""
         if self.program_dir is None or any(not _jaxrl_callable(v) for v in _callables(self.config)):
             return None
         identity = {k: v for k, v in self.identity().items() if k not in ("seed", "hparams")}
@@ -141,8 +143,9 @@ def _callables(value) -> list:
 
 
 def _jaxrl_callable(fn) -> bool:
+    """A function of jaxrl's own code, with nothing read from files baked in (saved rules are not)."""
     module = getattr(fn, "__module__", None) or ""
-    return module == "jaxrl" or module.startswith("jaxrl.")
+    return (module == "jaxrl" or module.startswith("jaxrl.")) and "@" not in (getattr(fn, "__qualname__", "") or "")
 
 
 def env_defaults(name: str) -> dict:

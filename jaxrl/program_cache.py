@@ -5,7 +5,9 @@ process still traces the Python (the env stack, the networks, the losses) and lo
 StableHLO before it can even look the program up: about 4.5 s of the default command's 5 s warm
 start on a 2-core CPU. Here a program is exported once (``jax.export``: its StableHLO and its
 input and output signatures) into a file, and a later process with the same program key
-deserializes it and compiles it (a hit in the compilation cache) without tracing anything.
+deserializes it and compiles it (a hit in the compilation cache) without tracing it: only a thin
+wrapper around the stored module is lowered (about 0.2 s for the default command's training
+program), and the runner traces ``init`` abstractly (``eval_shape``) for the state's structure.
 
     program = program_cache.lowered(directory, key, fn, args)   # None: trace as usual
     out = program.compile()(*args)                               # == jax.jit(fn)(*args)
@@ -13,15 +15,16 @@ deserializes it and compiles it (a hit in the compilation cache) without tracing
 What decides whether a file may be reused, all hashed into its name:
 
 - ``key``: what the caller's program depends on besides its inputs' shapes (the run's config,
-  env and options; :func:`jaxrl.experiment.program_key`);
+  env and options; :meth:`jaxrl.experiment.Built.program_key`);
 - every file of jaxrl's own packages (the core, ``jaxrl.envs`` with its MJCF models,
   ``jaxrl.algos``), the versions of jax, jaxlib and the libraries a program is traced from, the
   JAX settings that change a trace, the backend and device kind;
 - the inputs' tree structure (with static fields) and their shapes and dtypes.
 
 So an edit of an installed jaxrl file is a new key; a function replaced in memory at run time
-(monkeypatching) is not seen. Callables from outside jaxrl in a config turn the cache off for
-that run (:func:`jaxrl.experiment.program_key`).
+(monkeypatching) is not seen. Callables from outside jaxrl in a config, and saved learned rules
+(their meta-parameters are constants of the program), turn the cache off for that run
+(:meth:`jaxrl.experiment.Built.program_key`).
 
 Numbers: the first process compiles the deserialized export too, so the first and every later
 run compile the same module; ``tests/test_program_cache.py`` checks that both equal plain
@@ -31,7 +34,8 @@ Used on the CPU backend only (verified there; elsewhere ``lowered`` returns None
 traces). An exported program calls LAPACK through custom calls that jaxlib registers only when it
 lowers a linear-algebra op; :func:`_prepare_custom_calls` registers them first (without that, a
 fresh process crashes in the first call), and a program with any other custom call is not kept.
-A file that fails its checksum or does not load is ignored and rewritten.
+A file that fails its checksum (over the program and what is stored beside it) or does not load
+is ignored and rewritten; any other failure of the cache warns and traces, never fails the run.
 """
 
 from __future__ import annotations
@@ -42,20 +46,22 @@ import json
 import os
 import re
 import tempfile
+import warnings
 from typing import Any, Callable
 
 import jax
 
 FORMAT = 1
 LIBRARIES = ("jax", "jaxlib", "flax", "optax", "chex", "numpy", "mujoco", "mujoco-mjx", "brax", "gymnax")
-FLAGS = ("jax_enable_x64", "jax_default_prng_impl", "jax_default_matmul_precision", "jax_threefry_partitionable",
-         "jax_numpy_dtype_promotion", "jax_numpy_rank_promotion", "jax_dynamic_shapes")
+# JAX settings that cannot change a traced program (where caches and logs go); every other one is in the key
+_UNTRACED_FLAG = re.compile(r"cache|log|traceback|profil|explain")
 _CUSTOM_CALL = re.compile(r'(?:custom_call\s*@|call_target_name\s*=\s*")([A-Za-z0-9_.]+)')
 
 
 @functools.lru_cache(maxsize=1)
-def environment_digest() -> str:
-    """A digest of jaxrl's package files, the libraries' versions and the JAX settings that shape a trace."""
+def environment_digest() -> str | None:
+    """A digest of jaxrl's package files, the libraries' versions and the JAX settings that shape a
+    trace; None when a package file cannot be read (then nothing is kept or loaded)."""
     import importlib.metadata as md
     import platform
 
@@ -71,15 +77,19 @@ def environment_digest() -> str:
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             files.update(os.path.join(folder, n) for n in names if not n.endswith((".pyc", ".pyo")))
     for path in sorted(files):
-        with open(path, "rb") as f:
-            h.update(path.encode() + b"\0" + hashlib.sha256(f.read()).digest())
+        try:
+            with open(path, "rb") as f:
+                h.update(path.encode() + b"\0" + hashlib.sha256(f.read()).digest())
+        except OSError:  # a broken link (an editor's lock file), a file removed meanwhile
+            return None
     for dist in LIBRARIES:
         try:
             h.update(f"{dist}={md.version(dist)}".encode())
         except md.PackageNotFoundError:
             h.update(f"{dist}=-".encode())
-    for flag in FLAGS:
-        h.update(f"{flag}={getattr(jax.config, flag, None)!r}".encode())
+    for flag, value in sorted(jax.config.values.items()):
+        if not _UNTRACED_FLAG.search(flag):
+            h.update(f"{flag}={value!r}".encode())
     device = jax.devices()[0]
     h.update(f"{device.platform} {device.device_kind} {jax.device_count()}".encode())
     return h.hexdigest()
@@ -181,6 +191,12 @@ def _write(path: str, data: bytes) -> None:
         raise
 
 
+def _checksum(blob: bytes, meta: dict) -> str:
+    """SHA-256 of a program's bytes and of everything stored beside it (but the checksum itself)."""
+    rest = json.dumps({k: v for k, v in meta.items() if k != "sha256"}, sort_keys=True)
+    return hashlib.sha256(blob + b"\0" + rest.encode()).hexdigest()
+
+
 def _load(path: str):
     """``(exported, meta)`` from ``path`` (and its ``.json``), or None when absent or damaged."""
     from jax import export
@@ -190,7 +206,7 @@ def _load(path: str):
             meta = json.load(f)
         with open(path, "rb") as f:
             blob = f.read()
-        if meta.get("sha256") != hashlib.sha256(blob).hexdigest() or not _prepare_custom_calls(meta.get("custom_calls", [])):
+        if meta.get("sha256") != _checksum(blob, meta) or not _prepare_custom_calls(meta.get("custom_calls", [])):
             return None
         return export.deserialize(bytearray(blob)), meta
     except Exception:  # noqa: BLE001 - unreadable, not JSON, not an export of this jax: trace instead
@@ -213,7 +229,8 @@ def _export(path: str, fn: Callable, args: tuple, meta: Callable[[], dict] | Non
     calls = _custom_calls(exported)
     if exported.ordered_effects or exported.unordered_effects or not _prepare_custom_calls(calls):
         return None
-    info = {"format": FORMAT, "sha256": hashlib.sha256(blob).hexdigest(), "custom_calls": calls, **(meta() if meta else {})}
+    info = {**(meta() if meta else {}), "format": FORMAT, "custom_calls": calls}
+    info["sha256"] = _checksum(blob, info)
     _write(path, blob)
     _write(path + ".json", json.dumps(info).encode())
     return export.deserialize(bytearray(blob)), info
@@ -248,10 +265,21 @@ def lowered(directory: str | None, key: str | None, fn: Callable, args: tuple,
     if directory is None or key is None or not usable():
         return None
     try:
+        return _lowered(directory, key, fn, args, meta)
+    except Exception as e:  # noqa: BLE001 - the cache must never fail a run that tracing would run
+        warnings.warn(f"jaxrl.program_cache: {type(e).__name__}: {e}; the program is traced instead", stacklevel=2)
+        return None
+
+
+def _lowered(directory: str, key: str, fn: Callable, args: tuple, meta) -> Program | None:
+    environment = environment_digest()
+    try:
         signature = _signature(args)
     except Unstable:
         return None
-    name = hashlib.sha256(f"{environment_digest()} {key} {signature}".encode()).hexdigest()[:32]
+    if environment is None:
+        return None
+    name = hashlib.sha256(f"{environment} {key} {signature}".encode()).hexdigest()[:32]
     path = os.path.join(directory, f"{name}.jaxprog")
     found = _load(path)
     loaded = found is not None

@@ -25,6 +25,7 @@ import math
 import queue
 import threading
 import time
+import warnings
 from typing import Any, Callable
 
 import jax
@@ -347,8 +348,15 @@ class Runner:
         if self._init_compiled is not None:
             compiled_signature, compiled = self._init_compiled
             return compiled(*args) if compiled_signature == signature else self._init(*args)
-        program = self._init_export(args)
-        compiled = self._start_exported(program, args, size) if program is not None else self._start_traced(args, size)
+        program, compiled = self._init_export(args), None
+        if program is not None:
+            try:
+                compiled = self._start_exported(program, args, size)
+            except Exception as e:  # noqa: BLE001 - a stored program that does not compile: trace
+                warnings.warn(f"jaxrl: the stored init program failed ({type(e).__name__}: {e}); tracing it", stacklevel=2)
+                self.program_sources.pop("init", None)
+        if compiled is None:
+            compiled = self._start_traced(args, size)
         self._init_compiled = (signature, compiled)
         return compiled(*args)
 
@@ -417,11 +425,15 @@ class Runner:
                                         meta=lambda: {"checked": self._checked_names()})
         if program is None:
             return None
+        try:
+            call = program.compile()
+        except Exception as e:  # noqa: BLE001 - a stored program that does not compile: trace
+            warnings.warn(f"jaxrl: the stored chunk program failed ({type(e).__name__}: {e}); tracing it", stacklevel=2)
+            return None
+        self.program_sources[f"chunk {size}"] = "loaded" if program.loaded else "exported"
         if program.loaded:  # the names of the checked quantities are recorded while tracing
             names = list(program.meta.get("checked", []))
             self._checked_names = lambda: names
-        self.program_sources[f"chunk {size}"] = "loaded" if program.loaded else "exported"
-        call = program.compile()
 
         def run(s):
             leaves, metrics = call(s)

@@ -92,6 +92,15 @@ def test_a_damaged_or_truncated_file_is_ignored_and_written_again(built, traced,
     result, sources = _run(built, str(tmp_path))
     assert sources == {"init": "exported", "chunk 2": "exported"}, sources
     _equal(result.state, traced.state)
+    meta = files[-1] + ".json"  # what is stored beside a program is under its checksum too
+    with open(meta) as f:
+        text = f.read()
+    assert '"custom_calls": [' in text
+    with open(meta, "w") as f:
+        f.write(text.replace('"custom_calls": [', '"custom_calls": ["other", '))
+    result, sources = _run(built, str(tmp_path))
+    assert sources == {"init": "loaded", "chunk 2": "exported"}, sources  # init's files were intact
+    _equal(result.state, traced.state)
     _, sources = _run(built, str(tmp_path))
     assert sources == {"init": "loaded", "chunk 2": "loaded"}, sources
 
@@ -124,6 +133,13 @@ def test_the_program_key_holds_the_config_not_the_seed_or_hparams_and_refuses_fo
     assert at(dataclasses.replace(SPEC, env="probe_obs_reward")) != key
     foreign = dataclasses.replace(built, program_dir="x", config=dataclasses.replace(built.config, objective=_external_objective))
     assert foreign.program_key() is None
+
+    def saved_rule(*args, **kwargs):  # as jaxrl.algos.meta.saved names a rule read from a folder
+        return ppo.config.clipped_surrogate(*args, **kwargs)
+
+    saved_rule.__module__, saved_rule.__qualname__ = "jaxrl.algos.meta.saved", "objective@/runs/meta/rule"
+    rule = dataclasses.replace(built, program_dir="x", config=dataclasses.replace(built.config, objective=saved_rule))
+    assert rule.program_key() is None
 
 
 class _Wrapped:
