@@ -47,7 +47,7 @@ import os
 import re
 import tempfile
 import warnings
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 
