@@ -353,7 +353,8 @@ class Runner:
             try:
                 compiled = self._start_exported(program, args, size)
             except Exception as e:  # noqa: BLE001 - a stored program that does not compile: trace
-                warnings.warn(f"jaxrl: the stored init program failed ({type(e).__name__}: {e}); tracing it", stacklevel=2)
+                warnings.warn(f"jaxrl: starting from the stored programs failed ({type(e).__name__}: {e}); tracing them",
+                              stacklevel=2)
                 self.program_sources.pop("init", None)
         if compiled is None:
             compiled = self._start_traced(args, size)
