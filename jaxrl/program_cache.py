@@ -58,10 +58,25 @@ _UNTRACED_FLAG = re.compile(r"cache|log|traceback|profil|explain")
 _CUSTOM_CALL = re.compile(r'(?:custom_call\s*@|call_target_name\s*=\s*")([A-Za-z0-9_.]+)')
 
 
-@functools.lru_cache(maxsize=1)
 def environment_digest() -> str | None:
-    """A digest of jaxrl's package files, the libraries' versions and the JAX settings that shape a
-    trace; None when a package file cannot be read (then nothing is kept or loaded)."""
+    """A digest of jaxrl's package files, the libraries' versions, the JAX settings that shape a
+    trace and the device; None when a package file cannot be read (then nothing is kept or loaded).
+    The settings are read at every call: a process may change one (e.g. ``jax_enable_x64``) between runs."""
+    installed = _installed_digest()
+    if installed is None:
+        return None
+    h = hashlib.sha256(installed.encode())
+    for flag, value in sorted(jax.config.values.items()):
+        if not _UNTRACED_FLAG.search(flag):
+            h.update(f"{flag}={value!r}".encode())
+    device = jax.devices()[0]
+    h.update(f"{device.platform} {device.device_kind} {jax.device_count()}".encode())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_digest() -> str | None:
+    """jaxrl's package files and the libraries' versions (read once per process)."""
     import importlib.metadata as md
     import platform
 
@@ -87,11 +102,6 @@ def environment_digest() -> str | None:
             h.update(f"{dist}={md.version(dist)}".encode())
         except md.PackageNotFoundError:
             h.update(f"{dist}=-".encode())
-    for flag, value in sorted(jax.config.values.items()):
-        if not _UNTRACED_FLAG.search(flag):
-            h.update(f"{flag}={value!r}".encode())
-    device = jax.devices()[0]
-    h.update(f"{device.platform} {device.device_kind} {jax.device_count()}".encode())
     return h.hexdigest()
 
 
@@ -273,11 +283,11 @@ def lowered(directory: str | None, key: str | None, fn: Callable, args: tuple,
 
 def _lowered(directory: str, key: str, fn: Callable, args: tuple, meta) -> Program | None:
     environment = environment_digest()
+    if environment is None:
+        return None
     try:
         signature = _signature(args)
     except Unstable:
-        return None
-    if environment is None:
         return None
     name = hashlib.sha256(f"{environment} {key} {signature}".encode()).hexdigest()[:32]
     path = os.path.join(directory, f"{name}.jaxprog")

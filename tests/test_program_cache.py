@@ -108,13 +108,13 @@ def test_a_damaged_or_truncated_file_is_ignored_and_written_again(built, traced,
 def test_a_non_finite_value_is_named_also_by_a_loaded_program(built, tmp_path):
     bad = dataclasses.replace(built.hparams, lr=built.hparams.lr * np.nan)
     errors = []
-    for _ in range(2):
+    for program_dir, source in ((None, "traced"), (str(tmp_path), "exported"), (str(tmp_path), "loaded")):
+        r = runner.Runner(built.trainer, 2, log_every=2, on_log=lambda row: None, program_dir=program_dir, program_key="ppo tiny")
         with pytest.raises(runner.NonFiniteError) as e:
-            _run(built, str(tmp_path), hparams=bad)
+            r.run(jax.random.key(3), bad)
+        assert r.program_sources == {"init": source, "chunk 2": source}, r.program_sources
         errors.append(str(e.value))
-    with pytest.raises(runner.NonFiniteError) as e:
-        _run(built, hparams=bad)
-    assert errors == [str(e.value)] * 2, errors
+    assert errors == errors[:1] * 3, errors
     assert "trainable state" in errors[0] or "loss" in errors[0] or "grad_norm" in errors[0], errors
 
 
