@@ -36,6 +36,13 @@ lowers a linear-algebra op; :func:`_prepare_custom_calls` registers them first (
 fresh process crashes in the first call), and a program with any other custom call is not kept.
 A file that fails its checksum (over the program and what is stored beside it) or does not load
 is ignored and rewritten; any other failure of the cache warns and traces, never fails the run.
+
+**Bounded.** A program loaded is marked used (its file's mtime); after each program written, the
+least recently used are removed until the folder holds at most :func:`program_limit_bytes`
+(``JAXRL_CACHE_MAX_MB`` / 8: 256 MB by default), with temporary files that a killed writer left
+behind (older than an hour). So the files of configs, jaxrl versions and libraries no longer run
+go first. ``jaxrl`` bounds JAX's compilation cache beside it by the whole ``JAXRL_CACHE_MAX_MB``
+(:func:`jaxrl.cli._setup_compilation_cache`).
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ import json
 import os
 import re
 import tempfile
+import time
 import warnings
 from typing import Callable
 
@@ -55,6 +63,9 @@ FORMAT = 1
 LIBRARIES = ("jax", "jaxlib", "flax", "optax", "chex", "numpy", "mujoco", "mujoco-mjx", "brax", "gymnax")
 # JAX settings that cannot change a traced program (where caches and logs go); every other one is in the key
 _UNTRACED_FLAG = re.compile(r"cache|log|traceback|profil|explain")
+DEFAULT_LIMIT_MB = 2048  # JAXRL_CACHE_MAX_MB's default: the compiled programs' bound (JAX's cache)
+PROGRAM_SHARE = 8  # the traced programs' folder may take 1 / PROGRAM_SHARE of it
+STALE_S = 3600.0  # a temporary file this old was left by a killed writer
 _CUSTOM_CALL = re.compile(r'(?:custom_call\s*@|call_target_name\s*=\s*")([A-Za-z0-9_.]+)')
 
 
@@ -103,6 +114,74 @@ def _installed_digest() -> str | None:
         except md.PackageNotFoundError:
             h.update(f"{dist}=-".encode())
     return h.hexdigest()
+
+
+def limit_bytes() -> int | None:
+    """The bound of jaxrl's caches in bytes, from ``JAXRL_CACHE_MAX_MB`` (megabytes, default
+    2048); None for ``unlimited`` (or ``-1``). Anything else is a ``ValueError`` naming the variable."""
+    text = os.environ.get("JAXRL_CACHE_MAX_MB", "").strip()
+    if not text:
+        return DEFAULT_LIMIT_MB << 20
+    if text.lower() in ("unlimited", "-1"):
+        return None
+    try:
+        mb = float(text)
+    except ValueError:
+        mb = float("nan")
+    if not mb > 0 or mb == float("inf"):
+        raise ValueError(f"JAXRL_CACHE_MAX_MB={text!r}: give the caches' bound in megabytes (> 0), or 'unlimited'")
+    return int(mb * 2**20)
+
+
+def program_limit_bytes() -> int | None:
+    """The traced programs' share of :func:`limit_bytes` (None: unbounded)."""
+    limit = limit_bytes()
+    return None if limit is None else limit // PROGRAM_SHARE
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:  # removed meanwhile by another process, or not ours to remove
+        pass
+
+
+def prune(directory: str, max_bytes: int | None, keep: str | None = None) -> list[str]:
+    """Remove the least recently used programs of ``directory`` (oldest file mtime first: a load
+    marks a program used) until their files take at most ``max_bytes``, never ``keep``; and the
+    temporary and orphaned files older than :data:`STALE_S`. Returns the programs removed."""
+    now, programs, removed = time.time(), [], []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    names = {e.name for e in entries}
+    for e in entries:
+        try:
+            info = e.stat()
+        except OSError:
+            continue
+        stale = now - info.st_mtime > STALE_S
+        if e.name.startswith(".tmp-") or (e.name.endswith(".jaxprog.json") and e.name[:-5] not in names):
+            if stale:
+                _unlink(e.path)
+        elif e.name.endswith(".jaxprog"):
+            try:
+                size = info.st_size + os.stat(e.path + ".json").st_size
+            except OSError:
+                size = info.st_size
+            programs.append((info.st_mtime, e.path, size))
+    total = sum(size for *_, size in programs)
+    for _, path, size in sorted(programs):
+        if max_bytes is None or total <= max_bytes:
+            break
+        if path == keep:
+            continue
+        _unlink(path)
+        _unlink(path + ".json")
+        removed.append(path)
+        total -= size
+    return removed
 
 
 def usable() -> bool:
@@ -300,5 +379,12 @@ def _lowered(directory: str, key: str, fn: Callable, args: tuple, meta) -> Progr
             return None
         if found is None:
             return None
+    if loaded:
+        try:
+            os.utime(path)  # used now: the last to go when the folder is pruned
+        except OSError:
+            pass
+    else:
+        prune(directory, program_limit_bytes(), keep=path)
     exported, info = found
     return Program(jax.jit(exported.call).lower(*jax.tree.leaves(args)), info, loaded)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import time
 
 import jax
 import numpy as np
@@ -66,8 +67,12 @@ def test_a_loaded_program_gives_the_traced_numbers_and_traces_nothing(built, tra
     assert sources == {"init": "exported", "chunk 2": "exported"}, sources
     assert len(glob.glob(str(tmp_path / "*.jaxprog"))) == 2
     counts = {"update": 0, "init": 0}
+    for f in glob.glob(str(tmp_path / "*.jaxprog")):
+        os.utime(f, (1.0, 1.0))
     again, sources = _run(built, str(tmp_path), counts=counts)
     assert sources == {"init": "loaded", "chunk 2": "loaded"}, sources
+    # a load marks the program used (its mtime): the folder's pruning removes the least recently used first
+    assert all(os.path.getmtime(f) > time.time() - 600 for f in glob.glob(str(tmp_path / "*.jaxprog")))
     # the update is never traced; init only abstractly, for the state's structure
     assert counts == {"update": 0, "init": 1}, counts
     for result in (first, again):
@@ -79,6 +84,58 @@ def test_a_loaded_program_gives_the_traced_numbers_and_traces_nothing(built, tra
     # another key (another config) is another program
     _, sources = _run(built, str(tmp_path), key="ppo tiny, another config")
     assert sources == {"init": "exported", "chunk 2": "exported"}, sources
+
+
+def _fake_file(path, size: int, age_s: float) -> str:
+    path.write_bytes(b"x" * size)
+    os.utime(path, (time.time() - age_s,) * 2)
+    return str(path)
+
+
+def test_the_folder_keeps_the_most_recently_used_programs_within_its_bound(tmp_path):
+    """``prune``: least recently used first (file mtime), never the program just written, a program's
+    JSON goes with it; temporary files of a killed writer and orphaned JSON files go after an hour."""
+    programs = {n: _fake_file(tmp_path / f"{n}.jaxprog", 1000, age) for n, age in (("a", 300), ("b", 200), ("c", 100))}
+    for n in programs:
+        _fake_file(tmp_path / f"{n}.jaxprog.json", 2, 0)
+    stale = [_fake_file(tmp_path / ".tmp-killed", 50, 7200), _fake_file(tmp_path / "gone.jaxprog.json", 2, 7200)]
+    fresh = [_fake_file(tmp_path / ".tmp-writing", 50, 10), _fake_file(tmp_path / "written.jaxprog.json", 2, 10)]
+    assert program_cache.prune(str(tmp_path), None) == []  # unbounded: only the stale files go
+    assert not any(map(os.path.exists, stale)) and all(map(os.path.exists, fresh))
+    removed = program_cache.prune(str(tmp_path), 2 * 1002 + 10, keep=programs["a"])  # room for two programs
+    assert removed == [programs["b"]], removed  # "a" is older but is the one just written
+    assert not os.path.exists(programs["b"] + ".json")
+    assert all(os.path.exists(programs[n]) and os.path.exists(programs[n] + ".json") for n in "ac")
+    assert program_cache.prune(str(tmp_path), 1500) == [programs["a"]]
+    assert program_cache.prune(str(tmp_path / "absent"), 1) == []
+
+
+def test_the_caches_bound_comes_from_one_variable_and_bad_values_are_one_line(monkeypatch, cli_in_process):
+    monkeypatch.delenv("JAXRL_CACHE_MAX_MB", raising=False)
+    assert program_cache.limit_bytes() == 2048 * 2**20 and program_cache.program_limit_bytes() == 256 * 2**20
+    for text, expected in (("512", 512 * 2**20), ("0.5", 2**19), ("unlimited", None), ("-1", None)):
+        monkeypatch.setenv("JAXRL_CACHE_MAX_MB", text)
+        assert program_cache.limit_bytes() == expected, text
+    for text in ("0", "-3", "lots", "nan", "inf"):
+        monkeypatch.setenv("JAXRL_CACHE_MAX_MB", text)
+        with pytest.raises(ValueError, match="JAXRL_CACHE_MAX_MB"):
+            program_cache.limit_bytes()
+    code, out, err = cli_in_process(["train", "--env", "probe_action"])  # before anything is built
+    assert code == 2 and err.strip() == "jaxrl: error: JAXRL_CACHE_MAX_MB='inf': give the caches' bound in megabytes (> 0), or 'unlimited'", err
+
+
+def test_writing_a_program_prunes_the_folder_to_its_bound(built, traced, tmp_path, monkeypatch):
+    _run(built, str(tmp_path), key="first config")
+    first = set(glob.glob(str(tmp_path / "*.jaxprog")))
+    assert len(first) == 2
+    size = sum(os.path.getsize(f) + os.path.getsize(f + ".json") for f in first)  # one config's init and chunk
+    monkeypatch.setenv("JAXRL_CACHE_MAX_MB", str(program_cache.PROGRAM_SHARE * 1.1 * size / 2**20))  # room for one config
+    result, sources = _run(built, str(tmp_path), key="second config")
+    assert sources == {"init": "exported", "chunk 2": "exported"}, sources
+    _equal(result.state, traced.state)
+    kept = set(glob.glob(str(tmp_path / "*.jaxprog")))
+    assert len(kept) == 2 and not kept & first, (kept, first)  # the first config's programs went first
+    assert {f + ".json" for f in kept} == set(glob.glob(str(tmp_path / "*.json")))
 
 
 def test_a_damaged_or_truncated_file_is_ignored_and_written_again(built, traced, tmp_path):
@@ -185,3 +242,25 @@ def test_a_program_with_a_host_callback_is_not_kept(tmp_path):
     program = program_cache.lowered(str(tmp_path), "k", lambda x: {"y": x + 1}, (np.float32(1.0),))
     assert program is not None and not program.loaded
     assert program.compile()(np.float32(2.0))["y"] == 3.0
+
+
+def test_jaxrl_bounds_jax_compilation_cache_and_dates_entries_written_unbounded(tmp_path):
+    """``jaxrl train`` with ``JAXRL_CACHE_MAX_MB``: JAX's cache evicts least recently used entries beyond the
+    bound. An entry written while the cache was unbounded (no ``-atime`` beside it: JAX's eviction would
+    fail every write) is dated by its mtime first, so it is evicted first; the run writes its own."""
+    import subprocess
+    import sys
+
+    cache = tmp_path / "xla"
+    cache.mkdir()
+    legacy = _fake_file(cache / "jit_old-0123-cache", 1_000_000, 86_400)  # the bound (1 MiB) is nearly full
+    env = {**os.environ, "JAXRL_COMPILATION_CACHE": str(cache), "JAXRL_CACHE_MAX_MB": "1"}
+    args = ["train", "ppo", "--preset", "tiny", "--runs-dir", str(tmp_path / "runs"), "--name", "r", "--eval-episodes", "0"]
+    p = subprocess.run([sys.executable, "-m", "jaxrl.cli", *args], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "cache" not in p.stderr.lower(), p.stderr  # no failed write or read of the cache
+    entries = glob.glob(str(cache / "*-cache"))
+    assert not os.path.exists(legacy) and entries, entries
+    assert sum(map(os.path.getsize, entries)) <= 2**20
+    assert all(os.path.exists(e[: -len("-cache")] + "-atime") for e in entries)
+    assert glob.glob(str(cache / "programs" / "*.jaxprog"))  # the traced programs beside it
