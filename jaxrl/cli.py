@@ -596,8 +596,8 @@ def _quiet_xla() -> None:
 
 def _setup_compilation_cache() -> None:
     """Persist compiled programs across runs (a repeated ``jaxrl train`` skips most compiling)
-    in :func:`_cache_dir`, bounded by ``JAXRL_CACHE_MAX_MB`` (:func:`jaxrl.program_cache.limit_bytes`:
-    JAX evicts the least recently used compiled programs beyond it; ``unlimited``: never)."""
+    in :func:`_cache_dir`, first pruned to ``JAXRL_CACHE_MAX_MB`` (:func:`jaxrl.program_cache.limit_bytes`,
+    :func:`jaxrl.program_cache.prune_compiled`: least recently written or used first)."""
     path = _cache_dir()
     if path is None:
         return
@@ -605,38 +605,9 @@ def _setup_compilation_cache() -> None:
 
     from jaxrl import program_cache
 
-    limit = program_cache.limit_bytes()  # a bad value: one line, before anything compiles
+    program_cache.prune_compiled(path, program_cache.limit_bytes())  # a bad value: one line, before anything compiles
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-    if limit is not None:
-        try:
-            import filelock  # noqa: F401 - JAX's eviction locks the folder with it
-        except ImportError:
-            print("jaxrl: warning: the filelock package is missing, so the compilation cache is not bounded "
-                  "(pip install filelock)", file=sys.stderr)
-            return
-        _date_unmarked_entries(path)
-        jax.config.update("jax_compilation_cache_max_size", limit)
-
-
-def _date_unmarked_entries(path: str) -> None:
-    """JAX's bounded cache keeps a last-use time beside each entry (``<key>-atime``) and fails every
-    write while an entry lacks one; entries written unbounded (jaxrl before its bound, or
-    ``JAXRL_CACHE_MAX_MB=unlimited``) get their file's mtime as that time (oldest used first)."""
-    try:
-        names = set(os.listdir(path))
-    except OSError:
-        return
-    for name in names:
-        key = name[:-len("-cache")] if name.endswith("-cache") else None
-        if key and f"{key}-atime" not in names:
-            try:
-                stamp = os.stat(os.path.join(path, name)).st_mtime_ns
-                with open(os.path.join(path, f"{key}-atime"), "wb") as f:
-                    f.write(stamp.to_bytes(8, "little"))
-            except OSError:
-                pass
-
 
 
 PLUGINS = ("jax-cuda12-plugin", "jax-cuda13-plugin", "jax-cuda12-pjrt", "jax-cuda13-pjrt", "libtpu", "jax-rocm-plugin")

@@ -352,7 +352,8 @@ def train(
         or on another backend (its numbers will part from an uninterrupted run's).
       program_dir: keep the run's traced programs (init, chunks, :func:`evaluate_state`'s) in
         this folder, so a later run of the same config skips tracing them
-        (:mod:`jaxrl.program_cache`; the CLI uses ``<JAXRL_COMPILATION_CACHE>/programs``).
+        (:mod:`jaxrl.program_cache`; the CLI uses ``<JAXRL_COMPILATION_CACHE>/programs``). The
+        folder is pruned to an eighth of ``JAXRL_CACHE_MAX_MB`` (least recently used first).
         None (default): trace every time.
 
     Returns:

@@ -39,10 +39,10 @@ is ignored and rewritten; any other failure of the cache warns and traces, never
 
 **Bounded.** A program loaded is marked used (its file's mtime); after each program written, the
 least recently used are removed until the folder holds at most :func:`program_limit_bytes`
-(``JAXRL_CACHE_MAX_MB`` / 8: 256 MB by default), with temporary files that a killed writer left
+(``JAXRL_CACHE_MAX_MB`` / 8: 256 MiB by default), with temporary files that a killed writer left
 behind (older than an hour). So the files of configs, jaxrl versions and libraries no longer run
-go first. ``jaxrl`` bounds JAX's compilation cache beside it by the whole ``JAXRL_CACHE_MAX_MB``
-(:func:`jaxrl.cli._setup_compilation_cache`).
+go first. The ``jaxrl`` command bounds JAX's compilation cache beside it by the whole
+``JAXRL_CACHE_MAX_MB`` as it starts (:func:`prune_compiled`).
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ _UNTRACED_FLAG = re.compile(r"cache|log|traceback|profil|explain")
 DEFAULT_LIMIT_MB = 2048  # JAXRL_CACHE_MAX_MB's default: the compiled programs' bound (JAX's cache)
 PROGRAM_SHARE = 8  # the traced programs' folder may take 1 / PROGRAM_SHARE of it
 STALE_S = 3600.0  # a temporary file this old was left by a killed writer
+_TMP_PREFIX = ".jaxprog-tmp-"  # the cache's temporary files (a write in progress)
 _CUSTOM_CALL = re.compile(r'(?:custom_call\s*@|call_target_name\s*=\s*")([A-Za-z0-9_.]+)')
 
 
@@ -117,8 +118,8 @@ def _installed_digest() -> str | None:
 
 
 def limit_bytes() -> int | None:
-    """The bound of jaxrl's caches in bytes, from ``JAXRL_CACHE_MAX_MB`` (megabytes, default
-    2048); None for ``unlimited`` (or ``-1``). Anything else is a ``ValueError`` naming the variable."""
+    """The bound of jaxrl's caches in bytes, from ``JAXRL_CACHE_MAX_MB`` (MiB, default 2048, at least
+    1); None for ``unlimited`` (or ``-1``). Anything else is a ``ValueError`` naming the variable."""
     text = os.environ.get("JAXRL_CACHE_MAX_MB", "").strip()
     if not text:
         return DEFAULT_LIMIT_MB << 20
@@ -128,8 +129,8 @@ def limit_bytes() -> int | None:
         mb = float(text)
     except ValueError:
         mb = float("nan")
-    if not mb > 0 or mb == float("inf"):
-        raise ValueError(f"JAXRL_CACHE_MAX_MB={text!r}: give the caches' bound in megabytes (> 0), or 'unlimited'")
+    if not 1 <= mb < float("inf"):
+        raise ValueError(f"JAXRL_CACHE_MAX_MB={text!r}: give the caches' bound in MiB (at least 1), or 'unlimited'")
     return int(mb * 2**20)
 
 
@@ -146,42 +147,76 @@ def _unlink(path: str) -> None:
         pass
 
 
-def prune(directory: str, max_bytes: int | None, keep: str | None = None) -> list[str]:
-    """Remove the least recently used programs of ``directory`` (oldest file mtime first: a load
-    marks a program used) until their files take at most ``max_bytes``, never ``keep``; and the
-    temporary and orphaned files older than :data:`STALE_S`. Returns the programs removed."""
-    now, programs, removed = time.time(), [], []
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
-        return removed
-    names = {e.name for e in entries}
-    for e in entries:
-        try:
-            info = e.stat()
-        except OSError:
-            continue
-        stale = now - info.st_mtime > STALE_S
-        if e.name.startswith(".tmp-") or (e.name.endswith(".jaxprog.json") and e.name[:-5] not in names):
-            if stale:
-                _unlink(e.path)
-        elif e.name.endswith(".jaxprog"):
-            try:
-                size = info.st_size + os.stat(e.path + ".json").st_size
-            except OSError:
-                size = info.st_size
-            programs.append((info.st_mtime, e.path, size))
-    total = sum(size for *_, size in programs)
-    for _, path, size in sorted(programs):
+def _evict(entries: list[tuple[float, str, list[str], int]], max_bytes: int | None, keep: str | None = None) -> list[str]:
+    """Remove ``entries`` ``(last use, path, companion paths, bytes)``, least recently used first, until
+    the rest take at most ``max_bytes``; never ``keep``, nor a file whose mtime moved since it was
+    listed (another process rewrote or used it meanwhile). Returns the paths removed."""
+    total, removed = sum(e[3] for e in entries), []
+    for used, path, companions, size in sorted(entries):
         if max_bytes is None or total <= max_bytes:
             break
-        if path == keep:
+        try:
+            if path == keep or os.stat(path).st_mtime > used:
+                continue
+        except OSError:  # gone already
+            total -= size
             continue
-        _unlink(path)
-        _unlink(path + ".json")
+        for p in (path, *companions):
+            _unlink(p)
         removed.append(path)
         total -= size
     return removed
+
+
+def _listing(directory: str) -> dict[str, os.stat_result]:
+    """``{name: stat}`` of ``directory``'s files (empty when it cannot be read)."""
+    out = {}
+    try:
+        with os.scandir(directory) as it:
+            for e in it:
+                try:
+                    out[e.name] = e.stat()
+                except OSError:
+                    pass
+    except OSError:
+        pass
+    return out
+
+
+def prune(directory: str, max_bytes: int | None, keep: str | None = None) -> list[str]:
+    """Bound a folder of exported programs: the least recently used (file mtime: a load marks a
+    program used) go until the programs and their JSON take at most ``max_bytes``, never ``keep``;
+    the cache's temporary files and orphaned JSON files older than :data:`STALE_S` go too. Returns
+    the programs removed."""
+    files, now, entries = _listing(directory), time.time(), []
+    for name, info in files.items():
+        path = os.path.join(directory, name)
+        orphan = name.endswith(".jaxprog.json") and name[:-5] not in files
+        if (name.startswith(_TMP_PREFIX) or orphan) and now - info.st_mtime > STALE_S:
+            _unlink(path)
+        elif name.endswith(".jaxprog"):
+            meta = files.get(name + ".json")
+            entries.append((info.st_mtime, path, [path + ".json"], info.st_size + (meta.st_size if meta else 0)))
+    return _evict(entries, max_bytes, keep)
+
+
+def prune_compiled(directory: str, max_bytes: int | None) -> list[str]:
+    """Bound JAX's persistent compilation cache (``<key>-cache`` files, with ``<key>-atime`` where JAX
+    kept a last use): the least recently written or used entries go until the rest take at most
+    ``max_bytes``. ``jaxrl`` calls it as a command starts (:func:`jaxrl.cli._setup_compilation_cache`),
+    so a folder may exceed the bound by what one run writes. Returns the entries removed."""
+    files, entries = _listing(directory), []
+    for name, info in files.items():
+        if name.endswith("-cache"):
+            key = name[: -len("-cache")]
+            used = info.st_mtime
+            try:
+                with open(os.path.join(directory, f"{key}-atime"), "rb") as f:
+                    used = max(used, int.from_bytes(f.read(8), "little") / 1e9)
+            except (OSError, ValueError):
+                pass
+            entries.append((used, os.path.join(directory, name), [os.path.join(directory, f"{key}-atime")], info.st_size))
+    return _evict(entries, max_bytes)
 
 
 def usable() -> bool:
@@ -269,7 +304,7 @@ def _write(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (a reader sees the old file or the whole new one)."""
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=_TMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -360,6 +395,15 @@ def lowered(directory: str | None, key: str | None, fn: Callable, args: tuple,
         return None
 
 
+def _prune_after_writing(directory: str, path: str) -> None:
+    try:
+        limit = program_limit_bytes()
+    except ValueError as e:  # the CLI refuses it at start; a library caller is told, and nothing is pruned
+        warnings.warn(f"jaxrl.program_cache: {e}; the folder is not pruned", stacklevel=3)
+        return
+    prune(directory, limit, keep=path)
+
+
 def _lowered(directory: str, key: str, fn: Callable, args: tuple, meta) -> Program | None:
     environment = environment_digest()
     if environment is None:
@@ -385,6 +429,6 @@ def _lowered(directory: str, key: str, fn: Callable, args: tuple, meta) -> Progr
         except OSError:
             pass
     else:
-        prune(directory, program_limit_bytes(), keep=path)
+        _prune_after_writing(directory, path)
     exported, info = found
     return Program(jax.jit(exported.call).lower(*jax.tree.leaves(args)), info, loaded)

@@ -578,7 +578,8 @@ def run(
         under ``program_key`` (what the trainer's programs depend on besides jaxrl's files and
         their inputs' shapes, e.g. :meth:`jaxrl.experiment.Built.program_key`): a later process
         with the same key loads them instead of tracing (:mod:`jaxrl.program_cache`; the same
-        numbers). Not with ``debug`` or a sharded state.
+        numbers; the folder is pruned to an eighth of ``JAXRL_CACHE_MAX_MB``, least recently used
+        first). Not with ``debug`` or a sharded state.
 
     Returns:
       The final state, the metrics of the updates run in this call (``[n]``),

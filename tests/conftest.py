@@ -21,8 +21,8 @@ if "PYTEST_XDIST_WORKER" not in os.environ and "JAXRL_TEST_CACHE" not in os.envi
     os.environ["JAXRL_TEST_CACHE"] = tempfile.mkdtemp(prefix="jaxrl-test-xla-")
     atexit.register(shutil.rmtree, os.environ["JAXRL_TEST_CACHE"], ignore_errors=True)
 os.environ["JAXRL_COMPILATION_CACHE"] = os.environ["JAXRL_TEST_CACHE"]
-# Unbounded: the session's folder goes at exit, and a bounded JAX cache lists every entry at each write
-# (~1,000 writes into up to ~1,000 entries here). tests/test_program_cache.py checks the bound.
+# Unbounded: the session's folder goes at exit (and the CLI subprocesses would list it as each starts).
+# tests/test_program_cache.py checks the bound.
 os.environ.setdefault("JAXRL_CACHE_MAX_MB", "unlimited")
 # XLA:CPU logs two ERROR lines per program it loads from the cache (a benign tuning-feature
 # mismatch); it reads its log level once, when jaxlib loads, i.e. below.

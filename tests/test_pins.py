@@ -39,7 +39,7 @@ def test_vmapped_network_init_repeated_does_not_hang():
 # What was tested end to end (README "Install"): the floor stack and the newest stack.
 TESTED = {"jax": ("0.9.2", "0.12.0.1"), "jaxlib": ("0.9.2", "0.12.0.1"), "flax": ("0.12.6", "0.12.12"),
           "mujoco": ("4.0.0",), "mujoco-mjx": ("3.17.0",), "optax": ("0.2.8",), "orbax-checkpoint": ("0.12.8",),
-          "flatbuffers": ("25.12.19",), "filelock": ("4.2.11",)}
+          "flatbuffers": ("25.12.19",)}
 DEADLOCKING = ("0.10.0", "0.10.1", "0.10.2", "0.11.0")  # jaxlib's CPU LAPACK deadlock (DESIGN.md section 7)
 
 

@@ -98,8 +98,9 @@ def test_the_folder_keeps_the_most_recently_used_programs_within_its_bound(tmp_p
     programs = {n: _fake_file(tmp_path / f"{n}.jaxprog", 1000, age) for n, age in (("a", 300), ("b", 200), ("c", 100))}
     for n in programs:
         _fake_file(tmp_path / f"{n}.jaxprog.json", 2, 0)
-    stale = [_fake_file(tmp_path / ".tmp-killed", 50, 7200), _fake_file(tmp_path / "gone.jaxprog.json", 2, 7200)]
-    fresh = [_fake_file(tmp_path / ".tmp-writing", 50, 10), _fake_file(tmp_path / "written.jaxprog.json", 2, 10)]
+    stale = [_fake_file(tmp_path / ".jaxprog-tmp-killed", 50, 7200), _fake_file(tmp_path / "gone.jaxprog.json", 2, 7200)]
+    fresh = [_fake_file(tmp_path / ".jaxprog-tmp-writing", 50, 10), _fake_file(tmp_path / "written.jaxprog.json", 2, 10),
+             _fake_file(tmp_path / ".tmp-not-ours", 50, 7200)]  # another tool's temporary file: never ours to remove
     assert program_cache.prune(str(tmp_path), None) == []  # unbounded: only the stale files go
     assert not any(map(os.path.exists, stale)) and all(map(os.path.exists, fresh))
     removed = program_cache.prune(str(tmp_path), 2 * 1002 + 10, keep=programs["a"])  # room for two programs
@@ -108,20 +109,22 @@ def test_the_folder_keeps_the_most_recently_used_programs_within_its_bound(tmp_p
     assert all(os.path.exists(programs[n]) and os.path.exists(programs[n] + ".json") for n in "ac")
     assert program_cache.prune(str(tmp_path), 1500) == [programs["a"]]
     assert program_cache.prune(str(tmp_path / "absent"), 1) == []
+    moved = _fake_file(tmp_path / "m.jaxprog", 10, 0)  # listed as used 500 s ago, loaded (touched) since
+    assert program_cache._evict([(time.time() - 500, moved, [], 10)], 0) == [] and os.path.exists(moved)
 
 
 def test_the_caches_bound_comes_from_one_variable_and_bad_values_are_one_line(monkeypatch, cli_in_process):
     monkeypatch.delenv("JAXRL_CACHE_MAX_MB", raising=False)
     assert program_cache.limit_bytes() == 2048 * 2**20 and program_cache.program_limit_bytes() == 256 * 2**20
-    for text, expected in (("512", 512 * 2**20), ("0.5", 2**19), ("unlimited", None), ("-1", None)):
+    for text, expected in (("512", 512 * 2**20), ("1.5", 3 * 2**19), ("unlimited", None), ("-1", None)):
         monkeypatch.setenv("JAXRL_CACHE_MAX_MB", text)
         assert program_cache.limit_bytes() == expected, text
-    for text in ("0", "-3", "lots", "nan", "inf"):
+    for text in ("0", "0.5", "-3", "lots", "nan", "inf"):
         monkeypatch.setenv("JAXRL_CACHE_MAX_MB", text)
         with pytest.raises(ValueError, match="JAXRL_CACHE_MAX_MB"):
             program_cache.limit_bytes()
     code, out, err = cli_in_process(["train", "--env", "probe_action"])  # before anything is built
-    assert code == 2 and err.strip() == "jaxrl: error: JAXRL_CACHE_MAX_MB='inf': give the caches' bound in megabytes (> 0), or 'unlimited'", err
+    assert code == 2 and err.strip() == "jaxrl: error: JAXRL_CACHE_MAX_MB='inf': give the caches' bound in MiB (at least 1), or 'unlimited'", err
 
 
 def test_writing_a_program_prunes_the_folder_to_its_bound(built, traced, tmp_path, monkeypatch):
@@ -129,7 +132,8 @@ def test_writing_a_program_prunes_the_folder_to_its_bound(built, traced, tmp_pat
     first = set(glob.glob(str(tmp_path / "*.jaxprog")))
     assert len(first) == 2
     size = sum(os.path.getsize(f) + os.path.getsize(f + ".json") for f in first)  # one config's init and chunk
-    monkeypatch.setenv("JAXRL_CACHE_MAX_MB", str(program_cache.PROGRAM_SHARE * 1.1 * size / 2**20))  # room for one config
+    monkeypatch.setenv("JAXRL_CACHE_MAX_MB", "1")
+    monkeypatch.setattr(program_cache, "PROGRAM_SHARE", int(2**20 / (1.1 * size)))  # room for one config
     result, sources = _run(built, str(tmp_path), key="second config")
     assert sources == {"init": "exported", "chunk 2": "exported"}, sources
     _equal(result.state, traced.state)
@@ -244,23 +248,34 @@ def test_a_program_with_a_host_callback_is_not_kept(tmp_path):
     assert program.compile()(np.float32(2.0))["y"] == 3.0
 
 
-def test_jaxrl_bounds_jax_compilation_cache_and_dates_entries_written_unbounded(tmp_path):
-    """``jaxrl train`` with ``JAXRL_CACHE_MAX_MB``: JAX's cache evicts least recently used entries beyond the
-    bound. An entry written while the cache was unbounded (no ``-atime`` beside it: JAX's eviction would
-    fail every write) is dated by its mtime first, so it is evicted first; the run writes its own."""
+def test_jaxs_compilation_cache_is_pruned_least_recently_used_first_as_jaxrl_starts(tmp_path):
+    """``prune_compiled`` keeps the most recently written or used entries (JAX's ``-atime`` where it kept
+    one, else the file's mtime) within the bound; ``jaxrl`` runs it as a command starts, before anything
+    else (here a command that then fails on its input)."""
     import subprocess
     import sys
 
     cache = tmp_path / "xla"
     cache.mkdir()
-    legacy = _fake_file(cache / "jit_old-0123-cache", 1_000_000, 86_400)  # the bound (1 MiB) is nearly full
+
+    def entry(name, age_s, used_s=None):
+        path = _fake_file(cache / f"{name}-cache", 600_000, age_s)
+        if used_s is not None:
+            (cache / f"{name}-atime").write_bytes(int((time.time() - used_s) * 1e9).to_bytes(8, "little"))
+        return path
+
+    old, old_but_used, recent = entry("jit_a-1", 900), entry("jit_b-2", 800, used_s=10), entry("jit_c-3", 100)
+    other = _fake_file(cache / "notes.txt", 50, 9000)  # not JAX's: never removed
+    assert program_cache.prune_compiled(str(cache), 10**7) == []
+    assert program_cache.prune_compiled(str(cache), 1_300_000) == [old]
+    assert os.path.exists(old_but_used) and os.path.exists(cache / "jit_b-2-atime") and os.path.exists(recent)
     env = {**os.environ, "JAXRL_COMPILATION_CACHE": str(cache), "JAXRL_CACHE_MAX_MB": "1"}
-    args = ["train", "ppo", "--preset", "tiny", "--runs-dir", str(tmp_path / "runs"), "--name", "r", "--eval-episodes", "0"]
-    p = subprocess.run([sys.executable, "-m", "jaxrl.cli", *args], env=env, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr
-    assert "cache" not in p.stderr.lower(), p.stderr  # no failed write or read of the cache
-    entries = glob.glob(str(cache / "*-cache"))
-    assert not os.path.exists(legacy) and entries, entries
-    assert sum(map(os.path.getsize, entries)) <= 2**20
-    assert all(os.path.exists(e[: -len("-cache")] + "-atime") for e in entries)
-    assert glob.glob(str(cache / "programs" / "*.jaxprog"))  # the traced programs beside it
+    p = subprocess.run([sys.executable, "-m", "jaxrl.cli", "eval", str(tmp_path / "no-run")], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2 and "does not exist" in p.stderr, p.stderr
+    assert not os.path.exists(recent) and os.path.exists(old_but_used) and os.path.exists(other)  # 1 MiB: room for one
+    env["JAXRL_CACHE_MAX_MB"] = "0.5"
+    p = subprocess.run([sys.executable, "-m", "jaxrl.cli", "eval", str(tmp_path / "no-run")], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2 and p.stderr.strip().endswith("in MiB (at least 1), or 'unlimited'"), p.stderr
+    assert os.path.exists(old_but_used)  # refused before anything was pruned
