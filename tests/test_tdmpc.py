@@ -253,3 +253,22 @@ def test_the_world_models_adam_eps_is_its_own_and_the_policys_stays():
         tx = default_optimizer(hp, None, offpolicy.optimizer_config(tiny(), adam_eps=eps))
         step, _ = tx.update(jnp.asarray(g), tx.init(jnp.zeros(3)), jnp.zeros(3))
         np.testing.assert_allclose(step, -hp.lr * g / (np.abs(g) + eps), rtol=1e-5)
+
+
+def test_a_policy_of_a_state_held_as_numpy_arrays_plans():
+    """A state restored by hand (``jax.device_get``, a pickle) holds NumPy arrays, and a policy closes over
+    its state: drawing the planner's two Q heads indexed those arrays with a traced index and failed to
+    trace (``TracerArrayConversionError``). Traced only, no compile."""
+    env, params = envs.make("probe_continuous")
+    trainer = tdmpc.make_train(tiny(), env, params)
+    state = jax.eval_shape(trainer.init, jax.random.key(0), tdmpc.default_hparams())  # the policy reads agent and hparams
+    state = state.replace(agent=jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), state.agent),
+                          hparams=tdmpc.as_hparams(tdmpc.default_hparams()))
+
+    def step(s):
+        policy = trainer.policy(s)
+        obs = jnp.zeros((2, *env.observation_spec.shape))
+        return policy.step(jax.random.key(1), policy.init_carry(2), obs, jnp.array([True, False]))[0]
+
+    action = jax.eval_shape(lambda: step(state))  # traced with the NumPy arrays as constants
+    assert action.shape == (2, *env.action_spec.shape), action
