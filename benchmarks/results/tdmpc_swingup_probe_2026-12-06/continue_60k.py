@@ -3,7 +3,7 @@ pickled to /tmp/swingup_probe_30000.pkl), with its 30k-step replay buffer (now F
 40k / 50k / 60k as in the probe (16 episodes from ``key(7)``, greedy planner and prior mean).
 ``--metrics``: no evaluations, the prior's and the model's metrics per 1k agent steps instead.
 ``python .../continue_60k.py sac`` instead runs SAC on the same key with the same 30k buffer from
-scratch to 60k (its first 30k are sac_same_seed.py's run).
+scratch to 60k (its 10k-30k evaluations are those of sac_same_seed.log, the same program stopped at 30k).
 """
 import dataclasses
 import pickle
