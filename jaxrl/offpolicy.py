@@ -320,8 +320,14 @@ def make_train(config: OffPolicyConfig, env: Env, env_params: Any, agent: Agent,
         return state.replace(agent=agent_state, replay=replay, rollout=rollout, key=key, update_step=state.update_step + 1), metrics
 
     def policy(state: OffPolicyState) -> Policy:
+        # A state restored by hand (``jax.device_get``, a pickle) holds NumPy arrays, which the policy closes
+        # over: as jax arrays, an agent may index them with traced values (TD-MPC2's two Q heads); jax
+        # arrays and tracers pass unchanged (the same program).
+        agent_state, hparams = jax.tree.map(lambda x: jnp.asarray(x) if isinstance(x, (np.ndarray, np.generic)) else x,
+                                            (state.agent, state.hparams))
+
         def step(key, carry, obs, first):
-            return (*agent.greedy(state.agent, state.hparams, key, carry, obs, first), {})
+            return (*agent.greedy(agent_state, hparams, key, carry, obs, first), {})
 
         return Policy(step, agent.init_carry)
 

@@ -258,7 +258,8 @@ def test_the_world_models_adam_eps_is_its_own_and_the_policys_stays():
 def test_a_policy_of_a_state_held_as_numpy_arrays_plans():
     """A state restored by hand (``jax.device_get``, a pickle) holds NumPy arrays, and a policy closes over
     its state: drawing the planner's two Q heads indexed those arrays with a traced index and failed to
-    trace (``TracerArrayConversionError``). Traced only, no compile."""
+    trace (``TracerArrayConversionError``). The replay learners' policy now holds them as jax arrays
+    (``jaxrl.offpolicy``). Traced only, no compile."""
     env, params = envs.make("probe_continuous")
     trainer = tdmpc.make_train(tiny(), env, params)
     state = jax.eval_shape(trainer.init, jax.random.key(0), tdmpc.default_hparams())  # the policy reads agent and hparams

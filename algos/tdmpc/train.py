@@ -91,7 +91,7 @@ class Model:
         """``[2, ...]`` decoded values of two distinct heads drawn at random (only those two are evaluated);
         ``rngs`` from :func:`q_dropout` (training losses): each head drops its own units."""
         pick = jax.random.choice(key, self.nets.q.num_heads, (2,), replace=False)
-        pair = jax.tree.map(lambda x: jnp.asarray(x)[pick], q_params)  # also for params restored as NumPy arrays
+        pair = jax.tree.map(lambda x: x[pick], q_params)
         return self.bins.decode(self.nets.q.clone(num_heads=2).apply(pair, z, a, rngs=rngs))
 
     def pi(self, pi_params, z):
