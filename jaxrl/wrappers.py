@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxrl.control_flow import compute_if
 from jaxrl.env import Env, TimeStep, Wrapper
 from jaxrl.spaces import Box, Discrete
 
@@ -84,9 +85,12 @@ class AutoReset(Wrapper):
     ``reward``, ``terminated`` and ``truncated`` still describe the step taken.
 
     Works on one env or on a :class:`VecEnv` (then only the envs that are done
-    take the fresh reset state). The reset is computed under ``lax.cond`` only
-    when some episode ended, so a batch of long episodes pays for it rarely
-    (under an outer ``vmap`` the cond becomes a select and always computes it).
+    take the fresh reset state). The reset is computed only when some episode
+    ended (:func:`jaxrl.control_flow.compute_if`: a ``lax.cond`` on ``any(done)``,
+    which under an outer ``vmap``, a sweep's runs or envs vmapped around this
+    wrapper, stays a cond over the whole batch instead of a select that resets
+    at every step), so a batch of long episodes pays for it rarely. It
+    differentiates as that ``lax.cond`` does.
     """
 
     def reset(self, key, params):
@@ -98,11 +102,14 @@ class AutoReset(Wrapper):
         state, ts = self.env.step(step_key, state, action, params)
         done = ts.done
 
-        def with_reset(state):
+        def with_reset(reset_key, params, done, state, obs):
             reset_state, reset_ts = self.env.reset(reset_key, params)
-            return _where(done, reset_state, state), _where(done, reset_ts.obs, ts.obs)
+            return _where(done, reset_state, state), _where(done, reset_ts.obs, obs)
 
-        state, obs = jax.lax.cond(jnp.any(done), with_reset, lambda s: (s, ts.obs), state)
+        def without_reset(reset_key, params, done, state, obs):
+            return state, obs
+
+        state, obs = compute_if(jnp.any(done), with_reset, (reset_key, params, done, state, ts.obs), without_reset)
         return state, ts._replace(obs=obs, info={**ts.info, "final_obs": ts.obs})
 
 

@@ -33,3 +33,25 @@ def test_compute_if_equals_a_where_and_runs_its_body_only_when_some_element_need
     jax.block_until_ready(jax.jit(jax.vmap(f))(jnp.ones(3, bool), x))  # all do: computed once for the batch
     jax.effects_barrier()
     assert len(calls) == 1, calls
+
+
+def test_compute_if_differentiates_as_its_cond_also_under_vmap():
+    """Reverse and forward mode through both forms of ``otherwise`` (a value, a branch): the
+    derivatives of ``lax.cond``; ``custom_vmap`` alone would refuse ``grad``."""
+    def branch_form(pred, x):
+        return compute_if(pred, lambda x: jnp.sin(x) * x, (x,), lambda x: 2.0 * x).sum()
+
+    def value_form(pred, x):
+        return compute_if(pred, lambda x: jnp.sin(x) * x, (x,), 2.0 * x).sum()
+
+    def plain(pred, x):
+        return jax.lax.cond(pred, lambda x: jnp.sin(x) * x, lambda x: 2.0 * x, x).sum()
+
+    x = jnp.array([[0.3, 1.2], [0.7, -0.4], [2.0, 0.1]])
+    pred = jnp.array([True, False, True])
+    want = jax.vmap(jax.grad(plain, argnums=1))(pred, x)
+    for f in (branch_form, value_form):
+        np.testing.assert_allclose(jax.jit(jax.vmap(jax.grad(f, argnums=1)))(pred, x), want, rtol=1e-6)
+        np.testing.assert_allclose(jax.grad(f, argnums=1)(pred[0], x[0]), want[0], rtol=1e-6)
+        tangent = jax.jvp(lambda x: f(pred[1], x), (x[1],), (jnp.ones(2),))[1]
+        np.testing.assert_allclose(tangent, want[1].sum(), rtol=1e-6)

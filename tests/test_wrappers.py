@@ -124,6 +124,109 @@ def test_auto_reset_on_a_batch_resets_only_done_envs():
     np.testing.assert_allclose(ts3.obs[0], ts2.obs[0] + 1)  # env 0 counts on from its new start
 
 
+@dataclasses.dataclass(frozen=True)
+class CountedResets(Counter):
+    """Counter whose reset reports each time it is computed (a host callback, in compiled programs too)."""
+
+    calls: list = dataclasses.field(default_factory=list, compare=False, hash=False)
+
+    def reset(self, key, params):
+        jax.debug.callback(lambda: self.calls.append(1))
+        return super().reset(key, params)
+
+
+def test_a_swept_auto_reset_resets_only_when_an_episode_ends_and_equals_each_run_alone():
+    """Runs vmapped around ``AutoReset(VecEnv)`` (a sweep: each run its own params, so ``done`` is
+    batched over runs) compute the reset only on steps where some env of some run ended (a plain
+    ``lax.cond`` under ``vmap`` would select, resetting at every step), with each run's numbers as
+    when it runs alone."""
+    env = CountedResets()
+    stacked = AutoReset(VecEnv(TimeLimit(env, max_steps=100), num_envs=2, batched_params=True))
+    params = CountParams(jnp.array([[4, 6], [6, 100]]))  # [runs, envs]: ends at steps 4 and 6 only (over 7)
+
+    def go(key, params):
+        state, ts0 = stacked.reset(key, params)
+
+        def body(state, k):
+            state, ts = stacked.step(k, state, jnp.ones(2, jnp.int32), params)
+            return state, (ts.obs, ts.done)
+
+        return jax.lax.scan(body, state, jax.random.split(jax.random.key(3), 7))[1]
+
+    keys = jax.random.split(jax.random.key(0), 2)
+    swept = jax.jit(jax.vmap(go))
+    jax.block_until_ready(swept(keys, params))  # compiled and run once
+    jax.effects_barrier()
+    env.calls.clear()
+    obs, done = jax.block_until_ready(swept(keys, params))
+    jax.effects_barrier()
+    # The reset at start (one program call, vmapped) and at the two steps where an episode ended.
+    assert len(env.calls) == 3, len(env.calls)
+    np.testing.assert_array_equal(np.asarray(done).any(axis=(0, 2)), [0, 0, 0, 1, 0, 1, 0])
+    for i in range(2):
+        alone_obs, alone_done = jax.jit(go)(keys[i], jax.tree.map(lambda x: x[i], params))
+        np.testing.assert_array_equal(obs[i], alone_obs)
+        np.testing.assert_array_equal(done[i], alone_done)
+
+
+def test_auto_reset_differentiates_as_a_plain_cond():
+    """Gradients through steps that reset (and under ``vmap``): those of the same steps written with
+    ``lax.cond``; the auto-reset's skip (a ``custom_vmap`` rule) does not block differentiation."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Smooth(Env):  # obs = position; reset draws it, step moves it by sin(action + position)
+        @property
+        def observation_spec(self):
+            return Box((1,))
+
+        @property
+        def action_spec(self):
+            return Box((1,))
+
+        def default_params(self):
+            return CountParams(jnp.asarray(3))
+
+        def reset(self, key, params):
+            x = jax.random.uniform(key, (1,))
+            return CountState(jnp.zeros((), jnp.int32), x), timestep(x)
+
+        def step_env(self, key, state, action, params):
+            x = state.start + jnp.sin(action + state.start)
+            return CountState(state.t + 1, x), timestep(x, jnp.sum(x ** 2), state.t + 1 >= params.terminal_at)
+
+    def returns(env, action_scale, terminal_at):
+        params = CountParams(terminal_at)
+        state, _ = env.reset(jax.random.key(0), params)
+
+        def body(state, k):
+            state, ts = env.step(k, state, action_scale * jnp.ones((2, 1)), params)
+            return state, ts.reward.sum()
+
+        return jax.lax.scan(body, state, jax.random.split(jax.random.key(1), 7))[1].sum()
+
+    class CondReset(AutoReset):  # the plain lax.cond the wrapper's skip must differentiate as
+        def step(self, key, state, action, params):
+            from jaxrl.wrappers import _where
+            step_key, reset_key = jax.random.split(key)
+            state, ts = self.env.step(step_key, state, action, params)
+
+            def with_reset(s):
+                reset_state, reset_ts = self.env.reset(reset_key, params)
+                return _where(ts.done, reset_state, s), _where(ts.done, reset_ts.obs, ts.obs)
+
+            state, obs = jax.lax.cond(jnp.any(ts.done), with_reset, lambda s: (s, ts.obs), state)
+            return state, ts._replace(obs=obs)
+
+    envs = [wrapper(VecEnv(Smooth(), num_envs=2)) for wrapper in (AutoReset, CondReset)]
+    scales, ends = jnp.array([0.5, 1.5]), jnp.array([3, 100])
+    got = [jax.jit(jax.grad(lambda a, e: returns(env, a, e)))(0.5, 3) for env in envs]
+    np.testing.assert_allclose(got[0], got[1], rtol=1e-6)
+    assert got[0] != 0.0
+    swept = [jax.jit(jax.vmap(jax.grad(lambda a, e: returns(env, a, e))))(scales, ends) for env in envs]
+    np.testing.assert_allclose(swept[0], swept[1], rtol=1e-6)
+    assert float(swept[0][0]) == pytest.approx(float(got[0]), rel=1e-6)
+
+
 def test_episode_stats():
     env = EpisodeStats(AutoReset(TimeLimit(ENV, max_steps=10)))
     actions = np.array([0, 1, 2, 1, 1, 0, 0], np.int32)  # rewards 1 2 3 | 2 2 1 | 1
