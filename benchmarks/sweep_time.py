@@ -14,6 +14,9 @@ with the same seeds; reported: each call's wall time, their median, env steps/s 
 and each run's mean return over the training episodes that ended in the last quarter of the run (a check
 that the runs trained). To compare two versions of jaxrl, run
 the script under each, alternating, on one machine, and compare the medians and the returns.
+``--plain-cond-reset`` runs ``AutoReset`` as it was before 2026-12-06 (a plain ``lax.cond``, which the
+sweep's ``vmap`` turns into a select that resets every env at every step;
+``benchmarks/sweep_autoreset.py``'s ``CondReset``), for that comparison in one tree.
 """
 
 from __future__ import annotations
@@ -55,7 +58,14 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", default=None)
+    p.add_argument("--plain-cond-reset", action="store_true", help="AutoReset as before 2026-12-06 (see the docstring)")
     args = p.parse_args()
+    if args.plain_cond_reset:
+        from sweep_autoreset import CondReset
+
+        from jaxrl import wrappers
+
+        wrappers.AutoReset.step = CondReset.step
     if args.repeats < 1 or args.seeds < 1:
         p.error("--repeats and --seeds must be >= 1")
     info = machine_info()
@@ -71,11 +81,11 @@ def main() -> None:
         calls.append(time.perf_counter() - start)
     steps = args.seeds * trainer.num_updates * trainer.steps_per_update
     final = res.final_return(last=0.25).ravel()
-    out = dict(benchmark="sweep_time", algo=args.algo, env=env_name, env_options=env_options, preset=args.preset, sets=args.sets,
+    out = dict(benchmark="sweep_time", algo=args.algo, plain_cond_reset=args.plain_cond_reset, env=env_name, env_options=env_options, preset=args.preset, sets=args.sets,
                seeds=args.seeds, env_steps_all_runs=steps, compile_and_first_call_s=first, compile_s=compile_s,
                call_s=calls, median_call_s=statistics.median(calls), steps_per_s=steps / statistics.median(calls),
                final_training_returns=final.tolist(), config=configs.to_dict(config), machine=info)
-    print(f"{args.algo} {env_name} {env_options} x{args.seeds}: compile {compile_s:.1f} s; calls {[round(c, 2) for c in calls]} s, "
+    print(f"{args.algo} {env_name} {env_options} x{args.seeds}{' (plain cond reset)' * args.plain_cond_reset}: compile {compile_s:.1f} s; calls {[round(c, 2) for c in calls]} s, "
           f"median {out['median_call_s']:.2f} s ({out['steps_per_s']:,.0f} env steps/s); final returns {np.round(final, 1).tolist()}",
           flush=True)
     if args.json:
