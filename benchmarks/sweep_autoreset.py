@@ -76,11 +76,11 @@ def main(argv=None) -> int:
         options = dict(obs="pixels", image_size=64, action_repeat=4) if obs == "pixels" else {}
         # episode_length counts control steps; with action repeat k the time limit is ceil(T / k) agent steps
         env, params = make(task, physics=a.physics, episode_length=a.episode * options.get("action_repeat", 1), **options)
-        programs = {name: sweep_program(w, env, params, a) for name, w in (("select (before)", CondReset), ("skip (now)", AutoReset))}
+        programs = {name: sweep_program(w, env, params, a) for name, w in (("before", CondReset), ("now", AutoReset))}
         outs = [np.asarray(jax.block_until_ready(prog.compiled(*prog.args))[1]) for prog in programs.values()]
         np.testing.assert_array_equal(*outs)  # the same steps, the same numbers
         res = run_rounds(programs, a.repeats)
-        before, now = res["select (before)"], res["skip (now)"]
+        before, now = res["before"], res["now"]
         label = f"{a.runs} runs x {a.envs} envs" if a.runs else f"one run of {a.envs} envs, no vmap"
         print(f"{spec} ({a.physics}, {label}): " + "  ".join(
             f"{k} {v['steps_per_s']:,.0f} env steps/s (compile {v['compile_s']:.1f} s)" for k, v in res.items())

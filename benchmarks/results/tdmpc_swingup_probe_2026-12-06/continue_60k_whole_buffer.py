@@ -3,9 +3,14 @@ from 30k to 60k agent steps exactly as ``continue_60k.py`` does, but with TD-MPC
 (it holds the whole run: capacity 60k, the first 30k transitions copied in, oldest first) instead
 of a 30k first-in first-out one. Same evaluations (16 episodes from ``key(7)``, greedy planner and
 prior mean at 40k / 50k / 60k) and the same metrics per 1k agent steps as ``--metrics`` printed.
-Separates "the prior forgot" from "the prior's Q scale jumped" (stop 47 could not)."""
+Separates "the prior forgot" from "the prior's Q scale jumped" (stop 47 could not).
+``python .../continue_60k_whole_buffer.py sac``: the like-for-like baseline, SAC on the same run key from
+scratch to 60k with the whole run in its buffer (``continue_60k.py sac`` with ``buffer_size=60_000``),
+evaluated the same way at every 10k (log: ``continue_60k_whole_buffer_sac.log``)."""
 import dataclasses
 import pickle
+import runpy
+import sys
 import time
 
 import jax
@@ -14,6 +19,14 @@ import numpy as np
 
 from jaxrl import envs, evaluate, runner
 from jaxrl.algos import tdmpc
+
+if sys.argv[1:] == ["sac"]:  # continue_60k.py's SAC run, its buffer widened to the whole run
+    from jaxrl.algos import sac
+
+    real = sac.SACConfig
+    sac.SACConfig = lambda **kw: real(**{**kw, "buffer_size": 60_000})
+    runpy.run_path(__file__.replace("continue_60k_whole_buffer.py", "continue_60k.py"), run_name="__main__")
+    raise SystemExit(0)
 
 env, params = envs.make("cartpole_swingup", action_repeat=2)
 cfg = tdmpc.TDMPCConfig(total_timesteps=60_000, buffer_size=60_000)
