@@ -23,75 +23,82 @@ def compute_if(pred: jax.Array, fn: Callable, operands: tuple, otherwise: Any):
     the false branch, e.g. one that passes a state in ``operands`` through without a second copy of it
     among the cond's operands).
 
-    Unbatched, and under ``vmap`` while ``pred`` is unbatched, it IS that ``lax.cond`` (the same
-    program, the same numbers). With a batched ``pred`` ``vmap`` would turn a cond into a select that
+    Unbatched, and under ``vmap`` while ``pred`` is unbatched, it computes what that ``lax.cond``
+    computes (the same numbers). With a batched ``pred`` ``vmap`` would turn a cond into a select that
     computes ``fn`` for every element at every call: a sweep's state is batched over its runs, the
     update index included (:func:`jaxrl.trainer.vmapped`), so every run of a sweep took (and
     discarded) its gradient steps in each warm-up update, TD3's runs their actor step at every
     critic step, and every env of a sweep its reset at every step (:class:`jaxrl.wrappers.AutoReset`).
-    Here (a ``jax.custom_batching.custom_vmap`` rule) the batch computes ``fn`` under a cond on
-    ``any(pred)`` and keeps the false branch's value where ``pred`` is false: the runs of a sweep warm
-    up together and count their steps alike, so it computes for all of them or for none; and the
-    episodes of DM Control tasks end together (fixed lengths), so a sweep resets rarely.
+    Here the cond's predicate is ``pred`` reduced by ``any`` over every batch axis a ``vmap`` gives it
+    (a ``jax.custom_batching.custom_vmap`` rule on the predicate alone), and the taken branch keeps
+    the false branch's value where ``pred`` is false (a select): the batch computes ``fn`` for all
+    its elements or for none. The runs of a sweep warm up together and count their steps alike, and
+    the episodes of DM Control tasks end together (fixed lengths), so a sweep skips as often as one
+    run does; an env whose episodes end at other times makes the whole batch compute ``fn`` then.
 
-    ``fn`` (and a callable ``otherwise``) must take every traced value it uses through ``operands``
-    (a tuple; ``custom_vmap`` cannot see values a closure captures from an outer ``vmap``).
-    Derivatives (``jax.grad``, ``jax.jvp``, under ``vmap`` too) are those of the plain ``lax.cond``
-    (a ``jax.custom_jvp`` rule: ``custom_vmap`` alone is not differentiable), so an MJX env stays
-    differentiable through its resets; a differentiated batch computes both branches, as ``vmap`` of a
-    cond does.
+    ``fn`` and ``otherwise`` are ordinary branches of a ``lax.cond``: they may close over traced
+    values, ``jax.grad`` / ``jax.jvp`` / ``vmap`` compose in any order with JAX's own rules for
+    ``cond`` (the ``custom_vmap`` rules see only the boolean predicate, which has no derivative), and
+    ``checkify`` checks inside them are reported (as under ``vmap`` of a ``lax.cond``, a batch that
+    computes ``fn`` checks every element's operands). As JAX's batched cond does, the taken branch
+    stops the gradient of its operands at the elements whose value it discards.
     """
     branch = otherwise if callable(otherwise) else None
     other_value = () if branch else otherwise
 
-    def cond(pred, operands, other_value):
-        if branch:
-            return jax.lax.cond(pred, fn, branch, *operands)
-        return jax.lax.cond(pred, lambda ops, _: fn(*ops), lambda _, other: other, operands, other_value)
+    def other_fn(ops, other):
+        return branch(*ops) if branch else other
 
-    @jax.custom_batching.custom_vmap
-    def run(pred, operands, other_value):
-        return cond(pred, operands, other_value)
+    def taken(ops, other):
+        keep = _taken_mask(pred)  # True unbatched (the branch runs only where pred); per element under vmap
+        new = fn(*_guard(keep, ops))
+        return _select(keep, new, other_fn(*_guard(~keep, (ops, other))))
 
-    @run.def_vmap
-    def batched(axis_size, in_batched, pred, operands, other_value):
-        pred_batched, ops_batched, other_batched = in_batched
-        if not pred_batched:  # what vmap does to the cond itself
-            out = jax.vmap(cond, in_axes=(None, _axes(ops_batched), _axes(other_batched)), axis_size=axis_size)(
-                pred, operands, other_value)
-        else:
-            if branch:  # out_axes=0 broadcasts what the branch leaves unbatched
-                other = jax.vmap(branch, in_axes=_axes(tuple(ops_batched)), axis_size=axis_size)(*operands)
-            else:
-                other = jax.tree.map(lambda x, b: x if b else _broadcast(x, axis_size), other_value, other_batched)
-
-            def taken():
-                new = jax.vmap(fn, in_axes=_axes(tuple(ops_batched)), axis_size=axis_size)(*operands)
-                return jax.tree.map(lambda n, o: jax.lax.select(_expand(pred, n.shape), n, o), new, other)
-
-            out = jax.lax.cond(jnp.any(pred), taken, lambda: other)
-        return out, jax.tree.map(lambda _: True, out)
-
-    @jax.custom_jvp
-    def differentiable(pred, operands, other_value):
-        return run(pred, operands, other_value)
-
-    @differentiable.defjvp
-    def _jvp(primals, tangents):
-        return jax.jvp(cond, primals, tangents)
-
-    return differentiable(pred, operands, other_value)
+    return jax.lax.cond(_any_over_batch(pred), taken, other_fn, operands, other_value)
 
 
-def _axes(batched_flags):
-    """vmap ``in_axes`` from a pytree of custom_vmap's batched flags."""
-    return jax.tree.map(lambda b: 0 if b else None, batched_flags)
+@jax.custom_batching.custom_vmap
+def _any_over_batch(pred: jax.Array) -> jax.Array:
+    """``pred`` itself; under ``vmap``, ``any`` over every batch axis it has (an unbatched predicate)."""
+    return pred
 
 
-def _broadcast(x, size: int):
-    return jax.lax.broadcast(x, (size,))
+@_any_over_batch.def_vmap
+def _any_over_batch_rule(axis_size, in_batched, pred):
+    # Handed to the level around this vmap again, so nested vmaps (runs around envs) reduce every axis.
+    return _any_over_batch(jnp.any(pred) if in_batched[0] else pred), False
+
+
+@jax.custom_batching.custom_vmap
+def _taken_mask(pred: jax.Array) -> jax.Array:
+    """Where the taken branch of :func:`compute_if` keeps its result: everywhere unbatched (the branch
+    runs only where ``pred``; a constant, so the select folds away), ``pred`` per element under a
+    ``vmap`` that batches it."""
+    return jnp.ones_like(pred)
+
+
+@_taken_mask.def_vmap
+def _taken_mask_rule(axis_size, in_batched, pred):
+    if in_batched[0]:
+        return pred, True
+    return _taken_mask(pred), False  # maybe batched by a vmap around this one
+
+
+def _guard(keep: jax.Array, tree):
+    """``tree`` with the gradient of its float leaves stopped where ``keep`` is false (JAX's guard in a
+    batched cond: a discarded branch must not send NaN or inf back through ``grad``)."""
+    def leaf(x):
+        if not jnp.issubdtype(jnp.result_type(x), jnp.inexact):
+            return x
+        return jax.lax.select(_expand(keep, jnp.shape(x)), x, jax.lax.stop_gradient(x))
+    return jax.tree.map(leaf, tree)
+
+
+def _select(pred: jax.Array, on_true, on_false):
+    """Leaf by leaf ``on_true`` where ``pred`` (``[]`` or the leaves' leading ``[B]``), else ``on_false``."""
+    return jax.tree.map(lambda n, o: jax.lax.select(_expand(pred, n.shape), n, o), on_true, on_false)
 
 
 def _expand(pred: jax.Array, shape: tuple) -> jax.Array:
-    """``pred [B]`` broadcast to ``shape`` ``[B, ...]`` (for ``lax.select``)."""
+    """``pred`` (``[]`` or ``[B]``) broadcast to ``shape`` (``[B, ...]``), for ``lax.select``."""
     return jnp.broadcast_to(jnp.reshape(pred, pred.shape + (1,) * (len(shape) - 1)), shape)

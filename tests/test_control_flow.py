@@ -35,23 +35,52 @@ def test_compute_if_equals_a_where_and_runs_its_body_only_when_some_element_need
     assert len(calls) == 1, calls
 
 
-def test_compute_if_differentiates_as_its_cond_also_under_vmap():
-    """Reverse and forward mode through both forms of ``otherwise`` (a value, a branch): the
-    derivatives of ``lax.cond``; ``custom_vmap`` alone would refuse ``grad``."""
-    def branch_form(pred, x):
-        return compute_if(pred, lambda x: jnp.sin(x) * x, (x,), lambda x: 2.0 * x).sum()
+def test_compute_if_differentiates_as_its_cond_in_every_order_with_vmap():
+    """Reverse and forward mode through both forms of ``otherwise`` (a value, a branch), alone, ``vmap``
+    of ``grad`` and ``grad`` of ``vmap``, and with ``fn`` closing over the differentiated value: the
+    derivatives of ``lax.cond``."""
+    def forms(pred, x, w):
+        taken = lambda x: jnp.sin(x) * x * w  # noqa: E731  (closes over w)
+        return (compute_if(pred, taken, (x,), lambda x: 2.0 * x).sum(), compute_if(pred, taken, (x,), 2.0 * x).sum())
 
-    def value_form(pred, x):
-        return compute_if(pred, lambda x: jnp.sin(x) * x, (x,), 2.0 * x).sum()
-
-    def plain(pred, x):
-        return jax.lax.cond(pred, lambda x: jnp.sin(x) * x, lambda x: 2.0 * x, x).sum()
+    def plain(pred, x, w):
+        return jax.lax.cond(pred, lambda x: jnp.sin(x) * x * w, lambda x: 2.0 * x, x).sum()
 
     x = jnp.array([[0.3, 1.2], [0.7, -0.4], [2.0, 0.1]])
     pred = jnp.array([True, False, True])
-    want = jax.vmap(jax.grad(plain, argnums=1))(pred, x)
-    for f in (branch_form, value_form):
-        np.testing.assert_allclose(jax.jit(jax.vmap(jax.grad(f, argnums=1)))(pred, x), want, rtol=1e-6)
-        np.testing.assert_allclose(jax.grad(f, argnums=1)(pred[0], x[0]), want[0], rtol=1e-6)
-        tangent = jax.jvp(lambda x: f(pred[1], x), (x[1],), (jnp.ones(2),))[1]
-        np.testing.assert_allclose(tangent, want[1].sum(), rtol=1e-6)
+    for i in range(2):
+        f = lambda p, x, w: forms(p, x, w)[i]  # noqa: E731
+        for argnums in (1, 2):
+            want = jax.vmap(jax.grad(plain, argnums=argnums), in_axes=(0, 0, None))(pred, x, 1.5)
+            got = jax.jit(jax.vmap(jax.grad(f, argnums=argnums), in_axes=(0, 0, None)))(pred, x, 1.5)
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+            np.testing.assert_allclose(jax.grad(f, argnums=argnums)(pred[0], x[0], 1.5), want[0], rtol=1e-6)
+        of_vmap = lambda g: jax.grad(lambda x, w: jax.vmap(g, in_axes=(0, 0, None))(pred, x, w).sum(), argnums=(0, 1))  # noqa: E731
+        for a, b in zip(jax.jit(of_vmap(f))(x, 1.5), of_vmap(plain)(x, 1.5)):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+        for p in (pred[0], pred[1]):  # forward mode through each branch
+            got = jax.jvp(lambda x: f(p, x, 1.5), (x[0],), (jnp.ones(2),))
+            want = jax.jvp(lambda x: plain(p, x, 1.5), (x[0],), (jnp.ones(2),))
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_compute_if_reports_checkify_checks_inside_its_branch():
+    """``checkify.check`` inside ``fn`` is reported (the old ``custom_vmap`` around ``fn`` refused it)."""
+    from jax.experimental import checkify
+
+    def f(pred, x):
+        def fn(x):
+            checkify.check(jnp.all(x < 1.0), "x too big")
+            return x + 1.0
+        return compute_if(pred, fn, (x,), lambda x: x)
+
+    checked = jax.jit(checkify.checkify(jax.vmap(f)))
+    err, _ = checked(jnp.array([False, False]), jnp.array([[0.5], [2.0]]))  # no element takes it: not computed
+    err.throw()
+    err, _ = checked(jnp.array([True, False]), jnp.array([[2.0], [0.5]]))
+    assert "x too big" in str(err.get())
+    err, _ = jax.jit(checkify.checkify(f))(True, jnp.array([2.0]))  # unbatched
+    assert "x too big" in str(err.get())
+    # As vmap of a lax.cond does, a batch that computes the branch checks every element's operands.
+    err, _ = checked(jnp.array([True, False]), jnp.array([[0.5], [2.0]]))
+    assert "x too big" in str(err.get())

@@ -135,13 +135,18 @@ class CountedResets(Counter):
         return super().reset(key, params)
 
 
-def test_a_swept_auto_reset_resets_only_when_an_episode_ends_and_equals_each_run_alone():
+@pytest.mark.parametrize("order", ["AutoReset(VecEnv)", "VecEnv(AutoReset)"])
+def test_a_swept_auto_reset_resets_only_when_an_episode_ends_and_equals_each_run_alone(order):
     """Runs vmapped around ``AutoReset(VecEnv)`` (a sweep: each run its own params, so ``done`` is
     batched over runs) compute the reset only on steps where some env of some run ended (a plain
     ``lax.cond`` under ``vmap`` would select, resetting at every step), with each run's numbers as
-    when it runs alone."""
+    when it runs alone; also with the envs' vmap between the runs' and the wrapper (nested vmaps)."""
     env = CountedResets()
-    stacked = AutoReset(VecEnv(TimeLimit(env, max_steps=100), num_envs=2, batched_params=True))
+    limited = TimeLimit(env, max_steps=100)
+    if order == "AutoReset(VecEnv)":
+        stacked = AutoReset(VecEnv(limited, num_envs=2, batched_params=True))
+    else:
+        stacked = VecEnv(AutoReset(limited), num_envs=2, batched_params=True)
     params = CountParams(jnp.array([[4, 6], [6, 100]]))  # [runs, envs]: ends at steps 4 and 6 only (over 7)
 
     def go(key, params):
@@ -170,8 +175,8 @@ def test_a_swept_auto_reset_resets_only_when_an_episode_ends_and_equals_each_run
 
 
 def test_auto_reset_differentiates_as_a_plain_cond():
-    """Gradients through steps that reset (and under ``vmap``): those of the same steps written with
-    ``lax.cond``; the auto-reset's skip (a ``custom_vmap`` rule) does not block differentiation."""
+    """Gradients through steps that reset, alone, ``vmap`` of ``grad`` and ``grad`` of ``vmap``: those of
+    the same steps written with ``lax.cond``; the auto-reset's skip under ``vmap`` does not block them."""
 
     @dataclasses.dataclass(frozen=True)
     class Smooth(Env):  # obs = position; reset draws it, step moves it by sin(action + position)
@@ -225,6 +230,10 @@ def test_auto_reset_differentiates_as_a_plain_cond():
     swept = [jax.jit(jax.vmap(jax.grad(lambda a, e: returns(env, a, e))))(scales, ends) for env in envs]
     np.testing.assert_allclose(swept[0], swept[1], rtol=1e-6)
     assert float(swept[0][0]) == pytest.approx(float(got[0]), rel=1e-6)
+    # A gradient OF a vmap (a meta-gradient's mean over seeds): the batched reset is transposed too.
+    of_swept = [jax.jit(jax.grad(lambda a: jax.vmap(lambda e: returns(env, a, e))(ends).mean()))(0.5) for env in envs]
+    np.testing.assert_allclose(of_swept[0], of_swept[1], rtol=1e-6)
+    assert of_swept[0] != 0.0
 
 
 def test_episode_stats():
