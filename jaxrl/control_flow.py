@@ -84,13 +84,24 @@ def _taken_mask_rule(axis_size, in_batched, pred):
     return _taken_mask(pred), False  # maybe batched by a vmap around this one
 
 
+@jax.custom_jvp
+def _pass_where(keep: jax.Array, x: jax.Array) -> jax.Array:
+    """``x`` itself (no copy); its tangent is zero where ``keep`` is false."""
+    return x
+
+
+@_pass_where.defjvp
+def _pass_where_jvp(primals, tangents):
+    (keep, x), (_, t) = primals, tangents
+    return x, jax.lax.select(_expand(keep, jnp.shape(x)), t, jnp.zeros_like(t))
+
+
 def _guard(keep: jax.Array, tree):
-    """``tree`` with the gradient of its float leaves stopped where ``keep`` is false (JAX's guard in a
-    batched cond: a discarded branch must not send NaN or inf back through ``grad``)."""
+    """``tree`` whose float leaves carry no derivative where ``keep`` is false (JAX's guard in a batched
+    cond: a discarded branch must not send NaN or inf back through ``grad``). An identity when not
+    differentiated, so a sweep does not copy a replay buffer to guard it."""
     def leaf(x):
-        if not jnp.issubdtype(jnp.result_type(x), jnp.inexact):
-            return x
-        return jax.lax.select(_expand(keep, jnp.shape(x)), x, jax.lax.stop_gradient(x))
+        return _pass_where(keep, x) if jnp.issubdtype(jnp.result_type(x), jnp.inexact) else x
     return jax.tree.map(leaf, tree)
 
 

@@ -84,3 +84,11 @@ def test_compute_if_reports_checkify_checks_inside_its_branch():
     # As vmap of a lax.cond does, a batch that computes the branch checks every element's operands.
     err, _ = checked(jnp.array([True, False]), jnp.array([[0.5], [2.0]]))
     assert "x too big" in str(err.get())
+
+
+def test_a_branch_a_batch_computes_but_discards_sends_no_nan_back():
+    """sqrt at 0 has an infinite derivative: where that element does not take the branch, its gradient is
+    the other branch's (JAX's guard in a batched cond), not NaN."""
+    x, pred = jnp.array([0.0, 4.0]), jnp.array([False, True])
+    grad = jax.grad(lambda x: jax.vmap(lambda p, x: compute_if(p, jnp.sqrt, (x,), lambda x: 2.0 * x))(pred, x).sum())
+    np.testing.assert_array_equal(grad(x), [2.0, 0.25])
