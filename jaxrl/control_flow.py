@@ -85,24 +85,23 @@ def _taken_mask_rule(axis_size, in_batched, pred):
 
 
 @jax.custom_jvp
-def _pass_where(keep: jax.Array, x: jax.Array) -> jax.Array:
-    """``x`` itself (no copy); its tangent is zero where ``keep`` is false."""
-    return x
-
-
-@_pass_where.defjvp
-def _pass_where_jvp(primals, tangents):
-    (keep, x), (_, t) = primals, tangents
-    return x, jax.lax.select(_expand(keep, jnp.shape(x)), t, jnp.zeros_like(t))
-
-
 def _guard(keep: jax.Array, tree):
-    """``tree`` whose float leaves carry no derivative where ``keep`` is false (JAX's guard in a batched
-    cond: a discarded branch must not send NaN or inf back through ``grad``). An identity when not
-    differentiated, so a sweep does not copy a replay buffer to guard it."""
-    def leaf(x):
-        return _pass_where(keep, x) if jnp.issubdtype(jnp.result_type(x), jnp.inexact) else x
-    return jax.tree.map(leaf, tree)
+    """``tree`` itself (no copy), whose float leaves carry no derivative where ``keep`` is false (JAX's
+    guard in a batched cond: a discarded branch must not send NaN or inf back through ``grad``). An
+    identity when not differentiated, so a sweep does not copy a replay buffer to guard it."""
+    return tree
+
+
+@_guard.defjvp
+def _guard_jvp(primals, tangents):
+    (keep, tree), (_, t_tree) = primals, tangents
+
+    def mask(x, t):
+        if not jnp.issubdtype(jnp.result_type(x), jnp.inexact):
+            return t  # float0: no derivative anyway
+        return jax.lax.select(_expand(keep, jnp.shape(x)), t, jnp.zeros_like(t))
+
+    return tree, jax.tree.map(mask, tree, t_tree)
 
 
 def _select(pred: jax.Array, on_true, on_false):
