@@ -102,14 +102,11 @@ class AutoReset(Wrapper):
         state, ts = self.env.step(step_key, state, action, params)
         done = ts.done
 
-        def with_reset(reset_key, params, done, state, obs):
+        def with_reset(state, obs):
             reset_state, reset_ts = self.env.reset(reset_key, params)
             return _where(done, reset_state, state), _where(done, reset_ts.obs, obs)
 
-        def without_reset(reset_key, params, done, state, obs):
-            return state, obs
-
-        state, obs = compute_if(jnp.any(done), with_reset, (reset_key, params, done, state, ts.obs), without_reset)
+        state, obs = compute_if(jnp.any(done), with_reset, (state, ts.obs), lambda state, obs: (state, obs))
         return state, ts._replace(obs=obs, info={**ts.info, "final_obs": ts.obs})
 
 

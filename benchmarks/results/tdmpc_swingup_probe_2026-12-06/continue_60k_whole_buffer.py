@@ -7,32 +7,14 @@ Separates "the prior forgot" from "the prior's Q scale jumped" (stop 47 could no
 ``python .../continue_60k_whole_buffer.py sac``: the like-for-like baseline, SAC on the same run key from
 scratch to 60k with the whole run in its buffer (``continue_60k.py sac`` with ``buffer_size=60_000``),
 evaluated the same way at every 10k (log: ``continue_60k_whole_buffer_sac.log``)."""
-import dataclasses
-import pickle
-import runpy
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from continue_60k import continue_tdmpc, env, load_30k, params, run_sac
 
-from jaxrl import envs, evaluate, runner
 from jaxrl.algos import tdmpc
-
-if sys.argv[1:] == ["sac"]:  # continue_60k.py's SAC run, its buffer widened to the whole run
-    from jaxrl.algos import sac
-
-    real = sac.SACConfig
-    sac.SACConfig = lambda **kw: real(**{**kw, "buffer_size": 60_000})
-    runpy.run_path(__file__.replace("continue_60k_whole_buffer.py", "continue_60k.py"), run_name="__main__")
-    raise SystemExit(0)
-
-env, params = envs.make("cartpole_swingup", action_repeat=2)
-cfg = tdmpc.TDMPCConfig(total_timesteps=60_000, buffer_size=60_000)
-trainer = tdmpc.make_train(cfg, env, params)
-with open("/tmp/swingup_probe_30000.pkl", "rb") as f:
-    state = jax.tree.map(jnp.asarray, pickle.load(f))
 
 
 def widen(replay, capacity):
@@ -53,31 +35,14 @@ def widen(replay, capacity):
                           head=jnp.full_like(replay.head, old), size=jnp.full_like(replay.size, old))
 
 
-like = jax.eval_shape(trainer.init, jax.random.key(0), tdmpc.validate_hparams({}))
-state = state.replace(replay=widen(state.replay, like.replay.obs.shape[1]))
-assert jax.tree.map(lambda a, b: a.shape == b.shape, like, state) is not None
-
-
-def show(name, r, t0):
-    print(f"  {name}: mean {r.mean():.1f} min {r.min():.1f} max {r.max():.1f} {time.time() - t0:.0f}s",
-          np.round(r).astype(int).tolist(), flush=True)
-
-
-def episodes(state, **over):
-    policy = tdmpc.make_train(dataclasses.replace(cfg, **over), env, params).policy(state)
-    return np.asarray(jax.jit(lambda k: evaluate.episode_returns(k, env, params, policy, 16))(jax.random.key(7)))
-
-
-def on_progress(p):
-    print(f"{p.env_steps} agent steps ({p.elapsed_s:.0f} s)", flush=True)
-    for name, over in [("planner (greedy)", {}), ("prior mean", dict(plan=False))]:
-        t0 = time.time()
-        show(name, episodes(p.state, **over), t0)
-
-
-half = trainer.num_updates // 2
-res = runner.run(trainer, jax.random.key(0), tdmpc.validate_hparams({}), state=state, start_update=half,
-                 chunk_updates=half // 3, on_progress=on_progress)
-for name in ("pi_loss", "entropy", "q_scale", "value_loss", "reward_loss", "episode_return"):
-    v = np.asarray(res.metrics[name], np.float64)
-    print(name, np.round(v[: len(v) // 250 * 250].reshape(-1, 250).mean(1), 3).tolist(), flush=True)
+if __name__ == "__main__":
+    if sys.argv[1:] == ["sac"]:
+        run_sac(buffer_size=60_000)
+    else:
+        cfg = tdmpc.TDMPCConfig(total_timesteps=60_000, buffer_size=60_000)
+        state = load_30k()
+        like = jax.eval_shape(tdmpc.make_train(cfg, env, params).init, jax.random.key(0), tdmpc.validate_hparams({}))
+        state = state.replace(replay=widen(state.replay, like.replay.obs.shape[1]))
+        same = jax.tree.map(lambda a, b: a.shape == b.shape and a.dtype == b.dtype, like, state)
+        assert all(jax.tree.leaves(same)), "the widened state does not match the 60k trainer's"
+        continue_tdmpc(cfg, state, evaluations=True, metrics=True)
