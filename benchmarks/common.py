@@ -130,18 +130,21 @@ def time_program(fn, args, repeats: int) -> dict:
     return {"compile_s": compile_s, "run_s": statistics.median(runs), "runs_s": runs}
 
 
-def learner_speed(trainer, hparams, updates: int, repeats: int) -> dict:
+def learner_speed(trainer, hparams, updates: int, repeats: int, keys=None) -> dict:
     """A replay learner's cost: compile seconds of a chunk of ``updates`` updates
     (``jit(trainer.run_updates)``, the program the runner calls), env steps per second of that chunk
     once past the random prefill (median of ``repeats`` calls), and the state's bytes (all of it, and
-    the replay buffer's)."""
+    the replay buffer's). ``keys``: init's key (default ``key(0)``; ``[R]`` keys for a
+    :func:`jaxrl.trainer.vmapped` trainer, whose hparams leaves are ``[R]``)."""
+    import numpy as np
+
     from jaxrl import memory
 
-    state = jax.jit(trainer.init)(jax.random.key(0), hparams)
+    state = jax.jit(trainer.init)(jax.random.key(0) if keys is None else keys, hparams)
     t0 = time.perf_counter()
     chunk = jax.jit(lambda s: trainer.run_updates(s, updates)).lower(state).compile()
     compile_s = time.perf_counter() - t0
-    while int(state.update_step) < trainer.config.warmup_updates + 1:  # past the random prefill: learning
+    while np.min(state.update_step) < trainer.config.warmup_updates + 1:  # past the random prefill: learning
         state = jax.block_until_ready(chunk(state)[0])
     times = []
     for _ in range(repeats):

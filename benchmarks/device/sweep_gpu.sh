@@ -14,30 +14,10 @@
 # Each process may take 45% of the GPU's memory (preallocated, the same for both frameworks).
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-py="${PYTHON:-python3}"
-out="${OUT:-$root/runs/device}"
+source "$(dirname "${BASH_SOURCE[0]}")/install.sh"
 name="${SWEEP_NAME:-sweep_gpu}"
-tmp="${JAXRL_DEVICE_TMP:-/tmp/jaxrl-device}"
-mkdir -p "$out"
-
-for side in jaxrl rejax; do
-  ls "$root/.whl/$side/"*.whl >/dev/null 2>&1 || { echo "no wheels in .whl/$side: run benchmarks/device/fetch_wheels.sh where pip reaches an index, and carry .whl" >&2; exit 2; }
-  "$py" -m pip install --quiet --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target "$tmp/site-$side" "$root/.whl/$side/"*.whl
-done
-
-# The package layout of pyproject.toml's [tool.setuptools.package-dir] (jaxrl.envs = envs/, ...)
-# as copies, without a build (the image's setuptools may predate pyproject's license field).
-rm -rf "$tmp/src" && mkdir -p "$tmp/src"
-"$py" - "$root" "$tmp/src" <<'PY'
-import os, shutil, sys, tomllib
-root, src = sys.argv[1:]
-dirs = tomllib.load(open(os.path.join(root, "pyproject.toml"), "rb"))["tool"]["setuptools"]["package-dir"]
-for package, folder in sorted(dirs.items(), key=lambda kv: kv[0].count(".")):  # parents first
-    shutil.copytree(os.path.join(root, folder), os.path.join(src, *package.split(".")),
-                    ignore=shutil.ignore_patterns("__pycache__"))
-PY
+for side in jaxrl rejax; do install_side "$side"; done
+copy_tree
 
 cat > "$tmp/rejax-python" <<EOF
 #!/usr/bin/env bash
@@ -48,13 +28,7 @@ chmod +x "$tmp/rejax-python"
 export XLA_PYTHON_CLIENT_MEM_FRACTION="${XLA_PYTHON_CLIENT_MEM_FRACTION:-0.45}" PYTHONUNBUFFERED=1
 {
   echo "# $(date -u +%FT%TZ) benchmarks/device/sweep_gpu.sh $*"
-  (nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi")
-  PYTHONPATH="$tmp/src:$tmp/site-jaxrl" "$py" - <<'EOF'
-import sys, jax
-from importlib import metadata
-v = {d: metadata.version(d) for d in ("jax", "jaxlib", "flax", "optax", "mujoco", "mujoco-mjx", "gymnax")}
-print(f"python {sys.version.split()[0]}; jaxrl side: {v}; devices {jax.devices()}")
-EOF
+  log_versions
   "$tmp/rejax-python" - <<'EOF'
 import jax, rejax  # noqa: F401
 from importlib import metadata
