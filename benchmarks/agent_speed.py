@@ -1,7 +1,7 @@
 """What a learner costs per agent step on this machine, alone and as a sweep: the GPU recipe of the
 world-model and pixel agents (issues 19-21), runnable as one short device call.
 
-    python benchmarks/agent_speed.py --case tdmpc:paper:cheetah_run --case drq:paper:cheetah_run \\
+    python benchmarks/agent_speed.py --case tdmpc:paper:cheetah_run:action_repeat=2 --case drq:paper:cheetah_run \\
         --seeds 1,16 --updates 100 --budget-s 420 --json out.json
 
 A case is ``ALGO:PRESET:ENV[:OPT=VALUE,...]`` (env options on top of the preset's; ``--set

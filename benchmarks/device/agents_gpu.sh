@@ -22,7 +22,7 @@ copy_tree
 
 args=("$@")
 if [[ " $* " != *" --case "* ]]; then
-  args+=(--case tdmpc:paper:cheetah_run
+  args+=(--case tdmpc:paper:cheetah_run:action_repeat=2
          --case drq:paper:cheetah_run
          --case dreamer:paper_s:cheetah_run:obs=pixels,image_size=64,action_repeat=2)
 fi
