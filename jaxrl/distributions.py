@@ -79,8 +79,14 @@ class TanhGaussian(NamedTuple):
 
     def sample_and_log_prob(self, key):
         """``(action[..., dim], log_prob[...])`` (reparameterised: differentiable in mean and log_std)."""
+        return self.sample_and_log_probs(key)[:2]
+
+    def sample_and_log_probs(self, key):
+        """``(action[..., dim], log_prob[...], gaussian_log_prob[...])``: :meth:`sample_and_log_prob`'s
+        two, and the log-density of the sample's ``u`` under the Gaussian before the squash (no change
+        of variables; TD-MPC2's entropy bonus reads it). Reparameterised."""
         u = self.mean + jnp.exp(self.log_std) * jax.random.normal(key, self.mean.shape)
-        return self._squash(u), self._log_prob_pre(u)
+        return self._squash(u), self._log_prob_pre(u), DiagGaussian(self.mean, self.log_std).log_prob(u)
 
     def sample(self, key):
         return self.sample_and_log_prob(key)[0]

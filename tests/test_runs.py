@@ -393,12 +393,14 @@ def test_a_run_saved_before_a_config_field_existed_replays_and_resumes_with_its_
     spec = experiment.Spec(algo="tdmpc", env="probe_continuous", config=dict(tdmpc.presets()["tiny"].config))
     built = experiment.build(spec)
     assert built.config.init_std == 0.02
-    old = {k: v for k, v in built.resolved_spec().config.items() if k not in ("init_std", "pretrain_steps", "model_adam_eps")}
+    old = {k: v for k, v in built.resolved_spec().config.items()
+           if k not in ("init_std", "pretrain_steps", "model_adam_eps", "entropy")}
     rebuilt = experiment.build(dataclasses.replace(spec, config=old))
     assert rebuilt.config.init_std is None and rebuilt.identity()["config"]["init_std"] is None
     assert rebuilt.config.pretrain_steps == 0  # the off-policy loop's legacy field (every replay learner's)
     assert rebuilt.config.model_adam_eps == 1e-5
-    newer = {**old, "init_std": 0.02, "model_adam_eps": 1e-5}  # saved after init_std existed, before pretrain_steps
+    assert built.config.entropy == "scaled" and rebuilt.config.entropy == "squashed"
+    newer = {**old, "init_std": 0.02, "model_adam_eps": 1e-5, "entropy": "scaled"}  # saved after init_std existed, before pretrain_steps
     assert experiment.build(dataclasses.replace(spec, config=newer)).config == built.config
     ck = experiment.checkpointer(str(tmp_path), rebuilt, warn=lambda msg: None)
     like = {"x": jnp.zeros(2)}

@@ -31,6 +31,7 @@ def tiny(**changes):
     (dict(num_q=1), "num_q must be at least 2"),
     (dict(iterations=0), "iterations must be a positive integer"),
     (dict(dropout=1.0), r"dropout must be in \[0, 1\)"),
+    (dict(entropy="tanh"), "entropy must be 'scaled' .*or 'squashed', got 'tanh'"),
 ])
 def test_bad_configs_are_one_line_errors(changes, match):
     with pytest.raises(ConfigError, match=match) as e:

@@ -110,6 +110,41 @@ def test_horizon_weighted_losses_against_numpy():
     np.testing.assert_allclose(t, [1.0 + 0.9 * 1.0, 1.0], rtol=1e-6)
 
 
+
+def np_tdmpc2_scaled_entropy(mean, log_std, eps):
+    """Reference: TD-MPC2's ``WorldModel.pi`` (``common/world_model.py``, ``common/math.py``) in NumPy,
+    step by step: the Gaussian log-prob of ``eps`` summed over dims, times the dims, then the squash's
+    correction and TD-MPC2's ``entropy_scale`` (which divides the correction away again)."""
+    log_prob = np.sum(-0.5 * eps**2 - log_std - 0.9189385175704956, -1, keepdims=True)
+    scaled_log_prob = log_prob * eps.shape[-1]
+    action = np.tanh(mean + eps * np.exp(log_std))
+    log_prob = log_prob - np.sum(np.log(np.maximum(1 - action**2, 0) + 1e-6), -1, keepdims=True)
+    entropy_scale = scaled_log_prob / (log_prob + 1e-8)
+    return (-log_prob * entropy_scale)[..., 0], action
+
+
+@pytest.mark.parametrize("dims", [1, 6])
+def test_the_priors_entropy_bonus_is_tdmpc2s_scaled_entropy(dims):
+    from jaxrl.algos.tdmpc import losses
+    from jaxrl.distributions import TanhGaussian
+
+    rng = np.random.default_rng(dims)
+    mean = rng.normal(0, 1, (5, dims)).astype(np.float32)
+    log_std = rng.uniform(-3, 0.5, (5, dims)).astype(np.float32)
+    dist = TanhGaussian(jnp.asarray(mean), jnp.asarray(log_std), -1.0, 1.0)
+    key = jax.random.key(3)
+    action, log_prob, gauss = dist.sample_and_log_probs(key)
+    eps = np.asarray(jax.random.normal(key, mean.shape))  # the sample's noise, as the method draws it
+    ref, ref_action = np_tdmpc2_scaled_entropy(mean.astype(np.float64), log_std.astype(np.float64), eps.astype(np.float64))
+    np.testing.assert_allclose(action, ref_action, atol=1e-6)
+    np.testing.assert_allclose(losses.scaled_entropy(gauss, dims), ref, rtol=1e-4, atol=1e-4)
+    # the two-output method is the same sample and log-density (SAC, DreamerV3 and the metrics read it)
+    a2, lp2 = dist.sample_and_log_prob(key)
+    np.testing.assert_array_equal(a2, action)
+    np.testing.assert_array_equal(lp2, log_prob)
+    # not the squashed sample's entropy estimate -log_prob (the bonus before 2026-12-06): no tanh correction, x dims
+    assert np.abs(np.asarray(losses.scaled_entropy(gauss, dims)) - np.asarray(-log_prob)).max() > 0.1
+
 # ----------------------------------------------------------------------------- MPPI
 
 GOAL = np.array([0.3, -0.2], np.float32)

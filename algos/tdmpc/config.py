@@ -56,6 +56,10 @@ class TDMPCConfig(OffPolicyConfig):
         TD-MPC2's is PyTorch's 1e-8, the ``paper`` preset's; the policy's optimiser keeps 1e-5, as
         TD-MPC2's). 1e-5 (the CPU presets, and every run saved before the field) damps the steps of
         weights whose gradients are smaller than about 1e-5.
+      entropy: the policy prior's entropy bonus (weighted by ``entropy_coef``): ``"scaled"``, TD-MPC2's
+        ``scaled_entropy``, ``-A log N(u)`` of the pre-squash sample over the ``A`` action dims
+        (:func:`jaxrl.algos.tdmpc.losses.scaled_entropy`); ``"squashed"``, ``-log pi(a)`` of the
+        squashed sample (the tanh's correction in, no factor ``A``: every run saved before the field).
       conv_channels, conv_kernels, conv_strides: the CNN torso for pixel observations
         (:class:`jaxrl.networks.ConvEncoder`; TD-MPC2: 4 layers of 32 channels).
     """
@@ -88,13 +92,14 @@ class TDMPCConfig(OffPolicyConfig):
     log_std_max: float = 2.0
     init_std: float | None = 0.02
     model_adam_eps: float = 1e-5
+    entropy: str = "scaled"
     conv_channels: tuple[int, ...] = (32, 32, 32, 32)
     conv_kernels: tuple[int, ...] = (7, 5, 3, 3)
     conv_strides: tuple[int, ...] = (2, 2, 2, 1)
 
-    # Runs saved before ``init_std`` existed (2026-12-05) used the orthogonal init: replaying or
-    # resuming them keeps it (:func:`jaxrl.configs.with_legacy_fields`).
-    LEGACY_DEFAULTS = {**OffPolicyConfig.LEGACY_DEFAULTS, "init_std": None, "model_adam_eps": 1e-5}
+    # Runs saved before ``init_std`` existed (2026-12-05) used the orthogonal init, before ``entropy``
+    # (2026-12-06) the squashed bonus: replaying or resuming them keeps it (:func:`jaxrl.configs.with_legacy_fields`).
+    LEGACY_DEFAULTS = {**OffPolicyConfig.LEGACY_DEFAULTS, "init_std": None, "model_adam_eps": 1e-5, "entropy": "squashed"}
 
     def __post_init__(self):
         super().__post_init__()
@@ -104,6 +109,8 @@ class TDMPCConfig(OffPolicyConfig):
             raise ConfigError(f"TDMPCConfig.latent_dim (= {self.latent_dim}) must be a multiple of simnorm_dim (= {self.simnorm_dim})")
         if self.num_q < 2:
             raise ConfigError(f"TDMPCConfig.num_q must be at least 2 (two heads are drawn for every target), got {self.num_q}")
+        if self.entropy not in ("scaled", "squashed"):
+            raise ConfigError(f"TDMPCConfig.entropy must be 'scaled' (TD-MPC2's) or 'squashed', got {self.entropy!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"TDMPCConfig.dropout must be in [0, 1), got {self.dropout}")
         if self.num_bins < 2 or not self.vmin < self.vmax:
@@ -149,7 +156,8 @@ class TDMPCHparams:
       tau: Polyak rate of the target Q heads and of the running Q scale (in (0, 1]).
       rho: per-step weight decay of the losses along the horizon (weight ``rho^t``).
       consistency_coef, reward_coef, value_coef: weights of the latent consistency, reward and value losses.
-      entropy_coef: weight of the policy prior's entropy bonus (against Q divided by its running scale).
+      entropy_coef: weight of the policy prior's entropy bonus (against Q divided by its running scale);
+        the bonus is TD-MPC2's ``scaled_entropy``: ``-A log N(u)`` of the pre-squash sample, A action dims.
       max_grad_norm: global gradient-norm clip of the model and of the policy (> 0).
       min_std, max_std: bounds of MPPI's sampling std.
       temperature: MPPI's weighting of the elites, ``exp(temperature * (value - max))``.

@@ -59,13 +59,25 @@ def model_losses(zs, next_z, reward_logits, q_logits, reward, targets, step_mask
                    "model_loss": total, "td_target": masked_mean(targets, step_mask)}
 
 
-def policy_loss(log_prob, q, scale, mask, hp) -> tuple[jax.Array, tuple[jax.Array, dict]]:
+def scaled_entropy(gaussian_log_prob, action_dim: int) -> jax.Array:
+    """TD-MPC2's entropy bonus of a prior sample (its ``scaled_entropy``): ``-A log N(u)``, the
+    log-density of the pre-squash sample ``u`` summed over the ``A = action_dim`` dims, times ``A``.
+    The tanh's change of variables is left out (TD-MPC2 divides it away), and the factor ``A`` makes
+    the bonus grow with the action's size (a 6-dim cheetah's is 6x a 1-dim cart-pole's per dim)."""
+    return -action_dim * gaussian_log_prob
+
+
+def policy_loss(entropy, log_prob, q, scale, mask, hp) -> tuple[jax.Array, tuple[jax.Array, dict]]:
     """The policy prior's loss on the (fixed) latent rollout ``[T = H + 1, N]``:
-    ``sum_t rho^t mean_n -(entropy_coef * H(pi) + Q(z_t, a_t) / S) / T`` with ``a_t ~ pi(z_t)``
-    reparameterised, ``-log_prob`` the entropy sample, ``q`` the mean of two drawn heads (no
-    gradient to the heads), ``S`` the running 5th-95th percentile spread of ``Q(z_0, .)`` moved by
-    ``tau`` first (:func:`jaxrl.returns.percentile_scale`, over the valid draws). Returns ``(loss, (new_scale, metrics))``."""
+    ``sum_t rho^t mean_n -(entropy_coef * entropy + Q(z_t, a_t) / S) / T`` with ``a_t ~ pi(z_t)``
+    reparameterised, ``entropy`` the sample's bonus (:func:`scaled_entropy`, or ``-log_prob`` with
+    ``TDMPCConfig.entropy="squashed"``), ``q`` the mean of two
+    drawn heads (no gradient to the heads), ``S`` the running 5th-95th percentile spread of
+    ``Q(z_0, .)`` moved by ``tau`` first (:func:`jaxrl.returns.percentile_scale`, over the valid draws).
+    ``log_prob`` (the squashed sample's) is only reported: ``entropy`` metric = ``-mean(log_prob)``,
+    ``scaled_entropy`` = ``mean(entropy)``. Returns ``(loss, (new_scale, metrics))``."""
     new_scale = percentile_scale(scale, jax.lax.stop_gradient(q[0]), hp.tau, mask=mask[0])
-    per_step = -(hp.entropy_coef * -log_prob + q / new_scale)
+    per_step = -(hp.entropy_coef * entropy + q / new_scale)
     loss = weighted_steps(per_step, mask, hp.rho)
-    return loss, (new_scale, {"pi_loss": loss, "entropy": -masked_mean(log_prob, mask), "q_scale": new_scale})
+    return loss, (new_scale, {"pi_loss": loss, "entropy": -masked_mean(log_prob, mask),
+                              "scaled_entropy": masked_mean(entropy, mask), "q_scale": new_scale})

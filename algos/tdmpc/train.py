@@ -186,9 +186,10 @@ def pi_step(model: Model, config, agent: TDMPCAgentState, hp, tx, zs, mask, key)
     pi_key, head_key = jax.random.split(key)
 
     def loss_fn(p):
-        action, log_prob = model.pi(p, zs).sample_and_log_prob(pi_key)
+        action, log_prob, gaussian_log_prob = model.pi(p, zs).sample_and_log_probs(pi_key)
         q = jnp.mean(model.q_pair(agent.model["q"], zs, action, head_key, q_dropout(config, key)), axis=0)
-        loss, (scale, metrics) = losses.policy_loss(log_prob, q, agent.scale, mask, hp)
+        entropy = losses.scaled_entropy(gaussian_log_prob, action.shape[-1]) if config.entropy == "scaled" else -log_prob
+        loss, (scale, metrics) = losses.policy_loss(entropy, log_prob, q, agent.scale, mask, hp)
         return loss, {**metrics, "scale": scale}
 
     params, opt, metrics = gradient_step(tx, agent.pi, agent.pi_opt, loss_fn)
@@ -254,7 +255,8 @@ def make_train(config: TDMPCConfig, env: Env, env_params: Any) -> Trainer:
       A :class:`jaxrl.trainer.Trainer`: ``train(key, hparams, meta_params=None) -> (OffPolicyState,
       metrics)``; ``hparams`` a :class:`TDMPCHparams` (or dict), traced; metrics ``[num_updates]``:
       ``loss`` (model + policy), ``model_loss``, ``consistency_loss``, ``reward_loss``, ``value_loss``,
-      ``td_target``, ``pi_loss``, ``entropy``, ``q_scale`` (0 during warm-up), ``learning``, and the
+      ``td_target``, ``pi_loss``, ``entropy`` (the squashed prior's), ``scaled_entropy`` (the bonus
+      the prior maximises, :func:`losses.scaled_entropy`), ``q_scale`` (0 during warm-up), ``learning``, and the
       episode metrics.
     """
     if not isinstance(config, TDMPCConfig):
