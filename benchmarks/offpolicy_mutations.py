@@ -5,9 +5,10 @@
 Each mutation must end near the random policy's return, below the test's threshold, while the
 unbroken learner passes it (tests/test_offpolicy_learning.py; DrQ-v2's: tests/test_drq.py). PQN's test
 asserts each seed's BEST of 4 evaluations, so the best is what is printed as "trained" for it. TD-MPC2's
-sign-flipped policy loss is caught by the policy prior's return, printed beside the planner's (its
-planner compensates: -502 with jax 0.9.2, -406 with jax 0.12, above the planner's -950 threshold, which
-catches the reward-less model). Results: benchmarks/RESULTS.md.
+sign-flipped policy loss is caught by where the policy prior's action ranks under the model's Q among
+random actions, printed beside the planner's return and the prior's (its planner compensates: -552 with
+jax 0.9.2, above the planner's -950 threshold, which catches the reward-less model). Results:
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -96,8 +97,9 @@ def run(name):
             hp = hp.replace(init_alpha=1.0)
         return t._train_and_eval(mod, mod.Config(total_timesteps=steps, **t.PENDULUM), hp, "gymnax/Pendulum-v1", 200)
     if name == "tdmpc":  # the test's own run (ONE seed); the prior's return printed beside the planner's
-        trained, prior, random, metrics = t.tdmpc_pendulum()
-        print(f"tdmpc: the policy prior alone (no planning): {np.round(prior, 1)}")
+        trained, prior, rank, random, metrics = t.tdmpc_pendulum()
+        print(f"tdmpc: the policy prior alone (no planning): {np.round(prior, 1)}; its action's rank under the "
+              f"model's Q among random ones: {rank:.3f}")
         return trained, random, metrics
     if name == "dreamer":
         hp = dreamer.DreamerHparams(**t.DREAMER_HPARAMS)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -78,12 +79,13 @@ def test_td3_learns_pendulum():
 
 # how far each world-model loss falls (mean of the last tenth of the learning updates / the first tenth)
 FALL = {"consistency_loss": 0.5, "reward_loss": 0.5, "value_loss": 0.5}
-# The TD-MPC2 test's policy prior (its mean, one seed), since the prior's entropy bonus is TD-MPC2's scaled
-# entropy (2026-12-06, AVX-512 CPU): -823 with jax 0.9.2 / -209 with jax 0.12.0.1 unbroken (the stacks'
-# rounding sends this one seed to either side of a bimodal outcome; -218 / -228 with the bonus before);
-# -1465 with the policy loss's sign flipped, -1392 with the reward-less model, random -1373. A prior that
-# does not maximise a Q carrying the reward lands at random or below; asserted: ~270 better than random.
-PRIOR_MIN = -1100.0
+# The TD-MPC2 test's policy prior is checked by where its action ranks under the model's own Q among random
+# actions (prior_q_rank), not by its return: the prior's MEAN is a poor Pendulum controller on half the
+# seeds (4 seeds, 2026-12-06: -984 / -1170 / -190 / -1343 with TD-MPC2's bonus, -322 / -1100 / -246 / -908
+# with the bonus before; random -1373), while the planner it serves ends between -349 and -613 on all of
+# them. Rank on the test's seed (jax 0.9.2): 0.858 unbroken, 0.416 with the policy loss's sign flipped,
+# 0.418 with the reward-less model (chance is 0.5). Asserted about halfway.
+PRIOR_Q_RANK_MIN = 0.65
 # Its planner (MPPI, which picks an elite at random also when greedy) ends between -296 and -600 unbroken,
 # depending on the machine, stack and bonus: -296 (jax 0.9.2) / -373 (jax 0.12) now, -380.6 / -600.0 with
 # the bonus before (-320 on another CPU). It only has to catch a model without the reward: -1274 now
@@ -93,17 +95,42 @@ TDMPC_PENDULUM = dict(total_timesteps=6_000, num_envs=4, buffer_size=6_000, lear
                       iterations=3, num_samples=64, num_elites=8, num_pi_trajs=4)
 
 
+def prior_q_rank(cfg, env, params, agent, n: int = 256, k: int = 32) -> float:
+    """Where the policy prior's action ranks under the trained model's own Q: over ``n`` reset states of
+    ``env`` (Pendulum: any angle and spin), the fraction of ``k`` uniformly random actions whose Q (the
+    mean of all heads) is below the Q of the prior's mode, averaged (1: the prior's action beats every
+    random one; 0.5: no better than chance; 0: the worst). The policy loss's whole job is to raise it:
+    a prior trained to lower Q ranks near 0. Unlike the prior's return, it does not need the prior's
+    MEAN to be a good controller of the task (the planner acts)."""
+    from jaxrl.algos.tdmpc.train import Model, make_networks
+    from jaxrl.twohot import Bins
+
+    nets = make_networks(cfg, env)
+    model = Model(nets, Bins(cfg.num_bins, cfg.vmin, cfg.vmax), env.action_spec)
+    k_obs, k_act = jax.random.split(jax.random.key(7))
+    obs = jax.vmap(lambda key: env.reset(key, params)[1].obs)(jax.random.split(k_obs, n))
+    z = model.encode(agent.model, obs)
+
+    def q(a):
+        return jnp.mean(model.bins.decode(nets.q.apply(agent.model["q"], z, a)), axis=0)  # [n]
+
+    q_random = jax.vmap(q)(jax.random.uniform(k_act, (k, n, env.action_spec.shape[0]), minval=-1.0, maxval=1.0))
+    return float(jnp.mean(q(model.pi(agent.pi, z).mode())[None] > q_random))
+
+
 def tdmpc_pendulum():
-    """The TD-MPC2 test's run (ONE seed, the first key): ``(planner [1], prior [1], random [1], metrics)``,
-    the greedy planner's and the policy prior's (its mean, no planning) returns on 16 episodes; shared
-    with ``benchmarks/offpolicy_mutations.py tdmpc``."""
+    """The TD-MPC2 test's run (ONE seed, the first key): ``(planner [1], prior [1], rank, random [1],
+    metrics)``, the greedy planner's and the policy prior's (its mean, no planning) returns on 16
+    episodes and the prior's :func:`prior_q_rank`; shared with ``benchmarks/offpolicy_mutations.py tdmpc``."""
     cfg = tdmpc.TDMPCConfig(**TDMPC_PENDULUM)
     hp = tdmpc.TDMPCHparams(lr=1e-3, gamma=tdmpc.discount_for(200))
     env, params = envs.make("gymnax/Pendulum-v1")
     trained, random, metrics, state = _train_and_eval(tdmpc, cfg, hp, "gymnax/Pendulum-v1", 200, keep=1, with_state=True)
-    prior = tdmpc.make_train(dataclasses.replace(cfg, plan=False), env, params).policy(jax.tree.map(lambda x: x[0], state))
+    state = jax.tree.map(lambda x: x[0], state)
+    prior = tdmpc.make_train(dataclasses.replace(cfg, plan=False), env, params).policy(state)
     prior_return = evaluate.episode_returns(jax.random.key(1), env, params, prior, 16, 200)
-    return trained, np.array([float(np.mean(prior_return))]), random, metrics
+    rank = prior_q_rank(cfg, env, params, state.agent)
+    return trained, np.array([float(np.mean(prior_return))]), rank, random, metrics
 
 
 @pytest.mark.timeout(600)
@@ -113,15 +140,17 @@ def test_tdmpc_learns_pendulum_and_its_world_model_losses_fall():
     Since TD-MPC2's init (``init_std=0.02``, 2026-12-05) the planner alone no longer tells a broken
     policy loss apart: ``python benchmarks/offpolicy_mutations.py tdmpc`` (this exact program, jax
     0.9.2, 2026-12-06) ends at -552 for the planner with the policy loss's sign flipped, against -296
-    unbroken (random -1373). So the policy PRIOR is evaluated too (its mean, no planning): -823 (jax
-    0.9.2) / -209 (jax 0.12) unbroken, -1465 with that mutation, -1392 with the reward-less model
-    (whose planner ends at -1274). Asserted: planner >= ``PLANNER_MIN`` (-950: it catches the
-    reward-less model), prior >= ``PRIOR_MIN`` (-1100: it catches both)."""
-    trained, prior, random, metrics = tdmpc_pendulum()
+    unbroken (random -1373). So the policy PRIOR is checked too, by the rank of its action under the
+    model's Q among random actions (:func:`prior_q_rank`): 0.858 unbroken, 0.416 with that mutation,
+    0.418 with the reward-less model (whose planner ends at -1274). Its return is printed, not
+    asserted (-823 here, -1465 / -1392 for the mutants; see ``PRIOR_Q_RANK_MIN``). Asserted: planner >=
+    ``PLANNER_MIN`` (-950: it catches the reward-less model), rank >= ``PRIOR_Q_RANK_MIN`` (0.65: it
+    catches both)."""
+    trained, prior, rank, random, metrics = tdmpc_pendulum()
     assert np.all(random < -1000), random
-    print("planner", trained, "prior", prior, "random", random)
+    print("planner", trained, "prior", prior, "Q rank", rank, "random", random)
     assert np.all(trained >= PLANNER_MIN), (trained, random)
-    assert np.all(prior >= PRIOR_MIN), (prior, random)
+    assert rank >= PRIOR_Q_RANK_MIN, (rank, prior)
     learning = np.asarray(metrics["learning"])[0] > 0
     for name in ("consistency_loss", "reward_loss", "value_loss"):
         v = np.asarray(metrics[name])[:, learning]  # [seeds, learning updates]
