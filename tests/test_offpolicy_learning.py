@@ -97,11 +97,12 @@ TDMPC_PENDULUM = dict(total_timesteps=6_000, num_envs=4, buffer_size=6_000, lear
 
 def prior_q_rank(cfg, env, params, agent, n: int = 256, k: int = 32) -> float:
     """Where the policy prior's action ranks under the trained model's own Q: over ``n`` reset states of
-    ``env`` (Pendulum: any angle and spin), the fraction of ``k`` uniformly random actions whose Q (the
-    mean of all heads) is below the Q of the prior's mode, averaged (1: the prior's action beats every
-    random one; 0.5: no better than chance; 0: the worst). The policy loss's whole job is to raise it:
-    a prior trained to lower Q ranks near 0. Unlike the prior's return, it does not need the prior's
-    MEAN to be a good controller of the task (the planner acts)."""
+    ``env`` (Pendulum: any angle, spin in [-1, 1]), the fraction of ``k`` uniformly random actions whose
+    Q (the mean of all heads) is below the Q of the prior's mode, averaged (1: the prior's action beats
+    every random one; 0.5: chance). The policy loss's whole job is to raise it: a prior trained to
+    lower Q, or on a Q without the reward, stays at chance or below (0.42 measured for both, see
+    ``PRIOR_Q_RANK_MIN``; the Q it is ranked under is learned from that prior's own actions). Unlike
+    the prior's return, it does not need the prior's MEAN to be a good controller (the planner acts)."""
     from jaxrl.algos.tdmpc.train import Model, make_networks
     from jaxrl.twohot import Bins
 

@@ -157,7 +157,7 @@ class TDMPCHparams:
       rho: per-step weight decay of the losses along the horizon (weight ``rho^t``).
       consistency_coef, reward_coef, value_coef: weights of the latent consistency, reward and value losses.
       entropy_coef: weight of the policy prior's entropy bonus (against Q divided by its running scale);
-        the bonus is TD-MPC2's ``scaled_entropy``: ``-A log N(u)`` of the pre-squash sample, A action dims.
+        the bonus is ``TDMPCConfig.entropy``'s (TD-MPC2's ``scaled_entropy`` by default).
       max_grad_norm: global gradient-norm clip of the model and of the policy (> 0).
       min_std, max_std: bounds of MPPI's sampling std.
       temperature: MPPI's weighting of the elites, ``exp(temperature * (value - max))``.

@@ -75,7 +75,7 @@ def policy_loss(entropy, log_prob, q, scale, mask, hp) -> tuple[jax.Array, tuple
     drawn heads (no gradient to the heads), ``S`` the running 5th-95th percentile spread of
     ``Q(z_0, .)`` moved by ``tau`` first (:func:`jaxrl.returns.percentile_scale`, over the valid draws).
     ``log_prob`` (the squashed sample's) is only reported: ``entropy`` metric = ``-mean(log_prob)``,
-    ``scaled_entropy`` = ``mean(entropy)``. Returns ``(loss, (new_scale, metrics))``."""
+    ``scaled_entropy`` = ``mean(entropy)`` (the bonus as given, whichever it is). Returns ``(loss, (new_scale, metrics))``."""
     new_scale = percentile_scale(scale, jax.lax.stop_gradient(q[0]), hp.tau, mask=mask[0])
     per_step = -(hp.entropy_coef * entropy + q / new_scale)
     loss = weighted_steps(per_step, mask, hp.rho)

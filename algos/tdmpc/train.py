@@ -256,7 +256,7 @@ def make_train(config: TDMPCConfig, env: Env, env_params: Any) -> Trainer:
       metrics)``; ``hparams`` a :class:`TDMPCHparams` (or dict), traced; metrics ``[num_updates]``:
       ``loss`` (model + policy), ``model_loss``, ``consistency_loss``, ``reward_loss``, ``value_loss``,
       ``td_target``, ``pi_loss``, ``entropy`` (the squashed prior's), ``scaled_entropy`` (the bonus
-      the prior maximises, :func:`losses.scaled_entropy`), ``q_scale`` (0 during warm-up), ``learning``, and the
+      the prior maximises: :func:`losses.scaled_entropy`, or ``-log pi`` with ``entropy="squashed"``), ``q_scale`` (0 during warm-up), ``learning``, and the
       episode metrics.
     """
     if not isinstance(config, TDMPCConfig):

@@ -20,15 +20,21 @@ name="${AGENTS_NAME:-agents_gpu}"
 install_side jaxrl
 copy_tree
 
+given() {  # given FLAG: the caller passed FLAG (as "FLAG VALUE" or "FLAG=VALUE")
+  local a; for a in "${@:2}"; do [[ "$a" == "$1" || "$a" == "$1="* ]] && return 0; done; return 1
+}
+sets_buffer() {  # the caller set buffer_size (--set buffer_size=N or --set=buffer_size=N)
+  local a prev=""; for a in "$@"; do
+    [[ "$a" == "--set=buffer_size="* || ( "$prev" == "--set" && "$a" == "buffer_size="* ) ]] && return 0; prev="$a"
+  done; return 1
+}
 args=("$@")
-if [[ " $* " != *" --case "* ]]; then
-  args+=(--case tdmpc:paper:cheetah_run:action_repeat=2
-         --case drq:paper:cheetah_run
-         --case dreamer:paper_s:cheetah_run:obs=pixels,image_size=64,action_repeat=2)
-fi
-[[ " $* " == *" --seeds "* ]] || args+=(--seeds 1,16)
-[[ " $* " == *" --budget-s "* ]] || args+=(--budget-s 360)
-[[ " $* " == *" --set buffer_size="* ]] || args+=(--set buffer_size=100000)
+given --case "$@" || args+=(--case tdmpc:paper:cheetah_run:action_repeat=2
+                            --case drq:paper:cheetah_run
+                            --case dreamer:paper_s:cheetah_run:obs=pixels,image_size=64,action_repeat=2)
+given --seeds "$@" || args+=(--seeds 1,16)
+given --budget-s "$@" || args+=(--budget-s 360)
+sets_buffer "$@" || args+=(--set buffer_size=100000)
 
 export PYTHONUNBUFFERED=1
 {

@@ -1,5 +1,6 @@
 # Sourced by the benchmarks/device/*_gpu.sh scripts, ON a GPU machine with no internet, after
 # benchmarks/device/fetch_wheels.sh filled .whl/ (carried along). Defines:
+#   check_wheels NAME.. every .whl/NAME holds wheels (else a one-line error)
 #   install_side NAME   pip-install .whl/NAME/*.whl into $tmp/site-NAME (no index, no deps)
 #   copy_tree           jaxrl/, envs/ and algos/ as the installed package maps them, into $tmp/src
 #   log_versions        nvidia-smi and jaxrl's side's versions and devices
@@ -10,8 +11,14 @@ out="${OUT:-$root/runs/device}"
 tmp="${JAXRL_DEVICE_TMP:-/tmp/jaxrl-device}"
 mkdir -p "$out"
 
+check_wheels() {  # check_wheels NAME...: every .whl/NAME holds wheels, before anything is installed
+  local side; for side in "$@"; do
+    ls "$root/.whl/$side/"*.whl >/dev/null 2>&1 || { echo "no wheels in .whl/$side: run benchmarks/device/fetch_wheels.sh where pip reaches an index, and carry .whl" >&2; return 2; }
+  done
+}
+
 install_side() {
-  ls "$root/.whl/$1/"*.whl >/dev/null 2>&1 || { echo "no wheels in .whl/$1: run benchmarks/device/fetch_wheels.sh where pip reaches an index, and carry .whl" >&2; return 2; }
+  check_wheels "$1" || return 2
   "$py" -m pip install --quiet --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target "$tmp/site-$1" "$root/.whl/$1/"*.whl
 }

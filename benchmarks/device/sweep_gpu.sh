@@ -16,6 +16,7 @@ set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/install.sh"
 name="${SWEEP_NAME:-sweep_gpu}"
+check_wheels jaxrl rejax
 for side in jaxrl rejax; do install_side "$side"; done
 copy_tree
 
