@@ -86,6 +86,8 @@ class TanhGaussian(NamedTuple):
         two, and the log-density of the sample's ``u`` under the Gaussian before the squash (no change
         of variables; TD-MPC2's entropy bonus reads it). Reparameterised."""
         u = self.mean + jnp.exp(self.log_std) * jax.random.normal(key, self.mean.shape)
+        # The Gaussian term is written twice on purpose: passing one value into _log_prob_pre changes how
+        # XLA fuses SAC's log-density and its numbers in float rounding (checked: benchmarks/state_hashes.py).
         return self._squash(u), self._log_prob_pre(u), DiagGaussian(self.mean, self.log_std).log_prob(u)
 
     def sample(self, key):

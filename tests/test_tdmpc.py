@@ -191,6 +191,26 @@ def test_q_dropout_trains_where_tdmpc2_does_and_never_plans():
     assert p0 == p1
 
 
+def test_the_prior_maximises_tdmpc2s_scaled_entropy_unless_squashed():
+    """``entropy="scaled"`` (the default) puts TD-MPC2's bonus in the policy loss; ``"squashed"`` the
+    squashed sample's ``-log pi``: from the same state, window and key, the ``scaled_entropy`` metric (the
+    bonus the loss read) equals the ``entropy`` metric (``-mean log pi``) only with ``"squashed"``, and
+    the policy losses differ (the bonus's value: tests/test_world_model_parts.py)."""
+    env, _ = envs.make("probe_continuous")
+    hp = tdmpc.as_hparams(dict(entropy_coef=1.0))  # the bonus weighs in the loss
+    window = _window(jax.random.key(2))
+    metrics = {}
+    for mode in ("scaled", "squashed"):
+        agent = tdmpc.make_agent(tiny(entropy=mode), env)
+        state = jax.jit(agent.init)(jax.random.key(0), hp)
+        metrics[mode] = jax.jit(agent.learn)(state, hp, None, window, jax.random.key(1))[1]
+    scaled, squashed = metrics["scaled"], metrics["squashed"]
+    np.testing.assert_allclose(squashed["scaled_entropy"], squashed["entropy"], rtol=1e-6)
+    assert abs(float(scaled["scaled_entropy"]) - float(scaled["entropy"])) > 1e-3
+    np.testing.assert_array_equal(scaled["entropy"], squashed["entropy"])  # the same sample: only the bonus differs
+    assert float(scaled["pi_loss"]) != float(squashed["pi_loss"])
+
+
 def test_the_update_rule_slot_trains_the_model_and_the_policy():
     """A learned optimiser in the slot: at zero meta-parameters the lifetime-lr rule is the default
     optimiser bit for bit; a non-zero learned multiplier changes both the world model and the prior."""
