@@ -20,10 +20,11 @@ from jaxrl import algos, configs, envs, evaluate
 
 
 def learning_curve(algo_name: str, env_name: str, env_opts: dict, steps: int, seeds: int, evals: int, sets: list[str],
-                   episodes: int = 16, threshold: float = 800.0) -> dict:
+                   episodes: int = 16, threshold: float = 800.0, first_seed: int = 0) -> dict:
     """``seeds`` runs of ``algo_name`` for ``steps`` agent steps (a replay learner's ``buffer_size`` defaults to the run's
     length), ``--set NAME=VALUE`` on its config or hparams; the curve, when each seed first reached
-    ``threshold``, compile and run seconds."""
+    ``threshold``, compile and run seconds. ``first_seed``: run seeds ``first_seed ..`` of the key split
+    (:func:`jaxrl.evaluate.evaluated_run`), to add seeds to an earlier curve one at a time."""
     algo = algos.get(algo_name)
     env, params = envs.make(env_name, **env_opts)
     config_sets, hp_sets = configs.parse_sets(sets, algo.Config, algo.Hparams)
@@ -32,13 +33,14 @@ def learning_curve(algo_name: str, env_name: str, env_opts: dict, steps: int, se
     hp = algo.validate_hparams(hp_sets)
     repeat = int(env_opts.get("action_repeat", 1))
     t0 = time.time()
-    res = evaluate.evaluated_run(algo.make_train(config, env, params), env, params, hp, seeds, evals, episodes)
+    res = evaluate.evaluated_run(algo.make_train(config, env, params), env, params, hp, seeds, evals, episodes,
+                                  first_seed=first_seed)
     curve = [{"agent_steps": int(s), "control_steps": int(s) * repeat, "returns": r.tolist()}
              for s, r in zip(res["env_steps"], res["returns"])]
     first = {str(i): next((c["agent_steps"] for c in curve if c["returns"][i] >= threshold), None) for i in range(seeds)}
     fields = sorted(f for f in type(config).__dataclass_fields__ if f not in ("optimizer", "objective"))
     return {"benchmark": f"{algo_name}_curve", "env": env_name, "env_options": env_opts, "set": {**config_sets, **hp_sets},
-            "seeds": seeds, "config": {k: getattr(config, k) for k in fields}, "curve": curve,
+            "seeds": seeds, "first_seed": first_seed, "config": {k: getattr(config, k) for k in fields}, "curve": curve,
             f"first_agent_steps_to_{threshold:g}": first, "compile_s": res["compile_s"], "run_s": res["run_s"],
             "total_s": time.time() - t0, "agent_steps_per_s": steps * seeds / res["run_s"], "machine": machine_info()}
 
@@ -53,12 +55,13 @@ def main(argv=None) -> int:
     p.add_argument("--evals", type=int, default=10)
     p.add_argument("--episodes", type=int, default=16)
     p.add_argument("--threshold", type=float, default=800.0)
+    p.add_argument("--first-seed", type=int, default=0, help="run seeds FIRST.. of the key split (add seeds to a curve)")
     p.add_argument("--set", action="append", default=[], help="config field or hparam NAME=VALUE")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     env_opts = configs.parse_options(args.env_opt, envs.options(args.env), f"env {args.env!r}")
     out = learning_curve(args.algo, args.env, env_opts, args.steps, args.seeds, args.evals, args.set, args.episodes,
-                         args.threshold)
+                         args.threshold, args.first_seed)
     print(json.dumps({k: v for k, v in out.items() if k not in ("config", "machine")}))
     write_json(args.json, out)
     return 0

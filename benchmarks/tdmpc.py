@@ -26,7 +26,8 @@ def curve(args) -> dict:
     env_opts = {"action_repeat": args.action_repeat} if args.action_repeat > 1 else {}
     if args.obs != "state":
         env_opts.update(obs=args.obs, image_size=args.image_size)
-    return learning_curve("tdmpc", args.env, env_opts, args.steps, args.seeds, args.evals, args.set)
+    return learning_curve("tdmpc", args.env, env_opts, args.steps, args.seeds, args.evals, args.set,
+                          first_seed=args.first_seed)
 
 
 def speed(args) -> dict:
@@ -58,6 +59,7 @@ def main(argv=None) -> int:
     c.add_argument("--steps", type=int, default=100_000)
     c.add_argument("--seeds", type=int, default=2)
     c.add_argument("--evals", type=int, default=10)
+    c.add_argument("--first-seed", type=int, default=0, help="run seeds FIRST.. of the key split (add seeds to a curve)")
     c.add_argument("--set", action="append", default=[], help="config field or hparam NAME=VALUE")
     c.add_argument("--json", default=None)
     sp = sub.add_parser("speed")

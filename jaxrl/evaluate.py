@@ -121,22 +121,31 @@ def trained_and_random_returns(
     return f(key, False), f(key, True)
 
 
+def seed_keys(key: jax.Array, seeds: int, first_seed: int = 0) -> jax.Array:
+    """Run keys ``[seeds]``: seeds ``first_seed .. first_seed + seeds - 1`` of ``split(key, first_seed +
+    seeds)``. JAX's threefry split gives key ``i`` the same value at any count, so a curve's seed run
+    alone (``first_seed=i, seeds=1``) is that seed of a longer curve."""
+    return jax.random.split(key, first_seed + seeds)[first_seed:]
+
+
 def evaluated_run(trainer, env: Env, env_params: Any, hparams: Any, seeds: int, evals: int = 10, episodes: int = 16,
-                  key: jax.Array | None = None, log: Callable[[str], None] | None = print) -> dict:
+                  key: jax.Array | None = None, log: Callable[[str], None] | None = print, first_seed: int = 0,
+                  max_steps: int | None = None) -> dict:
     """``seeds`` runs of ``trainer`` vmapped into one program, run in ``evals`` compiled chunks; after
     each chunk, every seed's deterministic policy is evaluated (mean return of ``episodes`` episodes,
     outside the timed run): the learning curves of benchmarks and slow tests.
 
     ``hparams`` are one run's (broadcast to every seed); the seeds' keys split from ``key``
-    (default ``jax.random.key(0)``). Returns ``{"env_steps": [evals] (per run, env steps of the env
-    as made), "returns": [evals, seeds], "compile_s", "run_s", "state"}``."""
+    (default ``jax.random.key(0)``) by :func:`seed_keys` from ``first_seed`` on. ``max_steps``: as
+    :func:`episode_returns` (needed for an env without a time limit). Returns ``{"env_steps": [evals]
+    (per run, env steps of the env as made), "returns": [evals, seeds], "compile_s", "run_s", "state"}``."""
     import numpy as np
 
     from jaxrl import runner, trainer as trainer_lib
 
     batched = trainer_lib.vmapped(trainer, seeds)
-    evaluate_all = jax.jit(jax.vmap(lambda s, k: episode_returns(k, env, env_params, trainer.policy(s), episodes).mean(),
-                                    in_axes=(0, None)))
+    evaluate_all = jax.jit(jax.vmap(
+        lambda s, k: episode_returns(k, env, env_params, trainer.policy(s), episodes, max_steps).mean(), in_axes=(0, None)))
     steps, returns = [], []
 
     def on_progress(p):
@@ -147,7 +156,7 @@ def evaluated_run(trainer, env: Env, env_params: Any, hparams: Any, seeds: int, 
                 f"{returns[-1].round(1)}  ({p.elapsed_s:.0f} s)")
 
     hp = jax.tree.map(lambda x: np.full((seeds,), x, np.float32), hparams)
-    keys = jax.random.split(jax.random.key(0) if key is None else key, seeds)
+    keys = seed_keys(jax.random.key(0) if key is None else key, seeds, first_seed)
     res = runner.run(batched, keys, hp, chunk_updates=trainer.num_updates // evals, on_progress=on_progress)
     return {"env_steps": np.array(steps), "returns": np.stack(returns), "compile_s": res.compile_s, "run_s": res.run_s,
             "state": res.state}

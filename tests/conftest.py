@@ -24,6 +24,16 @@ os.environ["JAXRL_COMPILATION_CACHE"] = os.environ["JAXRL_TEST_CACHE"]
 # Unbounded: the session's folder goes at exit (and the CLI subprocesses would list it as each starts).
 # tests/test_program_cache.py checks the bound.
 os.environ.setdefault("JAXRL_CACHE_MAX_MB", "unlimited")
+# The default run is compile-bound (about 2/3 of its seconds are XLA's). Its programs compile with
+# most of XLA's optimisations off (JAX_DISABLE_MOST_OPTIMIZATIONS: LLVM at -O0, its expensive passes
+# skipped): a third less compile time for code that runs a few steps 2-3x more slowly. The same ops
+# in the same order, rounded differently. Tests marked ``optimized`` and every ``slow`` test compile
+# as a user's program does (:func:`pytest_runtest_setup`): the learning tests, whose thresholds were
+# set on the programs users run; checks of equality to a tolerance set on them; programs that run
+# long enough to pay for the full compile (test_suite.FULL_XLA). ``JAXRL_TEST_XLA=full`` compiles
+# every test fully. Subprocesses (the CLI tests) inherit the setting of the test that starts them.
+if os.environ.get("JAXRL_TEST_XLA", "fast") == "fast":
+    os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
 # XLA:CPU logs two ERROR lines per program it loads from the cache (a benign tuning-feature
 # mismatch); it reads its log level once, when jaxlib loads, i.e. below.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -52,10 +62,12 @@ def pytest_itemcollected(item):
     group = item.path.stem
     params = item.callspec.params if hasattr(item, "callspec") else {}
     if item.path.name == "test_suite.py" and (params.get("name") or params.get("twin")):
-        from test_suite import TWINS  # a twin reuses its base's rollout
+        from test_suite import FULL_XLA, TWINS  # a twin reuses its base's rollout
 
         task = params.get("name") or params.get("twin")
         group = f"suite-{TWINS.get(task, task)}"
+        if TWINS.get(task, task) in FULL_XLA:
+            item.add_marker(pytest.mark.optimized)
     elif item.path.name == "test_envs.py" and params.get("name"):
         from test_envs import SHARED  # these reuse test_suite's rollout of the task
 
@@ -66,6 +78,33 @@ def pytest_itemcollected(item):
     elif item.path.name == "test_notebooks.py" and params:
         group = f"notebook-{item.callspec.id}"
     item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _set_xla_optimizations(disabled: bool) -> None:
+    import jax
+
+    if "jax_disable_most_optimizations" in jax.config.values:  # a JAX without the flag: nothing to switch
+        jax.config.update("jax_disable_most_optimizations", disabled)
+    os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1" if disabled else "0"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """An ``optimized`` or ``slow`` test compiles (from its fixtures on) with XLA's full optimisations, as a
+    user's program does; the next test gets the session's setting back (:func:`pytest_runtest_teardown`).
+    The in-memory jit cache is not keyed on the setting, so a program an earlier test compiled may be
+    reused as it was; the persistent cache's key holds it."""
+    item._jaxrl_xla_restore = None
+    full = item.get_closest_marker("optimized") or item.get_closest_marker("slow")  # slow: long learning runs
+    if full and os.environ.get("JAX_DISABLE_MOST_OPTIMIZATIONS") == "1":
+        item._jaxrl_xla_restore = True
+        _set_xla_optimizations(False)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    if getattr(item, "_jaxrl_xla_restore", None):
+        _set_xla_optimizations(True)
 
 
 _COMPILED = []  # names of the programs XLA compiled in this process (a listener registered once, below)

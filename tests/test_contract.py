@@ -105,6 +105,18 @@ def test_traces_once_under_jit_vmap_and_vmapped_runs_equal_separate_runs(name):
         assert_trees_equal(jax.tree.map(lambda x: x[i], states), alone_state, exact=False)
 
 
+def test_a_curves_seed_keys_do_not_depend_on_how_many_seeds_run():
+    """``evaluate.seed_keys`` (``evaluated_run``'s run keys; the benchmarks' ``--first-seed``): seed ``i``
+    run alone has the key it has in a longer curve, so a curve can gain seeds one run at a time."""
+    key = jax.random.key(0)
+    three = jax.random.key_data(evaluate.seed_keys(key, 3))
+    np.testing.assert_array_equal(three, jax.random.key_data(jax.random.split(key, 3)))
+    for i in range(3):
+        np.testing.assert_array_equal(jax.random.key_data(evaluate.seed_keys(key, 1, i)), three[i:i + 1])
+    np.testing.assert_array_equal(jax.random.key_data(evaluate.seed_keys(key, 2, 1)), three[1:])
+    assert len({tuple(k) for k in three.tolist()}) == 3
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_chunked_run_equals_one_jit(name):
     _, trainer, hparams, _, _, _, state, metrics = setup(name)

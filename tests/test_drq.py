@@ -210,6 +210,7 @@ def _pixel_run():
     return env, config, trainer, state, metrics, np.asarray(trained), np.asarray(random)
 
 
+@pytest.mark.optimized  # a learning threshold (tests/conftest.py)
 @pytest.mark.timeout(600)
 def test_drq_learns_cartpole_balance_from_16x16_pixels():
     """The default run's proof that DrQ-v2 learns from pixels. A uniformly random policy scores 269
@@ -225,6 +226,7 @@ def test_drq_learns_cartpole_balance_from_16x16_pixels():
     assert trained.mean() >= random.mean() + 50, (trained, random)
 
 
+@pytest.mark.optimized  # reads _pixel_run, compiled as the learning test needs it (tests/conftest.py)
 def test_pixels_are_stored_once_as_uint8_and_the_encoder_is_a_cnn():
     env, config, trainer, state, metrics, *_ = _pixel_run()
     assert env.observation_spec.shape == (16, 16, 9)
@@ -237,6 +239,7 @@ def test_pixels_are_stored_once_as_uint8_and_the_encoder_is_a_cnn():
     assert action.shape == (4, 1)
 
 
+@pytest.mark.optimized  # reads _pixel_run, compiled as the learning test needs it (tests/conftest.py)
 def test_the_encoder_learns_from_the_critic_only():
     """The actor sees the encoder's features with the gradient stopped: the actor loss's gradient
     w.r.t. the encoder is exactly zero (and not w.r.t. the actor); one ``learn`` step moves the

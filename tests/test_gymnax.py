@@ -148,6 +148,7 @@ CARTPOLE_CFG = ppo.PPOConfig(
 )
 
 
+@pytest.mark.optimized  # a learning threshold (tests/conftest.py)
 @pytest.mark.timeout(120)
 def test_ppo_learns_gymnax_cartpole():
     env, params = envs.make("gymnax/CartPole-v1")

@@ -23,6 +23,8 @@ import pytest
 from jaxrl import envs, evaluate
 from jaxrl.algos import ppo
 
+pytestmark = pytest.mark.optimized  # thresholds set on the programs users run (tests/conftest.py)
+
 
 def _policy_returns(env, params, trainer, state, key, episodes=16):
     """Deterministic returns of the trained policy and of a uniformly random policy, ONE compile."""

@@ -332,6 +332,7 @@ def _es_spec(**changes):
     return meta_run.MetaSpec(**{**base, **changes})
 
 
+@pytest.mark.optimized  # a learning threshold (tests/conftest.py)
 @pytest.mark.xdist_group("test_meta-es-ppo")  # compiles nothing shared: may run beside the others
 def test_es_meta_learns_a_step_size_that_beats_its_start_on_a_probe(tmp_path):
     """With a too-small base learning rate (3e-4), PPO barely learns probe_action in 16 updates; ES must

@@ -33,6 +33,8 @@ import pytest
 from jaxrl import envs, evaluate
 from jaxrl.algos import dqn, dreamer, pqn, sac, td3, tdmpc
 
+pytestmark = pytest.mark.optimized  # thresholds set on the programs users run (tests/conftest.py)
+
 pytest.importorskip("gymnax")
 
 

@@ -31,6 +31,7 @@ def _leaves(tree):
             for x in jax.tree.leaves(tree)]
 
 
+@pytest.mark.optimized  # sweep = separate runs to rtol 1e-4 in the programs users run (tests/conftest.py)
 def test_sweep_equals_separate_runs_and_new_values_do_not_retrace(trainer):
     """Run by run, the sweep's numbers equal separate ``jit(train)`` calls up to float32
     rounding: XLA computes a vmapped matmul as one batched kernel, which rounds differently

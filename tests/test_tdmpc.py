@@ -207,7 +207,8 @@ def test_the_prior_maximises_tdmpc2s_scaled_entropy_unless_squashed():
     scaled, squashed = metrics["scaled"], metrics["squashed"]
     np.testing.assert_allclose(squashed["scaled_entropy"], squashed["entropy"], rtol=1e-6)
     assert abs(float(scaled["scaled_entropy"]) - float(scaled["entropy"])) > 1e-3
-    np.testing.assert_array_equal(scaled["entropy"], squashed["entropy"])  # the same sample: only the bonus differs
+    # The same sample: only the bonus differs (two programs: equal to rounding, not always to the bit).
+    np.testing.assert_allclose(scaled["entropy"], squashed["entropy"], rtol=1e-6)
     assert float(scaled["pi_loss"]) != float(squashed["pi_loss"])
 
 

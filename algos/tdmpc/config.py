@@ -27,6 +27,12 @@ from jaxrl.planning import MPPI
 class TDMPCConfig(OffPolicyConfig):
     """Static TD-MPC2 settings (changing one recompiles).
 
+    The shared fields' defaults here are the CPU preset's: ``learning_starts`` 2,000 random env steps
+    (one 500-step episode at action repeat 2 in each of the 4 envs) where TD-MPC2 takes
+    ``max(1000, 5 x episode length)`` = 2,500 in its one env, and no burst of gradient steps on them
+    (``pretrain_steps`` 0; TD-MPC2's 2,500 are the ``paper`` preset's; benchmarks/RESULTS.md tried the
+    burst on the CPU preset).
+
     Attributes:
       latent_dim: width of the latent state (a multiple of ``simnorm_dim``: groups of SimNorm).
       simnorm_dim: SimNorm's group size (the latent is ``latent_dim / simnorm_dim`` simplices).
