@@ -37,7 +37,8 @@ def learning_curve(algo_name: str, env_name: str, env_opts: dict, steps: int, se
                                   first_seed=first_seed)
     curve = [{"agent_steps": int(s), "control_steps": int(s) * repeat, "returns": r.tolist()}
              for s, r in zip(res["env_steps"], res["returns"])]
-    first = {str(i): next((c["agent_steps"] for c in curve if c["returns"][i] >= threshold), None) for i in range(seeds)}
+    first = {str(first_seed + i): next((c["agent_steps"] for c in curve if c["returns"][i] >= threshold), None)
+             for i in range(seeds)}  # keyed by the seed's index in the key split
     fields = sorted(f for f in type(config).__dataclass_fields__ if f not in ("optimizer", "objective"))
     return {"benchmark": f"{algo_name}_curve", "env": env_name, "env_options": env_opts, "set": {**config_sets, **hp_sets},
             "seeds": seeds, "first_seed": first_seed, "config": {k: getattr(config, k) for k in fields}, "curve": curve,

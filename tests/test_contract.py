@@ -115,6 +115,8 @@ def test_a_curves_seed_keys_do_not_depend_on_how_many_seeds_run():
         np.testing.assert_array_equal(jax.random.key_data(evaluate.seed_keys(key, 1, i)), three[i:i + 1])
     np.testing.assert_array_equal(jax.random.key_data(evaluate.seed_keys(key, 2, 1)), three[1:])
     assert len({tuple(k) for k in three.tolist()}) == 3
+    with pytest.raises(ValueError, match="first_seed >= 0"):
+        evaluate.seed_keys(key, 1, -1)
 
 
 @pytest.mark.parametrize("name", NAMES)

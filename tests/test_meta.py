@@ -371,6 +371,7 @@ def _metagrad():
     return init, value_and_grad
 
 
+@pytest.mark.optimized  # finite differences to rel 0.05, set on the programs users run (tests/conftest.py)
 @pytest.mark.xdist_group("test_meta-grad")  # its program (second-order through 2 PPO updates) compiles in ~45 s of CPU
 def test_meta_gradient_of_two_update_unroll_matches_finite_differences():
     init, value_and_grad = _metagrad()

@@ -37,6 +37,7 @@ def _eval(env, params, train, state, n=64):
     return np.asarray(jax.jit(jax.vmap(one))(state, jax.random.split(jax.random.key(9), len(state.update_step))))
 
 
+@pytest.mark.optimized  # a learning threshold (tests/conftest.py)
 def test_ppo_learns_discrete_probe():
     """probe_action: optimal value 1, random policy 0.5. A sign error in the surrogate drives it to 0."""
     env, params, train, state, metrics = _train_probe("probe_action")
@@ -46,6 +47,7 @@ def test_ppo_learns_discrete_probe():
     assert env.unwrapped.optimal_value() == 1.0
 
 
+@pytest.mark.optimized  # a learning threshold (tests/conftest.py)
 def test_ppo_learns_continuous_probe():
     """probe_continuous: optimal 1; the initial policy (mean ~0, std 1) gets about 1 - E[(a-o)^2] = 1/3 + ... < 0.7."""
     env, params, train, state, metrics = _train_probe("probe_continuous")
@@ -55,6 +57,7 @@ def test_ppo_learns_continuous_probe():
     assert np.all(rets >= 0.9), rets
 
 
+@pytest.mark.optimized  # a learning threshold (tests/conftest.py)
 def test_ppo_critic_learns_discounted_value():
     """probe_discount: V(t=0) = gamma, V(t=1) = 1. Broken GAE/bootstrapping or value loss misses it."""
     env, params, train, state, _ = _train_probe("probe_discount", seeds=1)

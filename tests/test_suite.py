@@ -62,8 +62,9 @@ TWINS = {
 }
 TASK_PARAMS = [pytest.param(n, marks=pytest.mark.slow) if n in TWINS else n for n in MJX_TASKS]
 # Tasks whose rollout compiles with XLA's full optimisations in the default run (tests/conftest.py marks
-# every test of their group ``optimized``): contact-rich 1000-step rollouts that ran 5x (hopper, 165 s)
-# and 4x (walker, 31 s) longer unoptimised, for 9 s less compile each. The others compile faster unoptimised.
+# every test of their group ``optimized``): their contact-rich 1000-step rollouts made test_rollout_contract
+# take 197 s (hopper) and 58 s (walker) unoptimised against 47 s and 42 s, for 9 s and 8 s less compile
+# (benchmarks/RESULTS.md, stop 50). The other tasks' tests take less time unoptimised.
 FULL_XLA = {"hopper_stand", "walker_stand"}
 
 # One-step tolerances (float32 MJX against float64 C from the same state, warm start included).
