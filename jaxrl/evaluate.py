@@ -133,23 +133,21 @@ def seed_keys(key: jax.Array, seeds: int, first_seed: int = 0) -> jax.Array:
 
 
 def evaluated_run(trainer, env: Env, env_params: Any, hparams: Any, seeds: int, evals: int = 10, episodes: int = 16,
-                  key: jax.Array | None = None, log: Callable[[str], None] | None = print, first_seed: int = 0,
-                  max_steps: int | None = None) -> dict:
+                  key: jax.Array | None = None, log: Callable[[str], None] | None = print, first_seed: int = 0) -> dict:
     """``seeds`` runs of ``trainer`` vmapped into one program, run in ``evals`` compiled chunks; after
     each chunk, every seed's deterministic policy is evaluated (mean return of ``episodes`` episodes,
     outside the timed run): the learning curves of benchmarks and slow tests.
 
     ``hparams`` are one run's (broadcast to every seed); the seeds' keys split from ``key``
-    (default ``jax.random.key(0)``) by :func:`seed_keys` from ``first_seed`` on. ``max_steps``: as
-    :func:`episode_returns` (needed for an env without a time limit). Returns ``{"env_steps": [evals]
-    (per run, env steps of the env as made), "returns": [evals, seeds], "compile_s", "run_s", "state"}``."""
+    (default ``jax.random.key(0)``) by :func:`seed_keys` from ``first_seed`` on. Returns ``{"env_steps":
+    [evals] (per run, env steps of the env as made), "returns": [evals, seeds], "compile_s", "run_s", "state"}``."""
     import numpy as np
 
     from jaxrl import runner, trainer as trainer_lib
 
     batched = trainer_lib.vmapped(trainer, seeds)
-    evaluate_all = jax.jit(jax.vmap(
-        lambda s, k: episode_returns(k, env, env_params, trainer.policy(s), episodes, max_steps).mean(), in_axes=(0, None)))
+    evaluate_all = jax.jit(jax.vmap(lambda s, k: episode_returns(k, env, env_params, trainer.policy(s), episodes).mean(),
+                                    in_axes=(0, None)))
     steps, returns = [], []
 
     def on_progress(p):
