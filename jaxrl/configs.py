@@ -79,6 +79,17 @@ def check_positive_ints(obj: Any, names) -> None:
                               f"program), got {v!r}")
 
 
+def check_positive_floats(obj: Any, names) -> None:
+    """Raise :class:`ConfigError` unless each field ``names`` of the config ``obj`` is a finite real
+    number > 0 (an Adam eps, a scale; not a bool)."""
+    import math
+
+    for name in names:
+        v = getattr(obj, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
+            raise ConfigError(f"{type(obj).__name__}.{name} must be > 0, got {v!r}")
+
+
 def check_count(obj: Any, what: str, value: int) -> None:
     """Raise :class:`ConfigError` if a derived count of the config ``obj`` (e.g. its optimiser steps,
     a product of fields) does not fit the int32 counters of the compiled program."""

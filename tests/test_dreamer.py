@@ -108,6 +108,11 @@ def test_imagined_returns_with_continuation_flags_match_numpy():
         alive[t] = alive[t - 1] * cont[t - 1]
     np.testing.assert_allclose(np.asarray(weight), alive * start, rtol=1e-6)
     assert np.all(np.asarray(weight)[3:, 1] == 0)  # nothing counts after the imagined end
+    # the actor's dynamics gradient reaches the returns through rewards and values, never the continuation
+    total = lambda r, c, v: losses.imagined_returns(r, c, v, jnp.asarray(start), hp)[0].sum()
+    g_r, g_c, g_v = jax.grad(total, argnums=(0, 1, 2))(jnp.asarray(reward), jnp.asarray(cont), jnp.asarray(values))
+    assert np.all(np.asarray(g_c) == 0)
+    assert np.all(np.asarray(g_r) != 0) and np.any(np.asarray(g_v) != 0)
 
 
 # ----------------------------------------------------------------------------- the RSSM
@@ -212,6 +217,37 @@ def test_dreamer_2023s_actor_takes_a_gradient_step():
     new, metrics = jax.jit(agent.learn)(state, hp, None, seq, jax.random.key(2))
     assert all(np.isfinite(float(v)) for v in metrics.values())
     assert not np.allclose(np.asarray(jax.tree.leaves(new.actor)[0]), np.asarray(jax.tree.leaves(state.actor)[0]))
+
+
+def test_the_world_models_adam_eps_is_its_own_and_the_paper_presets_take_dreamerv3s_dmc_setup():
+    """``model_adam_eps`` (DreamerV3 2023: 1e-8 for the world model, 1e-5 for the actor and the critic)
+    reaches the world model's optimiser only (traced abstractly: nothing compiles); the ``paper_*``
+    presets take 2023's DMC setup (4 envs, learning once 1,024 steps are in, eps 1e-8); a bad eps is refused."""
+    from jaxrl.optim import default_optimizer
+
+    seen = []
+
+    def recording(hp, meta_params, config):
+        seen.append(getattr(config, "adam_eps", None))
+        return default_optimizer(hp, meta_params, config)
+
+    env, _ = envs.make("probe_continuous")
+    hp = dreamer.default_hparams()
+    agent = dreamer.make_agent(tiny(model_adam_eps=1e-8, optimizer=recording), env)
+    state = jax.eval_shape(agent.init, jax.random.key(0), hp)
+    seq = _fake_window(env.observation_spec.shape, env.observation_spec.dtype, jnp.zeros((4, 2, 1)), 4, 2, jax.random.key(1))
+    jax.eval_shape(agent.learn, state, hp, None, seq, jax.random.key(2))
+    assert seen == [1e-8, None, None] * 2  # (model, actor, critic) in init and in learn; None: the default 1e-5
+    assert tiny().model_adam_eps == 1e-5 and dreamer.DreamerConfig.LEGACY_DEFAULTS["model_adam_eps"] == 1e-5
+    for name, preset in dreamer.presets().items():
+        if name.startswith("paper_"):
+            c = preset.config
+            assert (c["model_adam_eps"], c["num_envs"], c["learning_starts"], c["batch_size"], c["seq_length"]) == \
+                (1e-8, 4, 1_024, 16, 64), name
+            assert c["replay_ratio"] * c["batch_size"] * c["seq_length"] == 512  # DreamerV3's train ratio
+    for bad in (0.0, True, float("inf"), "1e-8"):
+        with pytest.raises(ConfigError, match="model_adam_eps must be > 0"):
+            tiny(model_adam_eps=bad)
 
 
 def test_presets_build_and_the_paper_ones_take_dreamerv3s_actor():

@@ -18,8 +18,8 @@ step, train ratio 256): measured on this CPU it learns part of ``cartpole_swingu
 where ``default`` did not in 100k (benchmarks/RESULTS.md, DreamerV3). DreamerV3's 32 x 32
 latents cost 5x more per gradient step here (1.0 s against 0.18 s on the 2-core CPU of 2026-12-02: the heads
 read 1,152 features at every imagined state), so they are in the GPU presets: DreamerV3's published sizes XS, S, M and L
-(Hafner et al. 2023, with its DMC setup: one env, batch 16 x 64, train ratio 512, its learning
-rates) are the ``paper_xs`` ... ``paper_l`` presets, for a GPU.
+(Hafner et al. 2023, with its code's DMC setup: 4 envs, batch 16 x 64, train ratio 512, its learning
+rates and Adam eps) are the ``paper_xs`` ... ``paper_l`` presets, for a GPU.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, check_conv, check_positive_ints, hparams_functions
+from jaxrl.configs import ConfigError, Preset, check_conv, check_positive_floats, check_positive_ints, hparams_functions
 from jaxrl.offpolicy import OffPolicyConfig
 
 ACTOR_GRADS = ("auto", "dynamics", "reinforce")
@@ -74,6 +74,10 @@ class DreamerConfig(OffPolicyConfig):
         two differ in gradient, not only in value: ``v(s_t)`` depends on the earlier actions through
         the dynamics. Ignored under REINFORCE (its baseline never carries a gradient).
       min_std, max_std: bounds of the continuous actor's std (before its tanh, for ``tanh_normal``).
+      model_adam_eps: Adam's eps in the world model's optimiser (with the default ``optimizer`` slot):
+        DreamerV3 2023's is 1e-8 (the ``paper_*`` presets); the actor's and critic's keep 1e-5, as its.
+        1e-5 (the CPU presets, and every run saved before the field) damps the steps of weights whose
+        gradients are smaller than about 1e-5.
       num_steps: env steps per env per update (default 2: with 4 envs, one gradient step per update).
       conv_channels, conv_kernels, conv_strides: the pixel encoder (:class:`jaxrl.networks.ConvEncoder`,
         flattened maps); the decoder mirrors the channels with stride-2 transposed convolutions, so
@@ -105,17 +109,19 @@ class DreamerConfig(OffPolicyConfig):
     actor_baseline: bool = False
     min_std: float = 0.1
     max_std: float = 1.0
+    model_adam_eps: float = 1e-5
     conv_channels: tuple[int, ...] = (16, 32, 64)
     conv_kernels: tuple[int, ...] = (4, 4, 4)
     conv_strides: tuple[int, ...] = (2, 2, 2)
 
     # Fields added after runs were saved, with the value those runs had (old run.json / checkpoints).
     LEGACY_DEFAULTS = {**OffPolicyConfig.LEGACY_DEFAULTS, "actor_dist": "tanh_normal", "actor_state_grad": True,
-                       "actor_baseline": False}
+                       "actor_baseline": False, "model_adam_eps": 1e-5}
 
     def __post_init__(self):
         super().__post_init__()
         check_positive_ints(self, ("seq_length", "imag_horizon", "deter", "hidden", "layers", "groups", "classes", "num_bins"))
+        check_positive_floats(self, ("model_adam_eps",))
         if not isinstance(self.blocks, int) or isinstance(self.blocks, bool) or self.blocks < 0 or (self.blocks and self.deter % self.blocks):
             raise ConfigError(f"DreamerConfig.blocks must be 0 (one GRU) or divide deter (= {self.deter}) into equal "
                               f"blocks, got {self.blocks}")
@@ -199,13 +205,14 @@ _SIZES = {"xs": (256, 256, 1, 24), "s": (512, 512, 2, 32), "m": (1024, 640, 3, 4
 
 def paper_size(name: str, image_layers: int = 4) -> dict:
     """Config fields of DreamerV3's model size ``name`` (``xs``, ``s``, ``m``, ``l``) with its DMC
-    training setup (one env, batch 16 x 64, train ratio 512, 1M-step replay) and its continuous actor
-    (a bounded normal fed ``sg(state)``, gradients through the dynamics, the return minus the critic's
-    value with its gradient as the objective), as its 2023 code."""
+    training setup as its 2023 code (``configs.yaml``: 4 envs, batch 16 x 64, train ratio 512, learning
+    once the replay holds one batch of steps, 1,024; a 1M-step replay; the world model's Adam eps 1e-8)
+    and its continuous actor (a bounded normal fed ``sg(state)``, gradients through the dynamics, the
+    return minus the critic's value with its gradient as the objective)."""
     deter, hidden, layers, depth = _SIZES[name]
-    return dict(total_timesteps=500_000, num_envs=1, num_steps=2, buffer_size=1_000_000, batch_size=16, seq_length=64,
-                learning_starts=5_000, replay_ratio=0.5, deter=deter, hidden=hidden, layers=layers, groups=32, classes=32,
-                actor_dist="bounded_normal", actor_state_grad=False, actor_baseline=True,
+    return dict(total_timesteps=500_000, num_envs=4, num_steps=2, buffer_size=1_000_000, batch_size=16, seq_length=64,
+                learning_starts=1_024, replay_ratio=0.5, deter=deter, hidden=hidden, layers=layers, groups=32, classes=32,
+                actor_dist="bounded_normal", actor_state_grad=False, actor_baseline=True, model_adam_eps=1e-8,
                 conv_channels=tuple(depth * 2 ** i for i in range(image_layers)), conv_kernels=(4,) * image_layers,
                 conv_strides=(2,) * image_layers)
 
@@ -215,7 +222,7 @@ def presets() -> dict[str, Preset]:
     paper = {f"paper_{n}": Preset(config=paper_size(n), hparams=dict(lr=1e-4, actor_lr=3e-5, critic_lr=3e-5),
                                   about=f"a GPU: DreamerV3's {n.upper()} model (GRU {_SIZES[n][0]}, MLPs {_SIZES[n][2]} x "
                                         f"{_SIZES[n][1]}, CNN depth {_SIZES[n][3]}), 32 x 32 latents, batch 16 x 64, "
-                                        "train ratio 512, one env (run DMC with --env-opt action_repeat=2)")
+                                        "train ratio 512, 4 envs (run DMC with --env-opt action_repeat=2)")
              for n in _SIZES}
     small = dict(num_envs=4, num_steps=5, learning_starts=1_000, replay_ratio=1.0, seq_length=16, imag_horizon=10,
                  deter=64, hidden=64, layers=1, groups=8, classes=8, num_bins=63, actor_dist="bounded_normal")

@@ -84,8 +84,12 @@ def imagined_returns(reward, cont, values, start_weight, hp) -> tuple[jax.Array,
     Returns:
       ``(returns[H, M], weight[H, M])``: ``G_t = r_t + gamma c_t ((1 - lam) v_{t+1} + lam G_{t+1})``
       with ``G_{H-1}`` bootstrapped from ``v_H``; ``weight_t = start_weight prod_{k<t} c_k``.
+      No gradient flows through ``c``: with dynamics gradients the actor would otherwise raise its
+      return by steering the imagined states toward a higher predicted continuation (DreamerV3 2023
+      discounts by the continue head's mode, which has no gradient; its current code's REINFORCE
+      actor takes none through the returns). Gradients flow through ``reward`` and ``values``.
     """
-    returns = lambda_returns(reward, values[1:], hp.gamma * cont, hp.lam)
+    returns = lambda_returns(reward, values[1:], hp.gamma * sg(cont), hp.lam)
     alive = jnp.concatenate([jnp.ones_like(cont[:1]), jnp.cumprod(cont[:-1], axis=0)], 0)
     return returns, sg(alive * start_weight[None])
 

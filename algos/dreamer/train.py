@@ -305,9 +305,10 @@ def actor_critic_step(wm: WorldModel, agent: DreamerAgentState, hp, actor_tx, cr
 
 def optimizers(config: DreamerConfig, hp, meta_params):
     """``(model, actor, critic)`` update rules from the ``optimizer`` slot, each with its own learning
-    rate (``lr``, ``actor_lr``, ``critic_lr``) and clip (``max_grad_norm``, ``ac_max_grad_norm``)."""
+    rate (``lr``, ``actor_lr``, ``critic_lr``) and clip (``max_grad_norm``, ``ac_max_grad_norm``);
+    the world model's Adam eps is ``config.model_adam_eps``, the others the slot's default (1e-5)."""
     ac = dict(max_grad_norm=hp.ac_max_grad_norm)
-    return (config.optimizer(hp, meta_params, config),
+    return (config.optimizer(hp, meta_params, offpolicy.optimizer_config(config, adam_eps=config.model_adam_eps)),
             config.optimizer(hp.replace(lr=hp.actor_lr, **ac), meta_params, config),
             config.optimizer(hp.replace(lr=hp.critic_lr, **ac), meta_params, config))
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, check_conv, check_positive_ints, hparams_functions
+from jaxrl.configs import ConfigError, Preset, check_conv, check_positive_floats, check_positive_ints, hparams_functions
 from jaxrl.offpolicy import OffPolicyConfig
 from jaxrl.planning import MPPI
 
@@ -127,9 +127,7 @@ class TDMPCConfig(OffPolicyConfig):
                 raise ConfigError(f"TDMPCConfig.plan_horizon (= {self.plan_horizon}) is longer than the sampled training "
                                   f"sequences (horizon = {self.horizon}): the model is never trained that far ahead")
         self.planner  # noqa: B018  (checks the MPPI counts)
-        eps = self.model_adam_eps
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (math.isfinite(eps) and eps > 0):
-            raise ConfigError(f"TDMPCConfig.model_adam_eps must be > 0, got {self.model_adam_eps!r}")
+        check_positive_floats(self, ("model_adam_eps",))
         if self.init_std is not None and not self.init_std > 0:
             raise ConfigError(f"TDMPCConfig.init_std must be > 0 or None (orthogonal init), got {self.init_std}")
         if not self.log_std_min < self.log_std_max:
