@@ -28,7 +28,10 @@ from jaxrl.trainer import Trainer
 
 TINY = dict(total_timesteps=8 * 4 * 40, num_envs=8, num_steps=4, num_minibatches=2, update_epochs=1, hidden_sizes=[8])
 SPEC = experiment.Spec(env="probe_obs_reward", config=TINY, hparams={"lr": 3e-3}, log_every=2, checkpoint_every=8, keep=3)
-NO_CACHE = {**os.environ, "JAXRL_COMPILATION_CACHE": "off", "PYTHONDONTWRITEBYTECODE": "1"}
+def _no_cache_env() -> dict:
+    """The subprocesses' environment, read when each starts (so it carries the running test's XLA setting,
+    which ``tests/conftest.py`` switches per test), with the compilation cache off."""
+    return {**os.environ, "JAXRL_COMPILATION_CACHE": "off", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def _snapshot(folder):
@@ -38,7 +41,7 @@ def _snapshot(folder):
 
 
 def _cli(args, timeout=240, **kw):
-    p = subprocess.run([sys.executable, "-m", "jaxrl.cli", *args], capture_output=True, text=True, env=NO_CACHE,
+    p = subprocess.run([sys.executable, "-m", "jaxrl.cli", *args], capture_output=True, text=True, env=_no_cache_env(),
                        timeout=timeout, **kw)
     return p.returncode, p.stdout, p.stderr
 
@@ -82,7 +85,7 @@ def test_second_writer_is_refused_and_kill9_frees_the_run(tmp_path):
     of the holder the run resumes at once and completes with one row per interval."""
     run_dir, go = tmp_path / "runs" / "same", tmp_path / "go"
     script = HOLDER.replace("{spec}", repr(SPEC.to_json()))
-    holder = subprocess.Popen([sys.executable, "-c", script, str(run_dir), str(go)], env=NO_CACHE,
+    holder = subprocess.Popen([sys.executable, "-c", script, str(run_dir), str(go)], env=_no_cache_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 180
@@ -301,7 +304,7 @@ SAVE_UNDER_LIMIT = textwrap.dedent("""
 
 def test_a_failed_checkpoint_write_is_an_os_error_and_leaves_nothing(tmp_path):
     p = subprocess.run([sys.executable, "-c", SAVE_UNDER_LIMIT, str(tmp_path / "c")], capture_output=True, text=True,
-                       env=NO_CACHE, timeout=120)
+                       env=_no_cache_env(), timeout=120)
     assert "refused: could not write checkpoint 2" in p.stdout and "File too large" in p.stdout, (p.stdout, p.stderr[-2000:])
     assert "left: ['1'] [1]" in p.stdout, p.stdout  # no temporary folder, no partial step 2
 
@@ -366,7 +369,7 @@ def test_eval_and_plot_work_on_a_read_only_run(run, tmp_path):
     data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
     for args, expect in ((["eval", str(run), "--episodes", "2"], "update 32"), (["plot", str(run)], "wrote run-episode_return.png")):
         p = subprocess.run(_read_only(run, [sys.executable, "-m", "jaxrl.cli", *args]), capture_output=True, text=True,
-                           env=NO_CACHE, cwd=tmp_path, timeout=240)
+                           env=_no_cache_env(), cwd=tmp_path, timeout=240)
         assert p.returncode == 0 and expect in p.stdout, (p.stdout, p.stderr)
     assert (tmp_path / "run-episode_return.png").stat().st_size > 1000 and not (run / "plots").exists()
 
@@ -462,7 +465,7 @@ def test_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, limit, wh
     args = ["train", "--env", SPEC.env, "--name", "full", "--runs-dir", str(tmp_path), "--log-every", "1",
             "--checkpoint-every", "8", "--eval-episodes", "0", "--no-tensorboard"]
     args += [a for k, v in {**TINY, "lr": 3e-3}.items() for a in ("--set", f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}")]
-    p = subprocess.run([sys.executable, "-c", LIMITED_CLI, str(limit), *args], capture_output=True, text=True, env=NO_CACHE,
+    p = subprocess.run([sys.executable, "-c", LIMITED_CLI, str(limit), *args], capture_output=True, text=True, env=_no_cache_env(),
                        timeout=240)
     code, err = p.returncode, p.stderr
     assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
