@@ -82,8 +82,6 @@ def check_positive_ints(obj: Any, names) -> None:
 def check_positive_floats(obj: Any, names) -> None:
     """Raise :class:`ConfigError` unless each field ``names`` of the config ``obj`` is a finite real
     number > 0 (an Adam eps, a scale; not a bool)."""
-    import math
-
     for name in names:
         v = getattr(obj, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):

@@ -219,10 +219,9 @@ def test_dreamer_2023s_actor_takes_a_gradient_step():
     assert not np.allclose(np.asarray(jax.tree.leaves(new.actor)[0]), np.asarray(jax.tree.leaves(state.actor)[0]))
 
 
-def test_the_world_models_adam_eps_is_its_own_and_the_paper_presets_take_dreamerv3s_dmc_setup():
+def test_the_world_models_adam_eps_is_its_own():
     """``model_adam_eps`` (DreamerV3 2023: 1e-8 for the world model, 1e-5 for the actor and the critic)
-    reaches the world model's optimiser only (traced abstractly: nothing compiles); the ``paper_*``
-    presets take 2023's DMC setup (4 envs, learning once 1,024 steps are in, eps 1e-8); a bad eps is refused."""
+    reaches the world model's optimiser only (traced abstractly: nothing compiles); a bad eps is refused."""
     from jaxrl.optim import default_optimizer
 
     seen = []
@@ -239,12 +238,6 @@ def test_the_world_models_adam_eps_is_its_own_and_the_paper_presets_take_dreamer
     jax.eval_shape(agent.learn, state, hp, None, seq, jax.random.key(2))
     assert seen == [1e-8, None, None] * 2  # (model, actor, critic) in init and in learn; None: the default 1e-5
     assert tiny().model_adam_eps == 1e-5 and dreamer.DreamerConfig.LEGACY_DEFAULTS["model_adam_eps"] == 1e-5
-    for name, preset in dreamer.presets().items():
-        if name.startswith("paper_"):
-            c = preset.config
-            assert (c["model_adam_eps"], c["num_envs"], c["learning_starts"], c["batch_size"], c["seq_length"]) == \
-                (1e-8, 4, 1_024, 16, 64), name
-            assert c["replay_ratio"] * c["batch_size"] * c["seq_length"] == 512  # DreamerV3's train ratio
     for bad in (0.0, True, float("inf"), "1e-8"):
         with pytest.raises(ConfigError, match="model_adam_eps must be > 0"):
             tiny(model_adam_eps=bad)
@@ -252,14 +245,18 @@ def test_the_world_models_adam_eps_is_its_own_and_the_paper_presets_take_dreamer
 
 def test_presets_build_and_the_paper_ones_take_dreamerv3s_actor():
     """Every preset is a valid config; the ``paper_*`` ones take DreamerV3's (2023) continuous actor, a
-    bounded normal fed ``sg(state)``; ``small`` (the CPU setting measured to learn the swing-up fastest, 20k agent steps, 2 seeds)
-    its bounded normal at one gradient step per env step."""
+    bounded normal fed ``sg(state)``, and its code's DMC setup (4 envs, learning once one batch of 1,024 steps
+    is in, train ratio 512, the world model's Adam eps 1e-8); ``small`` (the CPU setting measured to learn
+    the swing-up fastest, 20k agent steps, 2 seeds) its bounded normal at one gradient step per env step."""
     for name, preset in dreamer.presets().items():
         config = dreamer.DreamerConfig(**preset.config)
         dreamer.validate_hparams(preset.hparams or {})
         if name.startswith("paper_"):
             fields = (config.actor_dist, config.actor_state_grad, config.actor_baseline, config.groups, config.classes)
             assert fields == ("bounded_normal", False, True, 32, 32), name
+            setup = (config.num_envs, config.learning_starts, config.batch_size, config.seq_length, config.model_adam_eps)
+            assert setup == (4, 1_024, 16, 64, 1e-8), name
+            assert config.replay_ratio * config.batch_size * config.seq_length == 512, name  # DreamerV3's train ratio
     small = dreamer.DreamerConfig(**dreamer.presets()["small"].config)
     assert (small.actor_dist, small.replay_ratio, small.deter) == ("bounded_normal", 1.0, 64)
     # ``small_pixels`` is ``small`` with a CNN and half the train ratio, and its images fit that CNN

@@ -28,6 +28,8 @@ from jaxrl.trainer import Trainer
 
 TINY = dict(total_timesteps=8 * 4 * 40, num_envs=8, num_steps=4, num_minibatches=2, update_epochs=1, hidden_sizes=[8])
 SPEC = experiment.Spec(env="probe_obs_reward", config=TINY, hparams={"lr": 3e-3}, log_every=2, checkpoint_every=8, keep=3)
+
+
 def _no_cache_env() -> dict:
     """The subprocesses' environment, read when each starts (so it carries the running test's XLA setting,
     which ``tests/conftest.py`` switches per test), with the compilation cache off."""

@@ -75,7 +75,7 @@ class DreamerConfig(OffPolicyConfig):
         the dynamics. Ignored under REINFORCE (its baseline never carries a gradient).
       min_std, max_std: bounds of the continuous actor's std (before its tanh, for ``tanh_normal``).
       model_adam_eps: Adam's eps in the world model's optimiser (with the default ``optimizer`` slot):
-        DreamerV3 2023's is 1e-8 (the ``paper_*`` presets); the actor's and critic's keep 1e-5, as its.
+        DreamerV3 2023's is 1e-8 (the ``paper_*`` presets); the actor's and critic's keep 1e-5, as in its code.
         1e-5 (the CPU presets, and every run saved before the field) damps the steps of weights whose
         gradients are smaller than about 1e-5.
       num_steps: env steps per env per update (default 2: with 4 envs, one gradient step per update).

@@ -1,7 +1,8 @@
 """Fingerprint DreamerV3's tiny trainer on a continuous and a discrete env, with the continuation's
 gradient stopped (new) or not (old: the losses.imagined_returns of 4eb8f08)."""
+import os
 import sys
-sys.path.insert(0, "/work/main/benchmarks")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))  # benchmarks/
 import jax
 from state_hashes import fingerprint
 from jaxrl import envs
