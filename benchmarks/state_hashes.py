@@ -11,7 +11,8 @@ and on the new one and compare the lines::
     python benchmarks/state_hashes.py > new.txt; diff old.txt new.txt    # no output: bit-equal
 
 An older script has no ``--sweep``: copy this one out of the tree first and run the copy on both
-trees for that mode. About 5 minutes on a 2-core CPU (10 with ``--sweep``). Equal hashes mean
+trees for that mode. ``--pixels`` runs the algorithms that take images on ``cartpole_balance``
+from pixels (32x32; TD-MPC2's CNN needs 64x64) instead of the tiny preset's env (the CNN paths). About 5 minutes on a 2-core CPU (10 with ``--sweep``). Equal hashes mean
 bit-equal arrays; a difference says which algorithm to compare leaf by leaf.
 """
 
@@ -50,12 +51,18 @@ def swept(trainer, keys, hparams):
     return state, jax.tree.map(lambda *m: jnp.stack(m), *rows)
 
 
-def main(names: list[str], sweep: bool = False) -> None:
-    for name in names or algos.names():
+PIXEL_SIZES = {"dreamer": 32, "drq": 32, "ppo": 32, "tdmpc": 64}  # image side per algorithm that takes images
+
+
+def main(names: list[str], sweep: bool = False, pixels: bool = False) -> None:
+    for name in names or (list(PIXEL_SIZES) if pixels else algos.names()):
         algo = algos.get(name)
         preset = algo.presets()["tiny"]
         config, hparams = preset.build(algo.Config, algo.Hparams)
-        env, env_params = envs.make(preset.env, **preset.env_options)
+        if pixels:
+            env, env_params = envs.make("cartpole_balance", obs="pixels", image_size=PIXEL_SIZES[name])
+        else:
+            env, env_params = envs.make(preset.env, **preset.env_options)
         trainer = algo.make_train(config, env, env_params)
         hp = algo.validate_hparams(hparams)
         start = time.perf_counter()
@@ -69,4 +76,4 @@ def main(names: list[str], sweep: bool = False) -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    main([a for a in args if a != "--sweep"], sweep="--sweep" in args)
+    main([a for a in args if a not in ("--sweep", "--pixels")], sweep="--sweep" in args, pixels="--pixels" in args)

@@ -166,6 +166,16 @@ def _conv_xla(x, kernel, stride: int):
     return jax.lax.conv_general_dilated(x, kernel, (stride, stride), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
+PADDINGS = ("VALID", "SAME")
+
+
+def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(low, high) zeros that make a VALID convolution of one ``size``-pixel side SAME: ``ceil(size /
+    stride)`` outputs, the odd zero on the high side (as XLA's and flax's ``"SAME"``)."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _conv_im2col_grad(x, kernel, stride: int):
     return _conv_xla(x, kernel, stride)
@@ -188,8 +198,10 @@ def _conv_im2col_bwd(stride, residuals, g):
 _conv_im2col_grad.defvjp(_conv_im2col_fwd, _conv_im2col_bwd)
 
 
-def conv2d(x: jax.Array, kernel: jax.Array, stride: int, grad: str = "auto") -> jax.Array:
-    """VALID 2-D convolution, ``x[N, H, W, C]`` with ``kernel[k, k, C, O]`` -> ``[N, H', W', O]``.
+def conv2d(x: jax.Array, kernel: jax.Array, stride: int, grad: str = "auto", padding: str = "VALID") -> jax.Array:
+    """2-D convolution, ``x[N, H, W, C]`` with ``kernel[k, k, C, O]`` -> ``[N, H', W', O]``: ``padding``
+    ``"VALID"`` (``H' = (H - k) // stride + 1``) or ``"SAME"`` (``H' = ceil(H / stride)``; the input is
+    zero-padded by :func:`same_pads`, then convolved VALID).
 
     The forward pass is always XLA's convolution. ``grad`` picks how its gradients are computed:
     ``"xla"`` differentiates the convolution as XLA does; ``"im2col"`` computes them as matrix
@@ -197,40 +209,51 @@ def conv2d(x: jax.Array, kernel: jax.Array, stride: int, grad: str = "auto") -> 
     backward convolutions are 10-25x slower inside a ``lax.scan`` body than outside one
     (jax-ml/jax#12868), and every SGD step of a jaxrl trainer runs inside one, so ``"auto"``
     (the default) picks ``"im2col"`` when the default backend is the CPU and ``"xla"`` elsewhere.
-    ``grad`` and ``stride`` are static.
+    ``grad``, ``stride`` and ``padding`` are static.
     """
     if grad not in CONV_GRADS:
         raise ValueError(f"unknown conv grad {grad!r}; choose one of {', '.join(CONV_GRADS)}")
+    if padding not in PADDINGS:
+        raise ValueError(f"unknown conv padding {padding!r}; choose one of {', '.join(PADDINGS)}")
+    if padding == "SAME":
+        k = kernel.shape[0]
+        x = jnp.pad(x, ((0, 0), same_pads(x.shape[1], k, stride), same_pads(x.shape[2], k, stride), (0, 0)))
     if grad == "auto":
         grad = "im2col" if jax.default_backend() == "cpu" else "xla"
     return _conv_im2col_grad(x, kernel, stride) if grad == "im2col" else _conv_xla(x, kernel, stride)
 
 
 class Conv(nn.Module):
-    """A VALID, square, strided 2-D convolution with bias (see :func:`conv2d`); params
-    ``kernel[k, k, C, features]`` and ``bias[features]``, laid out like ``flax.linen.Conv``'s."""
+    """A square, strided 2-D convolution (see :func:`conv2d`; ``padding`` VALID or SAME); params
+    ``kernel[k, k, C, features]`` and, with ``use_bias``, ``bias[features]``, laid out like
+    ``flax.linen.Conv``'s."""
 
     features: int
     kernel_size: int
     stride: int = 1
     grad: str = "auto"
     kernel_init: nn.initializers.Initializer = nn.initializers.orthogonal(np.sqrt(2))
+    padding: str = "VALID"
+    use_bias: bool = True
 
     @nn.compact
     def __call__(self, x):
         kernel = self.param("kernel", self.kernel_init, (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
-        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        return conv2d(x, kernel, self.stride, self.grad) + bias
+        y = conv2d(x, kernel, self.stride, self.grad, self.padding)
+        return y + self.param("bias", nn.initializers.zeros_init(), (self.features,)) if self.use_bias else y
 
 
 class ConvEncoder(nn.Module):
     """Images ``[..., H, W, C]`` (uint8 in ``[0, 255]`` or float) -> features ``[..., features]``.
 
-    Pixels are scaled to ``[0, 1]``; ReLU convolutions (``channels``, ``kernels``, ``strides``,
-    VALID padding; :class:`Conv`, whose ``conv_grad`` says how their gradients are computed) then
-    a ReLU dense layer of ``features`` units (``features=None``: no dense layer, the last
-    convolution's maps flattened, ``H' * W' * channels[-1]`` features, as DrQ-v2's encoder).
-    Any leading batch axes.
+    Pixels are scaled to ``[0, 1]`` (``center``: ``[-0.5, 0.5]``); then per entry of ``channels``,
+    ``kernels``, ``strides`` a convolution (:class:`Conv`, ``padding`` VALID or SAME; its
+    ``conv_grad`` says how gradients are computed), with ``norm`` a LayerNorm over its channels (the
+    convolution then has no bias), then ``activation``; then a ReLU dense layer of ``features``
+    units (``features=None``: no dense layer, the last convolution's maps flattened,
+    ``H' * W' * channels[-1]`` features, as DrQ-v2's encoder). The defaults are jaxrl's CNN torso
+    (ReLU, VALID, no norm); ``center=True, norm=True, padding="SAME", activation="silu"`` is
+    DreamerV3's image encoder. Any leading batch axes; every field is static.
     """
 
     channels: Sequence[int] = (16, 32)
@@ -238,30 +261,46 @@ class ConvEncoder(nn.Module):
     strides: Sequence[int] = (4, 2)
     features: int | None = 128
     conv_grad: str = "auto"
+    activation: str = "relu"
+    norm: bool = False
+    padding: str = "VALID"
+    center: bool = False
 
     @nn.compact
     def __call__(self, x):
         lead, image = x.shape[:-3], x.shape[-3:]
         x = x.reshape((-1, *image)).astype(np.float32) / 255.0
+        if self.center:
+            x = x - 0.5
+        act = activation(self.activation)
         for i, (c, k, s) in enumerate(zip(self.channels, self.kernels, self.strides)):
-            x = nn.relu(Conv(c, k, s, self.conv_grad, name=f"Conv_{i}")(x))
+            x = Conv(c, k, s, self.conv_grad, padding=self.padding, use_bias=not self.norm, name=f"Conv_{i}")(x)
+            x = act(nn.LayerNorm(name=f"LayerNorm_{i}")(x) if self.norm else x)
         x = x.reshape((x.shape[0], -1))
         if self.features is not None:
             x = nn.relu(nn.Dense(self.features, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
         return x.reshape((*lead, x.shape[-1]))
 
 
-def conv_output_size(size: int, kernels: Sequence[int], strides: Sequence[int]) -> int:
-    """Side of the maps VALID convolutions (``kernels``, ``strides``) leave of a ``size``-pixel side
-    (< 1: the image is too small for them)."""
+# :class:`ConvEncoder` layer styles by name (the fields each sets; configs pick one by name).
+CONV_STYLES = {
+    "torso": {},  # jaxrl's CNN torso (DrQ-v2's, PPO's): inputs in [0, 1], VALID convolutions with bias, ReLU
+    "dreamerv3": dict(center=True, norm=True, padding="SAME", activation="silu"),
+}
+
+
+def conv_output_size(size: int, kernels: Sequence[int], strides: Sequence[int], padding: str = "VALID") -> int:
+    """Side of the maps convolutions (``kernels``, ``strides``, ``padding``) leave of a ``size``-pixel
+    side (< 1: the image is too small for VALID ones; SAME ones leave ``ceil(size / stride)``)."""
     for k, s in zip(kernels, strides):
-        size = (size - k) // s + 1
+        size = -(-size // s) if padding == "SAME" else (size - k) // s + 1
         if size < 1:
             return size
     return size
 
 
-def check_image_fits(algo: str, shape: Sequence[int], kernels: Sequence[int], strides: Sequence[int]) -> None:
+def check_image_fits(algo: str, shape: Sequence[int], kernels: Sequence[int], strides: Sequence[int],
+                     padding: str = "VALID") -> None:
     """A one-line :class:`jaxrl.configs.ConfigError` when images of ``shape`` (``[H, W, C]``) are too
     small for a CNN of ``kernels`` and ``strides``; flat observations pass."""
     from jaxrl.configs import ConfigError
@@ -269,10 +308,10 @@ def check_image_fits(algo: str, shape: Sequence[int], kernels: Sequence[int], st
     if len(shape) != 3:
         return
     h, w = shape[:2]
-    if conv_output_size(min(h, w), kernels, strides) < 1:
+    if conv_output_size(min(h, w), kernels, strides, padding) < 1:
         raise ConfigError(f"{algo}'s CNN (kernels {tuple(kernels)}, strides {tuple(strides)}) does not fit {h}x{w} images: "
                           "use a larger image_size or smaller conv_kernels / conv_strides")
 
 
 __all__ = ["MLP", "QEnsemble", "SimNormMLP", "simnorm", "QNetwork", "Conv", "ConvEncoder", "conv2d", "activation", "ensemble",
-           "conv_output_size", "check_image_fits"]
+           "conv_output_size", "check_image_fits", "same_pads", "CONV_STYLES"]

@@ -256,6 +256,7 @@ def test_presets_build_and_the_paper_ones_take_dreamerv3s_actor():
             assert fields == ("bounded_normal", False, True, 32, 32), name
             setup = (config.num_envs, config.learning_starts, config.batch_size, config.seq_length, config.model_adam_eps)
             assert setup == (4, 1_024, 16, 64, 1e-8), name
+            assert config.conv_style == "dreamerv3", name  # its image encoder
             assert config.replay_ratio * config.batch_size * config.seq_length == 512, name  # DreamerV3's train ratio
     small = dreamer.DreamerConfig(**dreamer.presets()["small"].config)
     assert (small.actor_dist, small.replay_ratio, small.deter) == ("bounded_normal", 1.0, 64)
@@ -265,7 +266,7 @@ def test_presets_build_and_the_paper_ones_take_dreamerv3s_actor():
     config = dreamer.DreamerConfig(**pixels.config)
     cnn = ("conv_channels", "conv_kernels", "conv_strides")
     assert dataclasses.replace(config, replay_ratio=1.0, **{k: getattr(small, k) for k in cnn}) == small
-    assert (config.replay_ratio, config.conv_channels) == (0.5, (16, 32))
+    assert (config.replay_ratio, config.conv_channels, config.conv_style) == (0.5, (16, 32), "dreamerv3")
     assert pixels.hparams == dreamer.presets()["small"].hparams and pixels.env_options["obs"] == "pixels"
     env, params = envs.make("cartpole_balance", **pixels.env_options)
     dreamer.make_train(config, env, params)
@@ -516,13 +517,21 @@ def _fake_window(obs_shape, obs_dtype, action, L, N, key):
                     zeros.astype(bool), {}, jnp.ones((L, N), bool))
 
 
-def test_pixels_go_through_the_same_agent():
-    """One gradient step on a replayed window of 16 x 16 images (CNN encoder, transposed-CNN decoder
-    back to 16 x 16), no env compiled. (Discrete actions, the REINFORCE actor, go through the
-    default-run learning test on CartPole-v1 in tests/test_offpolicy_learning.py.)"""
+@pytest.mark.parametrize("style, maps", [("torso", 2 * 2), ("dreamerv3", 4 * 4)])
+def test_pixels_go_through_the_same_agent(style, maps):
+    """One gradient step on a replayed window of 16 x 16 images (CNN encoder in either layer style,
+    transposed-CNN decoder back to 16 x 16), no env compiled. Two stride-2 layers leave 2 x 2 maps
+    VALID (``torso``) and 4 x 4 SAME (``dreamerv3``, whose convolutions are normed, without bias).
+    (Discrete actions, the REINFORCE actor, go through the default-run learning test on CartPole-v1
+    in tests/test_offpolicy_learning.py.)"""
     hp = dreamer.default_hparams()
     env, _ = envs.make("cartpole_balance", obs="pixels", image_size=16, physics="fast")
-    config = tiny(conv_channels=(4, 8), conv_kernels=(4, 4), conv_strides=(2, 2))
+    config = tiny(conv_channels=(4, 8), conv_kernels=(4, 4), conv_strides=(2, 2), conv_style=style)
+    nets = dreamer.make_networks(config, env, False, 1)
+    images = jnp.zeros((3, 16, 16, 3), jnp.uint8)
+    enc = jax.eval_shape(nets.encoder.init, jax.random.key(0), images)
+    assert jax.eval_shape(nets.encoder.apply, enc, images).shape == (3, maps * 8)
+    assert ("bias" in enc["params"]["ConvEncoder_0"]["Conv_0"]) == (style == "torso")
     agent = dreamer.make_agent(config, env)
     state = jax.jit(agent.init)(jax.random.key(0), hp)
     seq = _fake_window(env.observation_spec.shape, env.observation_spec.dtype, jnp.zeros((4, 2, 1)), 4, 2, jax.random.key(1))
@@ -530,7 +539,6 @@ def test_pixels_go_through_the_same_agent():
     assert all(np.isfinite(float(v)) for v in metrics.values())
     assert not np.allclose(np.asarray(jax.tree.leaves(new.model["decoder"])[0]),
                            np.asarray(jax.tree.leaves(state.model["decoder"])[0]))
-    nets = dreamer.make_networks(config, env, False, 1)
     feat = jnp.zeros((3, config.deter + config.stoch))
     params = nets.decoder.init(jax.random.key(0), feat)
     assert nets.decoder.apply(params, feat).shape == (3, 16, 16, 3)
@@ -546,6 +554,7 @@ def test_pixels_go_through_the_same_agent():
     (dict(min_std=1.0, max_std=0.5), "min_std < max_std"),
     (dict(groups=0), "groups must be a positive integer"),
     (dict(blocks=3), "blocks must be 0 .* or divide deter"),
+    (dict(conv_style="resnet"), "conv_style must be one of torso, dreamerv3, got 'resnet'"),
 ])
 def test_bad_configs_are_one_line_errors(changes, match):
     with pytest.raises(ConfigError, match=match) as e:
@@ -558,8 +567,10 @@ def test_bad_envs_images_and_hparams_are_refused_before_compiling():
     with pytest.raises(ConfigError, match="each side must be a multiple of 4; got 18x18") as e:
         dreamer.make_train(tiny(conv_channels=(4, 8)), env, params)
     assert "\n" not in str(e.value)
+    tiny_images = envs.make("cartpole_balance", obs="pixels", image_size=8, physics="fast")
     with pytest.raises(ConfigError, match="does not fit 8x8"):
-        dreamer.make_train(tiny(), *envs.make("cartpole_balance", obs="pixels", image_size=8, physics="fast"))
+        dreamer.make_train(tiny(conv_style="torso"), *tiny_images)  # VALID: 8 -> 3 -> 0
+    dreamer.make_train(tiny(), *tiny_images)  # SAME (``dreamerv3``): 8 -> 4 -> 2, and the decoder's 4 divides 8
     with pytest.raises(ConfigError, match="gamma"):
         dreamer.validate_hparams(dict(gamma=1.5))
     with pytest.raises(ConfigError, match="free_nats"):

@@ -320,18 +320,19 @@ def test_dreamer_learns_cartpole_swingup_from_states():
 @pytest.mark.timeout(9_000)  # 1.5x the recorded run on a shared 2-core CPU (5,608 s)
 @pytest.mark.xdist_group("dreamer-pixels")
 def test_dreamer_learns_cartpole_balance_from_pixels():
-    """DreamerV3's ``small_pixels`` preset on DM Control's cartpole_balance from 16 x 16 RGB at action
-    repeat 8 (its env options), 25k agent steps = 200k frames, 2 seeds, 10 evaluations of 8 greedy
-    episodes: each seed's mean over the last 5 evaluations (120k-200k frames) is >= 350, where the random
-    policy scores ~259.
+    """DreamerV3's ``small_pixels`` preset (its image encoder, ``conv_style="dreamerv3"``) on DM Control's
+    cartpole_balance from 16 x 16 RGB at action repeat 8 (its env options), 25k agent steps = 200k frames,
+    2 seeds, 10 evaluations of 8 greedy episodes: each seed's mean over the last 5 evaluations (120k-200k
+    frames) is >= 400, where the random policy scores ~259.
 
-    The threshold: this test's run on 2026-12-07 (benchmarks/RESULTS.md, "DreamerV3's slow tests") gave
-    383 / 436 (its evaluations 318-536 after 20k frames); the same program before the continuation's
-    gradient was stopped (2026-12-06, "Three agents on `cartpole_balance` from 16 x 16 pixels") 438 / 461.
-    The same model at action repeat 2, which did not learn the balance, averaged 316 over its 4
-    evaluations (274-363). A single evaluation is not asserted: they swing by ~100 between points (this
-    run's first seed peaked at 426 at 40k frames, then 321-419). Not solved (DreamerV3 published 946 at
-    100k frames with 64 x 64 images and a ~12M model). 49 min alone on this 2-core CPU."""
+    The threshold: this program's run on 2026-12-07 (benchmarks/RESULTS.md, stop 52, "DreamerV3's image
+    encoder") gave 515 / 516 (its evaluations 457-557 from 120k frames on); the same preset with jaxrl's
+    CNN torso as encoder, which learned less, 383 / 436 and (before the continuation's gradient was
+    stopped) 438 / 461; the same model at action repeat 2, which did not learn the balance, averaged 316
+    over its 4 evaluations (274-363). 400 sits ~115 under this run's seeds, above random + 140 and above
+    the torso's worst seed. A single evaluation is not asserted: they swing by ~100 between points. Not
+    solved (DreamerV3 published 946 at 100k frames with 64 x 64 images and a ~12M model). 46 min alone on
+    this 2-core CPU."""
     preset = dreamer.presets()["small_pixels"]
     env, params = envs.make("cartpole_balance", **preset.env_options)
     config, hparams = _dreamer_preset("small_pixels", 25_000)
@@ -341,7 +342,7 @@ def test_dreamer_learns_cartpole_balance_from_pixels():
           "random", float(np.mean(random)))
     assert steps[-1] * 8 == 200_000
     assert np.mean(random) < 320, random
-    assert np.all(np.asarray(returns)[-5:].mean(axis=0) >= 350), returns
+    assert np.all(np.asarray(returns)[-5:].mean(axis=0) >= 400), returns
 
 
 @pytest.mark.slow

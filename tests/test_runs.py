@@ -418,17 +418,20 @@ def test_a_run_saved_before_a_config_field_existed_replays_and_resumes_with_its_
 
 
 def test_a_dreamer_run_saved_before_its_actor_switches_resumes_with_the_old_actor(tmp_path):
-    """DreamerV3's ``actor_dist`` and ``actor_state_grad`` came after runs were saved: an old run's
-    config builds with the tanh normal and state gradients (its actor then), and its checkpoint's
+    """DreamerV3's ``actor_dist``, ``actor_state_grad`` and ``conv_style`` came after runs were saved: an
+    old run's config builds with the tanh normal and state gradients (its actor then) and the CNN torso's
+    layers (its pixel encoder then), and its checkpoint's
     identity (without the fields) is accepted, one that recorded the bounded normal refused."""
     from jaxrl import checkpoint
     from jaxrl.algos import dreamer
 
     spec = experiment.Spec(algo="dreamer", env="probe_continuous", config=dict(dreamer.presets()["tiny"].config))
     built = experiment.build(spec)
-    old = {k: v for k, v in built.resolved_spec().config.items() if k not in ("actor_dist", "actor_state_grad")}
+    old = {k: v for k, v in built.resolved_spec().config.items()
+           if k not in ("actor_dist", "actor_state_grad", "conv_style")}
     rebuilt = experiment.build(dataclasses.replace(spec, config=old))
-    assert (rebuilt.config.actor_dist, rebuilt.config.actor_state_grad) == ("tanh_normal", True)
+    assert (rebuilt.config.actor_dist, rebuilt.config.actor_state_grad, rebuilt.config.conv_style) == (
+        "tanh_normal", True, "torso")
     ck = experiment.checkpointer(str(tmp_path), rebuilt, warn=lambda msg: None)
     like = {"x": jnp.zeros(2)}
 

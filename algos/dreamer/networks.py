@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.distributions import Categorical, DiagGaussian, TanhGaussian, straight_through_onehot, unimix_logits
-from jaxrl.networks import MLP, ConvEncoder
+from jaxrl.networks import CONV_STYLES, MLP, ConvEncoder
 from jaxrl.twohot import symlog
 
 
@@ -204,15 +204,17 @@ class StateCoder(nn.Module):
 
 
 class PixelEncoder(nn.Module):
-    """Images ``[..., H, W, C]`` (uint8) -> the flattened maps of :class:`jaxrl.networks.ConvEncoder`."""
+    """Images ``[..., H, W, C]`` (uint8) -> the flattened maps of :class:`jaxrl.networks.ConvEncoder`
+    in the layer style ``style`` (a key of :data:`jaxrl.networks.CONV_STYLES`)."""
 
     channels: tuple
     kernels: tuple
     strides: tuple
+    style: str = "torso"
 
     @nn.compact
     def __call__(self, obs):
-        return ConvEncoder(self.channels, self.kernels, self.strides, None)(obs)
+        return ConvEncoder(self.channels, self.kernels, self.strides, None, **CONV_STYLES[self.style])(obs)
 
 
 class Actor(nn.Module):
@@ -260,7 +262,7 @@ def make_networks(config, env, discrete: bool, action_dim: int) -> Networks:
     """DreamerV3's modules for ``env``: MLP encoder/decoder for flat observations, CNN ones for images."""
     obs_shape = env.observation_spec.shape
     if len(obs_shape) == 3:
-        encoder = PixelEncoder(config.conv_channels, config.conv_kernels, config.conv_strides)
+        encoder = PixelEncoder(config.conv_channels, config.conv_kernels, config.conv_strides, config.conv_style)
         decoder = Decoder(tuple(obs_shape), config.conv_channels)
     else:
         encoder = StateCoder(config.hidden, config.layers)

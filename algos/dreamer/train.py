@@ -30,7 +30,7 @@ from jaxrl import offpolicy
 from jaxrl.configs import ConfigError
 from jaxrl.distributions import straight_through_onehot
 from jaxrl.env import Env, require_spaces
-from jaxrl.networks import check_image_fits
+from jaxrl.networks import CONV_STYLES, check_image_fits
 from jaxrl.optim import gradient_step, polyak
 from jaxrl.policy import reset_where
 from jaxrl.spaces import Discrete, scale_action, to_unit
@@ -386,6 +386,7 @@ def make_train(config: DreamerConfig, env: Env, env_params: Any) -> Trainer:
         raise ConfigError(f"config must be a DreamerConfig, got {type(config).__name__}")
     check_env(env)
     shape = env.observation_spec.shape
-    check_image_fits("DreamerV3", shape, config.conv_kernels, config.conv_strides)
+    check_image_fits("DreamerV3", shape, config.conv_kernels, config.conv_strides,
+                     CONV_STYLES[config.conv_style].get("padding", "VALID"))
     check_decoder(config, shape)
     return offpolicy.make_train(config, env, env_params, make_agent(config, env), as_hparams)
