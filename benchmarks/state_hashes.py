@@ -11,13 +11,17 @@ and on the new one and compare the lines::
     python benchmarks/state_hashes.py > new.txt; diff old.txt new.txt    # no output: bit-equal
 
 An older script has no ``--sweep``: copy this one out of the tree first and run the copy on both
-trees for that mode. ``--pixels`` runs the algorithms that take images on ``cartpole_balance``
-from pixels (32x32; TD-MPC2's CNN needs 64x64) instead of the tiny preset's env (the CNN paths). About 5 minutes on a 2-core CPU (10 with ``--sweep``). Equal hashes mean
-bit-equal arrays; a difference says which algorithm to compare leaf by leaf.
+trees for that mode (and for the modes below). ``--pixels`` runs the algorithms that take images on
+``cartpole_balance`` from pixels (32x32; TD-MPC2's CNN needs 64x64) instead of the tiny preset's env
+(the CNN paths, about 5 minutes more). ``--set NAME=VALUE`` sets a config field of the algorithms that
+have it (``--set conv_style=torso`` gives DreamerV3 the encoder it had before the field existed).
+About 5 minutes on a 2-core CPU (10 with ``--sweep``). Equal hashes mean bit-equal arrays; a difference
+says which algorithm to compare leaf by leaf.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sys
 import time
@@ -54,11 +58,12 @@ def swept(trainer, keys, hparams):
 PIXEL_SIZES = {"dreamer": 32, "drq": 32, "ppo": 32, "tdmpc": 64}  # image side per algorithm that takes images
 
 
-def main(names: list[str], sweep: bool = False, pixels: bool = False) -> None:
+def main(names: list[str], sweep: bool = False, pixels: bool = False, sets: dict | None = None) -> None:
     for name in names or (list(PIXEL_SIZES) if pixels else algos.names()):
         algo = algos.get(name)
         preset = algo.presets()["tiny"]
         config, hparams = preset.build(algo.Config, algo.Hparams)
+        config = dataclasses.replace(config, **{k: v for k, v in (sets or {}).items() if hasattr(config, k)})
         if pixels:
             env, env_params = envs.make("cartpole_balance", obs="pixels", image_size=PIXEL_SIZES[name])
         else:
@@ -75,5 +80,11 @@ def main(names: list[str], sweep: bool = False, pixels: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    main([a for a in args if a not in ("--sweep", "--pixels")], sweep="--sweep" in args, pixels="--pixels" in args)
+    args, sets = sys.argv[1:], {}
+    while "--set" in args:
+        i = args.index("--set")
+        name, value = args[i + 1].split("=", 1)
+        sets[name] = value
+        del args[i:i + 2]
+    main([a for a in args if a not in ("--sweep", "--pixels")], sweep="--sweep" in args, pixels="--pixels" in args,
+         sets=sets)

@@ -122,16 +122,10 @@ def check_int_tuples(obj: Any, names) -> None:
 
 def check_conv(obj: Any) -> None:
     """A config's CNN fields ``conv_channels``, ``conv_kernels``, ``conv_strides``: tuples of positive
-    integers with one entry per layer (:class:`jaxrl.networks.ConvEncoder`); and ``conv_style``, where
-    the config has one, a name in :data:`jaxrl.networks.CONV_STYLES`."""
-    from jaxrl.networks import CONV_STYLES
-
+    integers with one entry per layer (:class:`jaxrl.networks.ConvEncoder`)."""
     check_int_tuples(obj, ("conv_channels", "conv_kernels", "conv_strides"))
     if not len(obj.conv_channels) == len(obj.conv_kernels) == len(obj.conv_strides):
         raise ConfigError(f"{type(obj).__name__}.conv_channels, conv_kernels and conv_strides must have one entry per layer")
-    style = getattr(obj, "conv_style", "torso")
-    if not isinstance(style, str) or style not in CONV_STYLES:
-        raise ConfigError(f"{type(obj).__name__}.conv_style must be one of {', '.join(CONV_STYLES)}, got {style!r}")
 
 
 def hparams_functions(cls, ranges: dict, algo: str):

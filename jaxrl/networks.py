@@ -240,7 +240,9 @@ class Conv(nn.Module):
     def __call__(self, x):
         kernel = self.param("kernel", self.kernel_init, (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
         y = conv2d(x, kernel, self.stride, self.grad, self.padding)
-        return y + self.param("bias", nn.initializers.zeros_init(), (self.features,)) if self.use_bias else y
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        return y
 
 
 class ConvEncoder(nn.Module):
@@ -284,7 +286,8 @@ class ConvEncoder(nn.Module):
 
 # :class:`ConvEncoder` layer styles by name (the fields each sets; configs pick one by name).
 CONV_STYLES = {
-    "torso": {},  # jaxrl's CNN torso (DrQ-v2's, PPO's): inputs in [0, 1], VALID convolutions with bias, ReLU
+    # jaxrl's CNN torso (DrQ-v2's, PPO's, TD-MPC2's): inputs in [0, 1], VALID convolutions with bias, ReLU
+    "torso": dict(center=False, norm=False, padding="VALID", activation="relu"),
     "dreamerv3": dict(center=True, norm=True, padding="SAME", activation="silu"),
 }
 
@@ -302,7 +305,8 @@ def conv_output_size(size: int, kernels: Sequence[int], strides: Sequence[int], 
 def check_image_fits(algo: str, shape: Sequence[int], kernels: Sequence[int], strides: Sequence[int],
                      padding: str = "VALID") -> None:
     """A one-line :class:`jaxrl.configs.ConfigError` when images of ``shape`` (``[H, W, C]``) are too
-    small for a CNN of ``kernels`` and ``strides``; flat observations pass."""
+    small for a CNN of ``kernels``, ``strides`` and ``padding`` (SAME ones fit any image); flat
+    observations pass."""
     from jaxrl.configs import ConfigError
 
     if len(shape) != 3:

@@ -326,7 +326,7 @@ def test_dreamer_learns_cartpole_balance_from_pixels():
     frames) is >= 400, where the random policy scores ~259.
 
     The threshold: this program's run on 2026-12-07 (benchmarks/RESULTS.md, stop 52, "DreamerV3's image
-    encoder") gave 515 / 516 (its evaluations 457-557 from 120k frames on); the same preset with jaxrl's
+    encoder") gave 515 / 516 (its evaluations 458-557 from 120k frames on); the same preset with jaxrl's
     CNN torso as encoder, which learned less, 383 / 436 and (before the continuation's gradient was
     stopped) 438 / 461; the same model at action repeat 2, which did not learn the balance, averaged 316
     over its 4 evaluations (274-363). 400 sits ~115 under this run's seeds, above random + 140 and above

@@ -31,6 +31,7 @@ from typing import Any
 from flax import struct
 
 from jaxrl.configs import ConfigError, Preset, check_conv, check_positive_floats, check_positive_ints, hparams_functions
+from jaxrl.networks import CONV_STYLES
 from jaxrl.offpolicy import OffPolicyConfig
 
 ACTOR_GRADS = ("auto", "dynamics", "reinforce")
@@ -84,12 +85,14 @@ class DreamerConfig(OffPolicyConfig):
         images must be ``2 ** len(conv_channels)`` times an integer on each side.
       conv_style: the encoder's layers (:data:`jaxrl.networks.CONV_STYLES`): ``torso`` (jaxrl's CNN
         torso, as DrQ-v2's and PPO's: inputs in [0, 1], VALID convolutions with bias, ReLU) or
-        ``dreamerv3`` (DreamerV3's: inputs centred to [-0.5, 0.5], SAME convolutions, each followed
-        by LayerNorm over its channels and SiLU; a 16x16 image through two stride-2 layers leaves 4x4
-        maps where VALID leaves 2x2). The decoder is DreamerV3's either way. Default ``dreamerv3``:
-        on cartpole_balance from 16x16 pixels (``small_pixels``, 200k frames, 2 seeds) the mean of the
-        last 5 evaluations was 515 / 516 against the torso's 383 / 436 (benchmarks/RESULTS.md, stop 52);
-        runs saved before the field keep ``torso``. Static.
+        ``dreamerv3`` (DreamerV3 2023's layers: inputs centred to [-0.5, 0.5], SAME convolutions
+        without bias, each followed by LayerNorm over its channels and SiLU; a 16x16 image through
+        two stride-2 layers leaves 4x4 maps where VALID leaves 2x2). Unlike DreamerV3's: orthogonal
+        kernels, LayerNorm eps 1e-6 (its 1e-3), and ``len(conv_channels)`` layers where DreamerV3
+        takes as many as bring the image down to 4x4. The decoder is DreamerV3's either way.
+        Default ``dreamerv3``: on cartpole_balance from 16x16 pixels (``small_pixels``, 200k frames,
+        2 seeds) the mean of the last 5 evaluations was 515 / 516 against the torso's 383 / 436
+        (benchmarks/RESULTS.md, stop 52); runs saved before the field keep ``torso``. Static.
     """
 
     total_timesteps: int = 100_000
@@ -149,6 +152,8 @@ class DreamerConfig(OffPolicyConfig):
             raise ConfigError(f"DreamerConfig.actor_grad must be one of {', '.join(ACTOR_GRADS)}, got {self.actor_grad!r}")
         if self.actor_dist not in ACTOR_DISTS:
             raise ConfigError(f"DreamerConfig.actor_dist must be one of {', '.join(ACTOR_DISTS)}, got {self.actor_dist!r}")
+        if not isinstance(self.conv_style, str) or self.conv_style not in CONV_STYLES:
+            raise ConfigError(f"DreamerConfig.conv_style must be one of {', '.join(CONV_STYLES)}, got {self.conv_style!r}")
         for field in ("actor_state_grad", "actor_baseline"):
             if not isinstance(getattr(self, field), bool):
                 raise ConfigError(f"DreamerConfig.{field} must be True or False, got {getattr(self, field)!r}")

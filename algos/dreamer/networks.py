@@ -210,7 +210,7 @@ class PixelEncoder(nn.Module):
     channels: tuple
     kernels: tuple
     strides: tuple
-    style: str = "torso"
+    style: str
 
     @nn.compact
     def __call__(self, obs):

@@ -386,7 +386,6 @@ def make_train(config: DreamerConfig, env: Env, env_params: Any) -> Trainer:
         raise ConfigError(f"config must be a DreamerConfig, got {type(config).__name__}")
     check_env(env)
     shape = env.observation_spec.shape
-    check_image_fits("DreamerV3", shape, config.conv_kernels, config.conv_strides,
-                     CONV_STYLES[config.conv_style].get("padding", "VALID"))
+    check_image_fits("DreamerV3", shape, config.conv_kernels, config.conv_strides, CONV_STYLES[config.conv_style]["padding"])
     check_decoder(config, shape)
     return offpolicy.make_train(config, env, env_params, make_agent(config, env), as_hparams)
