@@ -323,14 +323,15 @@ def test_dreamer_learns_cartpole_balance_from_pixels():
     """DreamerV3's ``small_pixels`` preset (its image encoder, ``conv_style="dreamerv3"``) on DM Control's
     cartpole_balance from 16 x 16 RGB at action repeat 8 (its env options), 25k agent steps = 200k frames,
     2 seeds, 10 evaluations of 8 greedy episodes: each seed's mean over the last 5 evaluations (120k-200k
-    frames) is >= 400, where the random policy scores ~259.
+    frames) is >= 375, where the random policy scores ~259.
 
     The threshold: this program's run on 2026-12-07 (benchmarks/RESULTS.md, stop 52, "DreamerV3's image
-    encoder") gave 515 / 516 (its evaluations 458-557 from 120k frames on); the same preset with jaxrl's
-    CNN torso as encoder, which learned less, 383 / 436 and (before the continuation's gradient was
-    stopped) 438 / 461; the same model at action repeat 2, which did not learn the balance, averaged 316
-    over its 4 evaluations (274-363). 400 sits ~115 under this run's seeds, above random + 140 and above
-    the torso's worst seed. A single evaluation is not asserted: they swing by ~100 between points. Not
+    encoder") gave 515 / 516 (its evaluations 458-557 from 120k frames on), and seeds 2 / 3 of the same
+    split 422 / 433; the same preset with jaxrl's CNN torso as encoder 383 / 436 and (before the
+    continuation's gradient was stopped) 438 / 461; the same model at action repeat 2, which did not learn
+    the balance, averaged 316 over its 4 evaluations (274-363). 375 sits ~47 under the worst of the 4
+    seeds (another CPU's rounding makes these seeds new ones), ~60 above the model that did not learn and
+    116 above random. A single evaluation is not asserted: they swing by ~100 between points. Not
     solved (DreamerV3 published 946 at 100k frames with 64 x 64 images and a ~12M model). 46 min alone on
     this 2-core CPU."""
     preset = dreamer.presets()["small_pixels"]
@@ -342,7 +343,7 @@ def test_dreamer_learns_cartpole_balance_from_pixels():
           "random", float(np.mean(random)))
     assert steps[-1] * 8 == 200_000
     assert np.mean(random) < 320, random
-    assert np.all(np.asarray(returns)[-5:].mean(axis=0) >= 400), returns
+    assert np.all(np.asarray(returns)[-5:].mean(axis=0) >= 375), returns
 
 
 @pytest.mark.slow

@@ -90,8 +90,9 @@ class DreamerConfig(OffPolicyConfig):
         two stride-2 layers leaves 4x4 maps where VALID leaves 2x2). Unlike DreamerV3's: orthogonal
         kernels, LayerNorm eps 1e-6 (its 1e-3), and ``len(conv_channels)`` layers where DreamerV3
         takes as many as bring the image down to 4x4. The decoder is DreamerV3's either way.
-        Default ``dreamerv3``: on cartpole_balance from 16x16 pixels (``small_pixels``, 200k frames,
-        2 seeds) the mean of the last 5 evaluations was 515 / 516 against the torso's 383 / 436
+        Default ``dreamerv3`` (DreamerV3's): on cartpole_balance from 16x16 pixels (``small_pixels``,
+        200k frames) the mean of the last 5 evaluations was 515 / 516 against the torso's 383 / 436 on
+        the same 2 seeds, 422 / 433 on 2 more (torso not run there): a lead, not established
         (benchmarks/RESULTS.md, stop 52); runs saved before the field keep ``torso``. Static.
     """
 
@@ -254,7 +255,7 @@ def presets() -> dict[str, Preset]:
             hparams=small_hparams, env_options=dict(obs="pixels", image_size=16, action_repeat=8),
             about="a 2-core CPU from pixels: `small` with a CNN 16-32 (4x4, stride 2) and 0.5 gradient steps per agent step, "
                   "16 x 16 RGB at action repeat 8 (no frame stack: the RSSM carries the past); on cartpole_balance "
-                  "557 / 549 at 200k frames, 515 / 516 over its last 5 evaluations (2 seeds; not solved; benchmarks/RESULTS.md)"),
+                  "446-557 at 200k frames, 422-516 over its last 5 evaluations (4 seeds; not solved; benchmarks/RESULTS.md)"),
         **paper,
         "tiny": Preset(
             config=dict(total_timesteps=64, num_envs=2, num_steps=4, buffer_size=64, batch_size=4, learning_starts=16,
