@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import algos, envs
+from jaxrl import algos, configs, envs
 
 
 def fingerprint(tree) -> str:
@@ -58,12 +58,13 @@ def swept(trainer, keys, hparams):
 PIXEL_SIZES = {"dreamer": 32, "drq": 32, "ppo": 32, "tdmpc": 64}  # image side per algorithm that takes images
 
 
-def main(names: list[str], sweep: bool = False, pixels: bool = False, sets: dict | None = None) -> None:
+def main(names: list[str], sweep: bool = False, pixels: bool = False, sets: list[str] = ()) -> None:
     for name in names or (list(PIXEL_SIZES) if pixels else algos.names()):
         algo = algos.get(name)
         preset = algo.presets()["tiny"]
         config, hparams = preset.build(algo.Config, algo.Hparams)
-        config = dataclasses.replace(config, **{k: v for k, v in (sets or {}).items() if hasattr(config, k)})
+        own = [s for s in sets if hasattr(config, s.partition("=")[0])]  # parsed as the CLI's --set parses them
+        config = dataclasses.replace(config, **configs.parse_sets(own, algo.Config, algo.Hparams)[0])
         if pixels:
             env, env_params = envs.make("cartpole_balance", obs="pixels", image_size=PIXEL_SIZES[name])
         else:
@@ -80,11 +81,10 @@ def main(names: list[str], sweep: bool = False, pixels: bool = False, sets: dict
 
 
 if __name__ == "__main__":
-    args, sets = sys.argv[1:], {}
+    args, sets = sys.argv[1:], []
     while "--set" in args:
         i = args.index("--set")
-        name, value = args[i + 1].split("=", 1)
-        sets[name] = value
+        sets.append(args[i + 1])
         del args[i:i + 2]
     main([a for a in args if a not in ("--sweep", "--pixels")], sweep="--sweep" in args, pixels="--pixels" in args,
          sets=sets)
