@@ -56,7 +56,9 @@ def pytest_itemcollected(item):
     Most test files share compiled programs between their tests (module fixtures, cached
     rollouts), so a file's tests run on one worker; tests/test_suite.py compiles one program
     per task, so there each task's tests form their own group and tasks spread over workers;
-    each notebook (tests/test_notebooks.py) compiles its own programs, so notebooks spread too.
+    each notebook (tests/test_notebooks.py) compiles its own programs, so notebooks spread too, as
+    do the ``slow`` learning runs (each compiles its own program: ``pytest -m slow -n 2`` runs two
+    at once instead of a file's one after another).
 
     The marker is added as each test is collected: pytest-xdist's worker turns markers into the
     ``@group`` suffix of the test id in its own ``pytest_collection_modifyitems``, which runs
@@ -82,6 +84,8 @@ def pytest_itemcollected(item):
         group = f"contract-{params['name']}"  # an algorithm's tests share its compiled programs
     elif item.path.name == "test_notebooks.py" and params:
         group = f"notebook-{item.callspec.id}"
+    elif item.get_closest_marker("slow"):
+        group = f"{group}-{item.name}"  # a long learning run compiles its own program: spread them over workers
     item.add_marker(pytest.mark.xdist_group(group))
 
 

@@ -16,8 +16,8 @@ The defaults are a model sized for a 2-core CPU (the ``default`` preset: GRU 128
 gradient steps (GRU 64, MLPs 1 x 64, 8 x 8 latents, a bounded-normal actor, ONE gradient step per env
 step, train ratio 256): measured on this CPU it learns part of ``cartpole_swingup`` in 20k agent steps,
 where ``default`` did not in 100k (benchmarks/RESULTS.md, DreamerV3). DreamerV3's 32 x 32
-latents cost 5x more per gradient step here (1.0 s against 0.18 s on the 2-core CPU of 2026-12-02: the heads
-read 1,152 features at every imagined state), so they are in the GPU presets: DreamerV3's published sizes XS, S, M and L
+latents (with 2-layer MLPs) cost 5x more per gradient step here (1.0 s against the default's 0.18 s on the 2-core CPU
+of 2026-12-02: the heads read 1,152 features at every imagined state), so they are in the GPU presets: DreamerV3's published sizes XS, S, M and L
 (Hafner et al. 2023, with its code's DMC setup: 4 envs, batch 16 x 64, train ratio 512, its learning
 rates and Adam eps) are the ``paper_xs`` ... ``paper_l`` presets, for a GPU.
 """
