@@ -90,10 +90,10 @@ class DreamerConfig(OffPolicyConfig):
         two stride-2 layers leaves 4x4 maps where VALID leaves 2x2). Unlike DreamerV3's: orthogonal
         kernels, LayerNorm eps 1e-6 (its 1e-3), and ``len(conv_channels)`` layers where DreamerV3
         takes as many as bring the image down to 4x4. The decoder is DreamerV3's either way.
-        Default ``dreamerv3`` (DreamerV3's): on cartpole_balance from 16x16 pixels (``small_pixels``,
-        200k frames) the mean of the last 5 evaluations was 515 / 516 against the torso's 383 / 436 on
-        the same 2 seeds, 422 / 433 on 2 more (torso not run there): a lead, not established
-        (benchmarks/RESULTS.md, stop 52); runs saved before the field keep ``torso``. Static.
+        Default ``dreamerv3``, for fidelity to DreamerV3, not for a measured gain: on cartpole_balance from
+        16x16 pixels (``small_pixels``, 200k frames, seeds 0-3) the mean of the last 5 evaluations was
+        515 / 516 / 422 / 433 against the torso's 383 / 436 / 488 / 500, no difference shown
+        (benchmarks/RESULTS.md, stops 52-53); runs saved before the field keep ``torso``. Static.
     """
 
     total_timesteps: int = 100_000
