@@ -330,9 +330,9 @@ def test_dreamer_learns_cartpole_balance_from_pixels():
     split 422 / 433; the same preset with jaxrl's CNN torso as encoder 383 / 436 and (before the
     continuation's gradient was stopped) 438 / 461, and 488 / 500 on seeds 2 / 3 (stop 53): no gain of
     DreamerV3's encoder over the torso was measured (4-seed means 471 and 452); the same model at action
-    repeat 2, which did not learn the balance, averaged 316 over its 4 evaluations (274-363). 375 sits ~47 under the worst of the 4
-    seeds (another CPU's rounding makes these seeds new ones), ~60 above the model that did not learn and
-    116 above random. A single evaluation is not asserted: they swing by ~100 between points. Not
+    repeat 2, which did not learn the balance, averaged 316 over its 4 evaluations (274-363). 375 sits ~47
+    under the worst of the 4 seeds (another CPU's rounding makes these seeds new ones), ~60 above the model
+    that did not learn and 116 above random. A single evaluation is not asserted: they swing by ~100 between points. Not
     solved (DreamerV3 published 946 at 100k frames with 64 x 64 images and a ~12M model). 46 min alone on
     this 2-core CPU."""
     preset = dreamer.presets()["small_pixels"]
