@@ -36,6 +36,12 @@ from jaxrl.wrappers import TimeLimit
 # impl="jax" backend, so that line is noise.
 with contextlib.redirect_stdout(io.StringIO()):
     from mujoco import mjx  # noqa: E402
+    from mujoco.mjx._src import collision_driver as _mjx_collision  # noqa: E402
+    from mujoco.mjx._src import constraint as _mjx_constraint  # noqa: E402
+    from mujoco.mjx._src import forward as _mjx_forward  # noqa: E402
+    from mujoco.mjx._src import sensor as _mjx_sensor  # noqa: E402
+    from mujoco.mjx._src import smooth as _mjx_smooth  # noqa: E402
+    from mujoco.mjx._src import solver as _mjx_solver  # noqa: E402
 
 
 def f32(x) -> jax.Array:
@@ -80,8 +86,45 @@ def _rolled_rk4_applies(model: mjx.Model) -> bool:
             and bool(np.all((types == mujoco.mjtJoint.mjJNT_HINGE) | (types == mujoco.mjtJoint.mjJNT_SLIDE))))
 
 
-def mj_step(model: mjx.Model, data: mjx.Data) -> mjx.Data:
+def _has_quaternion_joints(model: mjx.Model) -> bool:
+    return bool(np.isin(np.asarray(model.jnt_type), (mujoco.mjtJoint.mjJNT_FREE, mujoco.mjtJoint.mjJNT_BALL)).any())
+
+
+def forward_at_poses(model: mjx.Model, data: mjx.Data) -> mjx.Data:
+    """``mjx.forward(model, data)`` for a ``data`` that already holds ``mjx.kinematics(model, data)``'s
+    outputs (the body, joint, geom and site poses of its ``qpos``): MJX's forward pass stage for stage,
+    less its first one, the kinematics. A task that holds its poses (``MjxTask.holds_poses``) computes
+    them once after each physics step; without this, the next step's forward pass computed them again.
+
+    Built from ``mujoco.mjx._src`` (the order of ``forward.forward`` and ``forward.fwd_position`` of
+    mujoco-mjx 3.17, the range pyproject allows); tests/test_envs.py checks a step through it against
+    one through ``mjx.forward`` (bit-equal unoptimised, float32 rounding with XLA's optimisations).
+    Joints with quaternions (free, ball) are refused: kinematics also normalises their ``qpos``,
+    which a second pass may round differently (:func:`mj_step` then takes the full forward pass).
+    """
+    if _has_quaternion_joints(model):
+        raise ValueError("forward_at_poses: a model with free or ball joints needs mjx.forward (kinematics normalises qpos)")
+    for stage in (_mjx_smooth.com_pos, _mjx_smooth.camlight, _mjx_smooth.tendon, _mjx_smooth.crb,
+                  _mjx_smooth.tendon_armature, _mjx_smooth.factor_m, _mjx_collision.collision,
+                  _mjx_constraint.make_constraint, _mjx_smooth.transmission, _mjx_sensor.sensor_pos,
+                  _mjx_forward.fwd_velocity, _mjx_sensor.sensor_vel, _mjx_forward.fwd_actuation,
+                  _mjx_forward.fwd_acceleration):
+        data = stage(model, data)
+    if data._impl.efc_J.size == 0:  # no constraint rows: mjx.forward's early return
+        return data.replace(qacc=data.qacc_smooth)
+    return _mjx_sensor.sensor_acc(model, _mjx_solver.solve(model, data))
+
+
+_MJX_INTEGRATE = {int(mujoco.mjtIntegrator.mjINT_EULER): "euler", int(mujoco.mjtIntegrator.mjINT_RK4): "rungekutta4",
+                int(mujoco.mjtIntegrator.mjINT_IMPLICITFAST): "implicit"}  # mjx.step's dispatch
+
+
+def mj_step(model: mjx.Model, data: mjx.Data, posed: bool = False) -> mjx.Data:
     """One physics step: ``mjx.step(model, data)``, with the same arithmetic in fewer compiled ops.
+
+    ``posed`` (static): ``data`` holds the poses of its ``qpos`` (see :func:`forward_at_poses`), so
+    the step's first forward pass skips the kinematics (ignored for models with free or ball
+    joints, which take the full pass). The numbers are ``mjx.step``'s.
 
     ``mjx.step`` integrates RK4 with its first forward pass outside a loop and the other three
     unrolled inside one, so XLA compiles the forward dynamics four times (for the cart-pole, about
@@ -91,15 +134,23 @@ def mj_step(model: mjx.Model, data: mjx.Data) -> mjx.Data:
     start (the last stage's ``qacc``) are mjx's, operation for operation; tests/test_envs.py checks
     the result equals ``mjx.step``. Other models go to ``mjx.step``.
     """
+    posed = posed and not _has_quaternion_joints(model)
     if not _rolled_rk4_applies(model):
-        return mjx.step(model, data)
+        if not posed:
+            return mjx.step(model, data)
+        integrate = getattr(_mjx_forward, _MJX_INTEGRATE[int(model.opt.integrator)])
+        return integrate(model, forward_at_poses(model, data))
     dt = model.opt.timestep
 
     def stage(carry, tableau):
         qvel_sum, qacc_sum, kqvel, kqacc, d = carry
         a, b = tableau
         d = d.replace(qpos=data.qpos + dt * (a * kqvel), qvel=data.qvel + (a * kqacc) * dt, time=data.time + a * dt)
-        d = mjx.forward(model, d)
+        if posed:  # stage 0 is at data's own qpos (+ 0 * dt * k, the same bits): its poses are data's
+            d = jax.lax.cond(a == 0, lambda d: d, lambda d: _mjx_smooth.kinematics(model, d), d)
+            d = forward_at_poses(model, d)
+        else:
+            d = mjx.forward(model, d)
         return (qvel_sum + b * d.qvel, qacc_sum + b * d.qacc, d.qvel, d.qacc, d), None
 
     zeros = jnp.zeros_like(data.qvel)
@@ -229,12 +280,25 @@ class MjxTask(Env):
     # its observe/reward then read ``data.xpos`` etc. directly, and the pixel renderer
     # (jaxrl.envs.pixels.PixelObs) skips its own kinematics. So every state such a task returns
     # must hold the poses of its qpos: MjxTask.reset computes them, and a task that overrides
-    # reset must too (finger and reacher do).
+    # reset must too (finger and reacher do). The next physics step relies on it: its forward pass
+    # skips the kinematics it would otherwise recompute (mj_step(posed=True)), so the poses are
+    # computed once per substep, not twice.
     refresh_poses: ClassVar[bool] = False
     n_substeps: int = 1
     solver_iterations: int | None = None
     ls_iterations: int | None = None
     physics: str = "faithful"
+    # Hold the poses of qpos in every state, as refresh_poses does, though observe/reward do not
+    # read them (static; the cart-pole's states otherwise hold none): pixel observations set it
+    # (jaxrl.envs.pixels.apply_obs_options), so the renderer and the next physics step read the
+    # one kinematics pass after each step instead of computing their own.
+    keep_poses: bool = False
+
+    @property
+    def holds_poses(self) -> bool:
+        """Every state this task returns holds the poses of its ``qpos`` (``refresh_poses`` or
+        ``keep_poses``): computed once after each physics substep and at reset."""
+        return self.refresh_poses or self.keep_poses
 
     @property
     def base_mj_model(self) -> mujoco.MjModel:
@@ -284,12 +348,12 @@ class MjxTask(Env):
     def reset(self, key, params):
         """Initial state from ``initial_qpos_qvel``.
 
-        A task that reads poses (``refresh_poses``) gets the kinematics of its qpos (body, geom
-        and site poses; NOT camera poses, which ``mjx.camlight`` computes: see
-        ``jaxrl.envs.pixels.update_poses``): that is what observations of a reset state read,
-        and ``mjx.step`` recomputes the full forward dynamics anyway. A task that reads only
-        ``qpos`` / ``qvel`` (the cart-pole) gets none: its states never hold current poses
-        (``mjx.step`` leaves the pre-step ones), and the pixel renderer computes them itself. A
+        A task that reads poses (``refresh_poses``) or keeps them (``keep_poses``: pixel
+        observations) gets the kinematics of its qpos (body, geom and site poses; NOT camera
+        poses, which ``mjx.camlight`` computes: see ``jaxrl.envs.pixels.update_poses``): that is
+        what observations of a reset state read, and the first physics step reads them instead of
+        recomputing them. A task that reads only ``qpos`` / ``qvel`` (the cart-pole from states)
+        gets none: its states never hold current poses (``mjx.step`` leaves the pre-step ones). A
         task whose first observation needs velocity- or force-dependent quantities (sensors,
         ``cvel``) overrides this to call ``mjx.forward``. Keeping the reset light matters:
         auto-reset traces it into every training step (the cart-pole's kinematics were a fifth
@@ -297,21 +361,27 @@ class MjxTask(Env):
         """
         qpos, qvel = self.initial_qpos_qvel(key, params)
         data = mjx.make_data(params.model, impl="jax").replace(qpos=qpos, qvel=qvel)
-        if self.refresh_poses:
+        if self.holds_poses:
             data = mjx.kinematics(params.model, data)
         return MjxState(data), timestep(self.observe(data, params))
 
     def physics_step(self, params, data: mjx.Data, action: jax.Array) -> mjx.Data:
-        """Apply ``action`` as ``ctrl`` (clipped to the control range) for ``n_substeps`` steps
-        (then recompute poses if ``refresh_poses``)."""
+        """Apply ``action`` as ``ctrl`` (clipped to the control range) for ``n_substeps`` steps.
+
+        With ``holds_poses`` each substep is ``mj_step(posed=True)`` (its forward pass reads the
+        poses ``data`` holds) followed by the kinematics of the new ``qpos``: the numbers of
+        ``mjx.step`` then ``mjx.kinematics``, with one kinematics pass per substep instead of two."""
         spec = self.action_spec
         ctrl = jnp.clip(action.astype(jnp.float32), spec.low_array(), spec.high_array())
         data = data.replace(ctrl=ctrl)
-        if self.n_substeps == 1:  # no loop at all: a 1-trip loop still costs compile time
-            data = mj_step(params.model, data)
+        model = params.model
+        if self.holds_poses:  # data holds its poses: each substep skips them, then computes the next ones
+            substep = lambda d: mjx.kinematics(model, mj_step(model, d, posed=True))  # noqa: E731
         else:
-            data = jax.lax.fori_loop(0, self.n_substeps, lambda _, d: mj_step(params.model, d), data)
-        return mjx.kinematics(params.model, data) if self.refresh_poses else data
+            substep = lambda d: mj_step(model, d)  # noqa: E731
+        if self.n_substeps == 1:  # no loop at all: a 1-trip loop still costs compile time
+            return substep(data)
+        return jax.lax.fori_loop(0, self.n_substeps, lambda _, d: substep(d), data)
 
     def step_env(self, key, state, action, params):
         data = self.physics_step(params, state.data, action)

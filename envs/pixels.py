@@ -45,9 +45,11 @@ from ``qpos`` before every frame (``mjx.kinematics``, ``mjx.com_pos`` when a
 camera or light tracks a centre of mass, ``mjx.camlight``), because the data
 ``mjx.step`` returns holds the poses of the step's START, and a reset computes
 kinematics only. Tasks whose state already holds its post-step poses
-(``refresh_poses``: pendulum, acrobot, point-mass, reacher, finger, cheetah, walker,
-hopper) skip the kinematics here. The recomputed poses are not written back into
-the env state.
+(``MjxTask.holds_poses``: pendulum, acrobot, point-mass, reacher, finger, cheetah,
+walker and hopper read them; :func:`apply_obs_options` sets ``keep_poses`` on the
+cart-pole, whose observations do not) skip the kinematics here, so each env step
+computes the poses once, shared by the renderer and the next physics step. The
+camera and light poses computed here are not written back into the env state.
 
 Row 0 of the image is the top, column 0 the left, as ``mujoco.Renderer`` returns it.
 
@@ -621,7 +623,7 @@ class PixelObs(Wrapper):
         data = find_state(state, MjxState).data
         if data.qpos.ndim != 1:
             raise ValueError(f"PixelObs renders one env; got batched data (qpos {data.qpos.shape}): put VecEnv outside PixelObs")
-        data = update_poses(self.mj_model, params.model, data, kinematics=not self.env.unwrapped.refresh_poses)
+        data = update_poses(self.mj_model, params.model, data, kinematics=not self.env.unwrapped.holds_poses)
         if not self.distracted:
             return render(self.mj_model, params.model, data, self.camera_id, self.height, self.width)
         d = find_state(state, _distractors.DistractedState).distraction
@@ -702,6 +704,16 @@ def check_obs_options(obs="state", image_size=64, camera=None, depth=False, fram
                 action_repeat=_bounded("action_repeat", action_repeat, MAX_ACTION_REPEAT))
 
 
+def _keeping_poses(env: Env) -> Env:
+    """``env`` with its innermost :class:`MjxTask` set to ``keep_poses`` (the wrappers rebuilt around
+    it), so its states hold the poses the renderer draws; other envs unchanged."""
+    if isinstance(env, Wrapper):
+        return dataclasses.replace(env, env=_keeping_poses(env.env))
+    if isinstance(env, MjxTask) and not env.holds_poses:
+        return dataclasses.replace(env, keep_poses=True)
+    return env
+
+
 def apply_obs_options(env: Env, obs="state", height=64, width=64, camera=None, depth=False, frame_stack=1,
                       action_repeat=1, debug=False, distractors=None, camera_jitter=0.0) -> Env:
     """``env`` (a registry factory's) with the checked options applied, innermost first:
@@ -709,6 +721,8 @@ def apply_obs_options(env: Env, obs="state", height=64, width=64, camera=None, d
     repeated physics step), :class:`PixelObs`, then :class:`~jaxrl.wrappers.FrameStack` (stacks agent
     steps, as DrQ / Dreamer / TD-MPC do with DM Control's action repeat), and with ``debug`` the
     action checks of :class:`~jaxrl.wrappers.CheckActions` outermost, where the agent's action enters."""
+    if obs == "pixels":
+        env = _keeping_poses(env)
     if action_repeat > 1:
         env = ActionRepeat(env, action_repeat)
     if obs == "pixels":

@@ -309,6 +309,53 @@ def test_rolled_rk4_step_gives_mjx_steps_numbers(name):
         np.testing.assert_allclose(mine, ref, rtol=1e-5, atol=1e-5, err_msg=k)
 
 
+@pytest.mark.parametrize("name", ["cheetah_run", "acrobot_swingup"])
+def test_posed_step_skips_only_the_kinematics(name):
+    """A task with ``refresh_poses`` steps with ``mj_step(posed=True)``: its forward pass reads the poses
+    the state holds instead of recomputing them. From reset states (which hold their poses; cheetah's
+    settle onto the floor, so contacts and the constraint solver are in play) and random controls, the
+    posed step gives the unposed one's numbers: every leaf of the stepped ``mjx.Data``. The arithmetic
+    is the same; compiled with XLA's optimisations (``JAXRL_TEST_XLA=full``) the two programs are fused
+    differently and a few entries differ in the last bits (measured: acrobot qvel 2 of 6 entries, 2.2e-8
+    = 1.9e-7 relative); compiled as the default run compiles them they are bit-equal. Hence the
+    float32-rounding tolerance. Cheetah takes the Euler path, the acrobot the rolled RK4 one (its stage
+    0 skips the kinematics)."""
+    from jaxrl.envs.mjx_env import mj_step
+
+    env, params = make(name)
+    task, model = env.unwrapped, params.model
+    assert task.refresh_poses
+
+    @jax.jit
+    def both(key):
+        state, _ = task.reset(key, params)
+        u = jax.random.uniform(jax.random.fold_in(key, 1), (model.nu,), minval=-1.0, maxval=1.0)
+        data = state.data.replace(ctrl=u)
+        return mj_step(model, data, posed=True), mj_step(model, data)
+
+    posed, plain = jax.vmap(both)(jax.random.split(jax.random.key(3), 3))
+    if name == "cheetah_run":  # feet on the floor: contacts within their margin
+        assert (np.asarray(posed._impl.contact.dist) < 1e-3).any()
+    for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(posed), jax.tree.leaves(plain)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6, err_msg=jax.tree_util.keystr(path))
+
+
+def test_posed_forward_refuses_quaternion_joints():
+    """Kinematics normalises free and ball joints' quaternions in ``qpos``; skipping it could change
+    the bits, so :func:`forward_at_poses` refuses such models (before tracing anything heavy), and
+    ``mj_step(posed=True)`` takes the full forward pass for them (a task of the user's with a free
+    body and ``refresh_poses`` keeps working)."""
+    from jaxrl.envs.mjx_env import forward_at_poses, mj_step
+
+    m = mujoco.MjModel.from_xml_string('<mujoco><worldbody><body><freejoint/><geom size=".1"/></body></worldbody></mujoco>')
+    model = mjx.put_model(m, impl="jax")
+    data = mjx.make_data(model, impl="jax")
+    with pytest.raises(ValueError, match="free or ball joints"):
+        forward_at_poses(model, data)
+    stepped = jax.eval_shape(lambda d: mj_step(model, d, posed=True), data)  # traced only
+    assert stepped.qpos.shape == (7,)
+
+
 @pytest.mark.parametrize("name", rollout_names)
 def test_rollout_shapes_flags_and_ranges(name):
     env, _, _, out = _rollout(name)

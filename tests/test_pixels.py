@@ -396,6 +396,34 @@ def test_pixel_env_frames_show_the_post_step_state():
     assert max(stale) > 0.2, stale  # the pre-step pose would fail: the test can tell
 
 
+def test_pixel_cartpole_states_hold_their_poses():
+    """From pixels the cart-pole's task keeps its poses (``keep_poses``, set by ``make``; from states it
+    does not): every state holds the body and geom poses of its ``qpos``, computed once per physics step
+    and read by both the renderer and the next step. Checked after a reset and 3 steps through the rolled
+    RK4 path (whose first stage skips the kinematics) against ``mjx.kinematics`` of each state's qpos."""
+    env, params = make("cartpole_swingup", obs="pixels", image_size=8)
+    assert env.unwrapped.keep_poses and env.unwrapped.holds_poses
+    assert not make("cartpole_swingup")[0].unwrapped.holds_poses
+
+    def run(key):
+        state, _ = env.reset(key, params)
+
+        def body(state, k):
+            state, _ = env.step(k, state, jax.random.uniform(k, (1,), minval=-1.0, maxval=1.0), params)
+            return state, find_state(state, MjxState).data
+
+        _, datas = jax.lax.scan(body, state, jax.random.split(key, 3))
+        first = find_state(state, MjxState).data
+        return jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, datas)
+
+    datas = _jit(run)(jax.random.PRNGKey(1))
+    again = jax.vmap(lambda d: mjx.kinematics(params.model, d))(datas)
+    assert np.ptp(np.asarray(datas.qpos[:, 1])) > 1e-3  # the pole moved
+    for field in ("xpos", "xmat", "geom_xpos", "geom_xmat"):
+        np.testing.assert_allclose(np.asarray(getattr(datas, field)), np.asarray(getattr(again, field)),
+                                   rtol=1e-6, atol=1e-6, err_msg=field)
+
+
 def test_pixel_obs_rejects_batched_env():
     env, params = make("cartpole_swingup")
     bad = PixelObs(VecEnv(env, num_envs=2))

@@ -27,6 +27,7 @@ check below reads that rollout; MuJoCo's C engine is stepped on the host beside 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -96,7 +97,10 @@ def _rollout(name: str):
     state-mode env."""
     env, params = make(name)
     pixel_env, _ = make(name, obs="pixels", image_size=PIXELS)
-    assert pixel_env.env == env  # pixel mode = the state-mode env, observed through a camera
+    # pixel mode = the state-mode env, observed through a camera (the cart-pole's task also keeps its
+    # poses in its states then, for the renderer: keep_poses; the other tasks hold them anyway)
+    kept = dataclasses.replace(env, env=dataclasses.replace(env.env, keep_poses=pixel_env.unwrapped.keep_poses))
+    assert pixel_env.env == kept and pixel_env.unwrapped.holds_poses
     task = env.unwrapped
     venv = VecEnv(pixel_env, num_envs=NUM_ENVS)
     spec = env.action_spec
