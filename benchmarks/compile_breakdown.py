@@ -77,7 +77,11 @@ def _program(component: str, built):
             step = jax.vmap(lambda d, a: task.physics_step(params, d, a))
             return jax.lax.scan(lambda d, _: (step(d, act), d.qpos), data, None, length=t)
 
-        data = jax.vmap(lambda _: mjx.make_data(params.model, impl="jax"))(jnp.arange(n))
+        def start(_):  # a task that holds its poses steps from states that hold them (MjxTask.physics_step)
+            data = mjx.make_data(params.model, impl="jax")
+            return mjx.kinematics(params.model, data) if task.holds_poses else data
+
+        data = jax.vmap(start)(jnp.arange(n))
         return physics, (data,), ()
     if component == "reset":
         return (lambda k: stack.reset(k, params)), (key,), ()

@@ -115,8 +115,23 @@ def forward_at_poses(model: mjx.Model, data: mjx.Data) -> mjx.Data:
     return _mjx_sensor.sensor_acc(model, _mjx_solver.solve(model, data))
 
 
-_MJX_INTEGRATE = {int(mujoco.mjtIntegrator.mjINT_EULER): "euler", int(mujoco.mjtIntegrator.mjINT_RK4): "rungekutta4",
-                int(mujoco.mjtIntegrator.mjINT_IMPLICITFAST): "implicit"}  # mjx.step's dispatch
+def _integrator(model: mjx.Model):
+    """mjx's integrator of ``model`` (``mjx.step``'s dispatch), as ``(model, data after forward) -> data``."""
+    integrators = {mujoco.mjtIntegrator.mjINT_EULER: _mjx_forward.euler,
+                   mujoco.mjtIntegrator.mjINT_RK4: _mjx_forward.rungekutta4,
+                   mujoco.mjtIntegrator.mjINT_IMPLICITFAST: _mjx_forward.implicit}
+    for kind, integrate in integrators.items():
+        if int(model.opt.integrator) == int(kind):
+            return integrate
+    raise NotImplementedError(f"integrator {model.opt.integrator} is not implemented by MJX")
+
+
+def _posed_rk4_forward(model: mjx.Model, d: mjx.Data, a: jax.Array) -> mjx.Data:
+    """The forward pass of the rolled RK4's stage with tableau entry ``a`` (traced, unbatched), when the
+    step's ``data`` holds its poses: stage 0 (``a == 0``) is at that state's own ``qpos`` (``+ 0 * dt *
+    k``, the same bits), so it reads them; stages 1-3 compute theirs."""
+    d = jax.lax.cond(a == 0, lambda d: d, lambda d: _mjx_smooth.kinematics(model, d), d)
+    return forward_at_poses(model, d)
 
 
 def mj_step(model: mjx.Model, data: mjx.Data, posed: bool = False) -> mjx.Data:
@@ -124,7 +139,8 @@ def mj_step(model: mjx.Model, data: mjx.Data, posed: bool = False) -> mjx.Data:
 
     ``posed`` (static): ``data`` holds the poses of its ``qpos`` (see :func:`forward_at_poses`), so
     the step's first forward pass skips the kinematics (ignored for models with free or ball
-    joints, which take the full pass). The numbers are ``mjx.step``'s.
+    joints, which take the full pass). The numbers are ``mjx.step``'s. Stale poses would give wrong
+    forces without an error: after setting ``qpos`` yourself, apply ``mjx.kinematics`` first.
 
     ``mjx.step`` integrates RK4 with its first forward pass outside a loop and the other three
     unrolled inside one, so XLA compiles the forward dynamics four times (for the cart-pole, about
@@ -136,21 +152,14 @@ def mj_step(model: mjx.Model, data: mjx.Data, posed: bool = False) -> mjx.Data:
     """
     posed = posed and not _has_quaternion_joints(model)
     if not _rolled_rk4_applies(model):
-        if not posed:
-            return mjx.step(model, data)
-        integrate = getattr(_mjx_forward, _MJX_INTEGRATE[int(model.opt.integrator)])
-        return integrate(model, forward_at_poses(model, data))
+        return _integrator(model)(model, forward_at_poses(model, data)) if posed else mjx.step(model, data)
     dt = model.opt.timestep
 
     def stage(carry, tableau):
         qvel_sum, qacc_sum, kqvel, kqacc, d = carry
         a, b = tableau
         d = d.replace(qpos=data.qpos + dt * (a * kqvel), qvel=data.qvel + (a * kqacc) * dt, time=data.time + a * dt)
-        if posed:  # stage 0 is at data's own qpos (+ 0 * dt * k, the same bits): its poses are data's
-            d = jax.lax.cond(a == 0, lambda d: d, lambda d: _mjx_smooth.kinematics(model, d), d)
-            d = forward_at_poses(model, d)
-        else:
-            d = mjx.forward(model, d)
+        d = _posed_rk4_forward(model, d, a) if posed else mjx.forward(model, d)
         return (qvel_sum + b * d.qvel, qacc_sum + b * d.qacc, d.qvel, d.qacc, d), None
 
     zeros = jnp.zeros_like(data.qvel)
@@ -368,20 +377,26 @@ class MjxTask(Env):
     def physics_step(self, params, data: mjx.Data, action: jax.Array) -> mjx.Data:
         """Apply ``action`` as ``ctrl`` (clipped to the control range) for ``n_substeps`` steps.
 
-        With ``holds_poses`` each substep is ``mj_step(posed=True)`` (its forward pass reads the
-        poses ``data`` holds) followed by the kinematics of the new ``qpos``: the numbers of
-        ``mjx.step`` then ``mjx.kinematics``, with one kinematics pass per substep instead of two."""
+        With ``holds_poses`` ``data`` must hold the poses of its ``qpos`` (every state ``reset`` and
+        ``step_env`` return does; after editing ``qpos`` yourself, apply ``mjx.kinematics``): each
+        substep is ``mj_step(posed=True)`` (its forward pass reads those poses) followed by the
+        kinematics of the new ``qpos``, the numbers of ``mjx.step`` then ``mjx.kinematics`` with one
+        kinematics pass per substep instead of two. A model with free or ball joints (whose
+        kinematics also normalise ``qpos``) steps unposed and computes the poses once at the end."""
         spec = self.action_spec
         ctrl = jnp.clip(action.astype(jnp.float32), spec.low_array(), spec.high_array())
         data = data.replace(ctrl=ctrl)
         model = params.model
-        if self.holds_poses:  # data holds its poses: each substep skips them, then computes the next ones
-            substep = lambda d: mjx.kinematics(model, mj_step(model, d, posed=True))  # noqa: E731
-        else:
-            substep = lambda d: mj_step(model, d)  # noqa: E731
+        posed = self.holds_poses and not _has_quaternion_joints(model)
+
+        def substep(d):  # a posed substep leaves the poses of its new qpos, for the next one
+            return mjx.kinematics(model, mj_step(model, d, posed=True)) if posed else mj_step(model, d)
+
         if self.n_substeps == 1:  # no loop at all: a 1-trip loop still costs compile time
-            return substep(data)
-        return jax.lax.fori_loop(0, self.n_substeps, lambda _, d: substep(d), data)
+            data = substep(data)
+        else:
+            data = jax.lax.fori_loop(0, self.n_substeps, lambda _, d: substep(d), data)
+        return mjx.kinematics(model, data) if self.holds_poses and not posed else data
 
     def step_env(self, key, state, action, params):
         data = self.physics_step(params, state.data, action)

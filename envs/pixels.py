@@ -165,7 +165,7 @@ def update_poses(mj_model, model: mjx.Model, data: mjx.Data, kinematics: bool = 
     """``data`` with body, geom and camera poses computed from its ``qpos`` (traced, unbatched).
 
     ``kinematics=False`` (static) when ``data`` already holds the body and geom poses of its
-    ``qpos`` (a task with ``refresh_poses``): only the camera and light poses are computed."""
+    ``qpos`` (a task with ``holds_poses``): only the camera and light poses are computed."""
     if kinematics:
         data = mjx.kinematics(model, data)
     if _needs_com(mj_model):

@@ -398,9 +398,11 @@ def test_pixel_env_frames_show_the_post_step_state():
 
 def test_pixel_cartpole_states_hold_their_poses():
     """From pixels the cart-pole's task keeps its poses (``keep_poses``, set by ``make``; from states it
-    does not): every state holds the body and geom poses of its ``qpos``, computed once per physics step
-    and read by both the renderer and the next step. Checked after a reset and 3 steps through the rolled
-    RK4 path (whose first stage skips the kinematics) against ``mjx.kinematics`` of each state's qpos."""
+    does not), so the renderer (``PixelObs.frame``: no kinematics of its own when the task
+    ``holds_poses``) and the next physics step read them. Checked here: after a reset and each of 3
+    steps through the rolled RK4 path (whose first stage skips the kinematics), the state's body and
+    geom poses equal ``mjx.kinematics`` of its qpos. That the frames show the post-step state is
+    ``test_pixel_env_frames_show_the_post_step_state`` (the pendulum, against C's rays)."""
     env, params = make("cartpole_swingup", obs="pixels", image_size=8)
     assert env.unwrapped.keep_poses and env.unwrapped.holds_poses
     assert not make("cartpole_swingup")[0].unwrapped.holds_poses
