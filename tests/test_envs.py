@@ -321,9 +321,9 @@ def test_posed_physics_step_keeps_the_numbers_and_reads_the_poses(name, substeps
     (``JAXRL_TEST_XLA=full``) a few entries differ in the last bits (acrobot qvel, 2 of 6, 2.2e-8; the
     finger's solver warm start, accelerations ~1e2, 1 of 9 by 1.1e-6 relative, in an earlier version of
     this test), the two programs being fused differently: asserted to float32 rounding, 1e-5 as for the
-    rolled RK4 above. Integer leaves
-    (the solver's iteration count) are left out: a last-bit difference may cost an iteration elsewhere.
-    The posed step does read the poses: with the state's body and geom positions zeroed its result moves."""
+    rolled RK4 above. Integer leaves (the solver's iteration count) are left out: a last-bit difference
+    may cost an iteration elsewhere. The posed step does read the poses: with the state's body and geom
+    positions zeroed its result moves."""
     from jaxrl.envs.mjx_env import mj_step
 
     env, params = make(name, n_substeps=substeps)
