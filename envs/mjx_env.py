@@ -115,6 +115,31 @@ def forward_at_poses(model: mjx.Model, data: mjx.Data) -> mjx.Data:
     return _mjx_sensor.sensor_acc(model, _mjx_solver.solve(model, data))
 
 
+# The pose fields of ``mjx.Data`` that the kinematics write and that observations, rewards, the
+# renderer and a posed forward pass read; :func:`check_poses` compares them with fresh ones.
+POSE_FIELDS = ("xpos", "xquat", "xanchor", "xaxis", "geom_xpos", "site_xpos")
+
+
+def check_poses(model: mjx.Model, data: mjx.Data, atol: float = 1e-4) -> None:
+    """Debug check (``make(name, debug=True)``): ``data`` holds the poses of its ``qpos``.
+
+    Recomputes the kinematics and compares :data:`POSE_FIELDS`; a ``checkify.debug_check``, so it is
+    live only in a checkified program (``jaxrl.runner.run(..., debug=True)``, which ``jaxrl train``
+    uses for an env made with ``debug``) and a no-op elsewhere. Catches a ``qpos`` edited without
+    ``mjx.kinematics`` before a posed step, whose forces would otherwise be wrong silently. ``atol``
+    (metres / unit quaternion entries) leaves room for float32 rounding of the recomputation."""
+    from jax.experimental import checkify
+
+    fresh = mjx.kinematics(model, data)
+    off = jnp.zeros((), jnp.float32)
+    for name in POSE_FIELDS:
+        a, b = getattr(fresh, name), getattr(data, name)
+        if a.size:
+            off = jnp.maximum(off, jnp.max(jnp.abs(a - b)))
+    checkify.debug_check(off <= atol, "debug: the state's poses are not those of its qpos (off by {}): after editing "
+                                      "qpos, apply mjx.kinematics before stepping", off)
+
+
 def _integrator(model: mjx.Model):
     """mjx's integrator of ``model`` (``mjx.step``'s dispatch), as ``(model, data after forward) -> data``."""
     integrators = {mujoco.mjtIntegrator.mjINT_EULER: _mjx_forward.euler,
@@ -302,6 +327,9 @@ class MjxTask(Env):
     # (jaxrl.envs.pixels.apply_obs_options), so the renderer and the next physics step read the
     # one kinematics pass after each step instead of computing their own.
     keep_poses: bool = False
+    # Debug mode (static; ``make(name, debug=True)`` sets it): each posed physics step first checks
+    # that the state holds the poses of its qpos (check_poses), at the cost of a kinematics pass.
+    debug_poses: bool = False
 
     @property
     def holds_poses(self) -> bool:
@@ -378,7 +406,8 @@ class MjxTask(Env):
         """Apply ``action`` as ``ctrl`` (clipped to the control range) for ``n_substeps`` steps.
 
         With ``holds_poses`` ``data`` must hold the poses of its ``qpos`` (every state ``reset`` and
-        ``step_env`` return does; after editing ``qpos`` yourself, apply ``mjx.kinematics``): each
+        ``step_env`` return does; after editing ``qpos`` yourself, apply ``mjx.kinematics``; with
+        ``debug_poses`` :func:`check_poses` reports a state that does not): each
         substep is ``mj_step(posed=True)`` (its forward pass reads those poses) followed by the
         kinematics of the new ``qpos``, the numbers of ``mjx.step`` then ``mjx.kinematics`` with one
         kinematics pass per substep instead of two. A model with free or ball joints (whose
@@ -388,6 +417,8 @@ class MjxTask(Env):
         data = data.replace(ctrl=ctrl)
         model = params.model
         posed = self.holds_poses and not _has_quaternion_joints(model)
+        if posed and self.debug_poses:
+            check_poses(model, data)
 
         def substep(d):  # a posed substep leaves the poses of its new qpos, for the next one
             return mjx.kinematics(model, mj_step(model, d, posed=True)) if posed else mj_step(model, d)

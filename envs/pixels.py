@@ -704,14 +704,22 @@ def check_obs_options(obs="state", image_size=64, camera=None, depth=False, fram
                 action_repeat=_bounded("action_repeat", action_repeat, MAX_ACTION_REPEAT))
 
 
-def _keeping_poses(env: Env) -> Env:
-    """``env`` with its innermost :class:`MjxTask` set to ``keep_poses`` (the wrappers rebuilt around
-    it), so its states hold the poses the renderer draws; other envs unchanged."""
+def _with_task(env: Env, change) -> Env:
+    """``env`` with its innermost :class:`MjxTask` replaced by ``change(task)`` (the wrappers rebuilt
+    around it); other envs unchanged."""
     if isinstance(env, Wrapper):
-        return dataclasses.replace(env, env=_keeping_poses(env.env))
-    if isinstance(env, MjxTask) and not env.holds_poses:
-        return dataclasses.replace(env, keep_poses=True)
-    return env
+        return dataclasses.replace(env, env=_with_task(env.env, change))
+    return change(env) if isinstance(env, MjxTask) else env
+
+
+def _keeping_poses(task: MjxTask) -> MjxTask:
+    """``task`` set to ``keep_poses``, so its states hold the poses the renderer draws."""
+    return task if task.holds_poses else dataclasses.replace(task, keep_poses=True)
+
+
+def _checking_poses(task: MjxTask) -> MjxTask:
+    """``task`` in debug mode: a posed physics step checks that its state holds its poses."""
+    return dataclasses.replace(task, debug_poses=True) if task.holds_poses else task
 
 
 def apply_obs_options(env: Env, obs="state", height=64, width=64, camera=None, depth=False, frame_stack=1,
@@ -720,9 +728,13 @@ def apply_obs_options(env: Env, obs="state", height=64, width=64, camera=None, d
     :class:`~jaxrl.wrappers.ActionRepeat` (so pixels are rendered once per AGENT step, not once per
     repeated physics step), :class:`PixelObs`, then :class:`~jaxrl.wrappers.FrameStack` (stacks agent
     steps, as DrQ / Dreamer / TD-MPC do with DM Control's action repeat), and with ``debug`` the
-    action checks of :class:`~jaxrl.wrappers.CheckActions` outermost, where the agent's action enters."""
+    action checks of :class:`~jaxrl.wrappers.CheckActions` outermost, where the agent's action enters,
+    and an MJX task's check that each state it steps holds the poses of its ``qpos``
+    (:func:`jaxrl.envs.mjx_env.check_poses`)."""
     if obs == "pixels":
-        env = _keeping_poses(env)
+        env = _with_task(env, _keeping_poses)
+    if debug:
+        env = _with_task(env, _checking_poses)
     if action_repeat > 1:
         env = ActionRepeat(env, action_repeat)
     if obs == "pixels":

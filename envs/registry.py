@@ -90,7 +90,10 @@ def make(name: str, **overrides) -> tuple[Env, Any]:
         rewards (:class:`jaxrl.wrappers.ActionRepeat`, inside the pixel renderer:
         one frame per agent step; the time limit counts agent steps, ``ceil(T / k)``);
         ``debug=True`` reports NaN or out-of-range actions where they enter ``step``
-        (:class:`jaxrl.wrappers.CheckActions`, live when the runner checkifies the program).
+        (:class:`jaxrl.wrappers.CheckActions`) and, for an MJX task whose states hold their
+        poses, a state whose poses are not those of its ``qpos`` (``qpos`` edited without
+        ``mjx.kinematics``; :func:`jaxrl.envs.mjx_env.check_poses`), both live when the runner
+        checkifies the program.
 
     Returns:
       ``(env, params)``: the env (with its time limit applied) and its params pytree.

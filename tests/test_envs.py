@@ -372,6 +372,34 @@ def test_posed_forward_refuses_quaternion_joints():
     assert stepped.qpos.shape == (7,)
 
 
+def test_debug_mode_reports_a_state_whose_poses_are_not_its_qpos():
+    """A posed step reads the poses the state holds, so a ``qpos`` edited without ``mjx.kinematics``
+    would step with wrong forces, silently. ``make(name, debug=True)`` checks each posed step's poses
+    against fresh kinematics (a checkify debug check): the edited state is reported with the fix in
+    the message; a state from ``reset`` / ``step``, or an edit followed by ``mjx.kinematics``, passes.
+    Off (no ``debug``), the check is not in the program at all. Pendulum: one hinge, cheap."""
+    from jax.experimental import checkify
+
+    env, params = make("pendulum_swingup", debug=True)
+    task = env.unwrapped
+    assert task.debug_poses and not make("pendulum_swingup")[0].unwrapped.debug_poses
+    step = jax.jit(checkify.checkify(env.step, errors=checkify.user_checks))
+    key, action = jax.random.key(0), jnp.zeros(env.action_spec.shape)
+    state, _ = env.reset(key, params)
+
+    def with_qpos(s, data):
+        return s.replace(inner=s.inner.replace(data=data))
+
+    edited = state.inner.data.replace(qpos=state.inner.data.qpos + 1.0)
+    err, (stepped, _) = step(key, with_qpos(state, edited), action, params)
+    assert "poses are not those of its qpos" in str(err.get()) and "apply mjx.kinematics" in str(err.get())
+    for fine in (state, stepped, with_qpos(state, mjx.kinematics(params.model, edited))):
+        err, _ = step(key, fine, action, params)
+        assert err.get() is None
+    plain, _ = make("pendulum_swingup")
+    assert "check" not in str(jax.make_jaxpr(plain.step)(key, state, action, params))
+
+
 @pytest.mark.parametrize("name", rollout_names)
 def test_rollout_shapes_flags_and_ranges(name):
     env, _, _, out = _rollout(name)
