@@ -11,7 +11,8 @@ and on the new one and compare the lines::
     python benchmarks/env_hashes.py > new.txt; diff old.txt new.txt    # no output: bit-equal
 
 ``--pixels`` adds each task from 12 x 12 pixels (faithful preset). About 6 minutes on a 2-core CPU for
-the 19 tasks in both state presets, 10 more with ``--pixels``; ``--tasks`` narrows it.
+the 19 tasks in both state presets, 10 more with ``--pixels``; ``--tasks`` narrows it, ``--no-states``
+leaves the state cases out (``--pixels --no-states``: the pixel cases alone, for a renderer change).
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ def main(argv=None) -> None:
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--episode-length", type=int, default=15)
     p.add_argument("--pixels", action="store_true", help="also each task from 12 x 12 pixels (faithful)")
+    p.add_argument("--no-states", action="store_true", help="leave out the state cases (a renderer change)")
     a = p.parse_args(argv)
     tasks = mjx_task_names() if a.tasks == "all" else a.tasks.split(",")
-    cases = [(t, {"physics": preset}) for t in tasks for preset in ("faithful", "fast")]
+    cases = [] if a.no_states else [(t, {"physics": preset}) for t in tasks for preset in ("faithful", "fast")]
     if a.pixels:
         cases += [(t, {"obs": "pixels", "image_size": 12}) for t in tasks]
     for task, opts in cases:
