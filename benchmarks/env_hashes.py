@@ -60,6 +60,8 @@ def main(argv=None) -> None:
     p.add_argument("--pixels", action="store_true", help="also each task from 12 x 12 pixels (faithful)")
     p.add_argument("--no-states", action="store_true", help="leave out the state cases (a renderer change)")
     a = p.parse_args(argv)
+    if a.no_states and not a.pixels:
+        p.error("--no-states leaves only the --pixels cases: give --pixels too")
     tasks = mjx_task_names() if a.tasks == "all" else a.tasks.split(",")
     cases = [] if a.no_states else [(t, {"physics": preset}) for t in tasks for preset in ("faithful", "fast")]
     if a.pixels:

@@ -115,8 +115,9 @@ def forward_at_poses(model: mjx.Model, data: mjx.Data) -> mjx.Data:
     return _mjx_sensor.sensor_acc(model, _mjx_solver.solve(model, data))
 
 
-# The pose fields of ``mjx.Data`` that the kinematics write and that observations, rewards, the
-# renderer and a posed forward pass read; :func:`check_poses` compares them with fresh ones.
+# Pose fields of ``mjx.Data`` that the kinematics write, which :func:`check_poses` compares with fresh
+# ones: any change of ``qpos`` moves some body's position or orientation, so these detect a stale state
+# (observations, rewards, the renderer and a posed forward pass also read others: xmat, xipos, ...).
 POSE_FIELDS = ("xpos", "xquat", "xanchor", "xaxis", "geom_xpos", "site_xpos")
 
 
@@ -127,7 +128,9 @@ def check_poses(model: mjx.Model, data: mjx.Data, atol: float = 1e-4) -> None:
     live only in a checkified program (``jaxrl.runner.run(..., debug=True)``, which ``jaxrl train``
     uses for an env made with ``debug``) and a no-op elsewhere. Catches a ``qpos`` edited without
     ``mjx.kinematics`` before a posed step, whose forces would otherwise be wrong silently. ``atol``
-    (metres / unit quaternion entries) leaves room for float32 rounding of the recomputation."""
+    (metres / unit quaternion entries) leaves room for float32 rounding of the recomputation.
+    Non-finite entries are not compared: a diverged state is the runner's non-finite check's to
+    report, not a stale pose."""
     from jax.experimental import checkify
 
     fresh = mjx.kinematics(model, data)
@@ -135,7 +138,8 @@ def check_poses(model: mjx.Model, data: mjx.Data, atol: float = 1e-4) -> None:
     for name in POSE_FIELDS:
         a, b = getattr(fresh, name), getattr(data, name)
         if a.size:
-            off = jnp.maximum(off, jnp.max(jnp.abs(a - b)))
+            gap = jnp.where(jnp.isfinite(a) & jnp.isfinite(b), jnp.abs(a - b), 0.0)
+            off = jnp.maximum(off, jnp.max(gap))
     checkify.debug_check(off <= atol, "debug: the state's poses are not those of its qpos (off by {}): after editing "
                                       "qpos, apply mjx.kinematics before stepping", off)
 

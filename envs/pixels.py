@@ -509,7 +509,7 @@ def _irradiance(mj_model, model, data, point, normal, view_dir) -> jax.Array:
     division and the spot's power, into the frame's ``[N, 3]`` output loop: three times per pixel,
     about a third of a light scene's frame on the CPU.)"""
     head = mj_model.vis.headlight
-    light = jnp.zeros((point[0].shape[0], 3))
+    light = jnp.zeros((point[0].shape[0], 3), jnp.float32)
     if bool(head.active):  # directional, along the camera's view
         lambert = jnp.maximum(-_dot(normal, view_dir), 0.0)
         light = np.asarray(head.ambient, np.float32) + lambert[:, None] * np.asarray(head.diffuse, np.float32)

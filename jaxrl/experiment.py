@@ -418,7 +418,7 @@ def _train_locked(built: Built, run_dir: str, ck, state, start: int, elapsed0: f
     try:
         result = _run_chunks(built, ck, state, start, elapsed0, on_log, on_chunk, live_log, progress, last, stream)
         fan.close()
-    except runner.DebugCheckError as e:  # debug mode: a bad action entered the env; earlier checkpoints are intact
+    except runner.DebugCheckError as e:  # debug mode: a bad action or stale poses entered the env; earlier checkpoints are intact
         fan.close(quiet=True)
         write_result("failed", last["done"], error=str(e))
         raise

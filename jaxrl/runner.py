@@ -39,7 +39,8 @@ _WEIGHTED = ("episode_return", "episode_length")  # averaged over the episodes t
 
 
 class DebugCheckError(FloatingPointError):
-    """Debug mode: a check of the env's (e.g. a NaN or out-of-range action entering ``step``) failed."""
+    """Debug mode: a check of the env's (e.g. a NaN or out-of-range action entering ``step``, or an
+    MJX task's state whose poses are not those of its ``qpos``) failed."""
 
 
 class NonFiniteError(FloatingPointError):
@@ -213,7 +214,7 @@ def _guarded(update: Callable, trainable: Callable) -> tuple[Callable, Callable]
 
 def _checkified(chunk: Callable) -> Callable:
     """``chunk`` returning ``(state, metrics, error)``: the program with its ``checkify`` checks live
-    (debug mode: the env's :class:`~jaxrl.wrappers.CheckActions`)."""
+    (debug mode: the env's :class:`~jaxrl.wrappers.CheckActions` and an MJX task's pose check)."""
     from jax.experimental import checkify
 
     def checked(state, num):
@@ -572,7 +573,7 @@ def run(
       check_finite: stop with :class:`NonFiniteError` at the first non-finite
         metric or parameter (checked after every compiled call).
       debug: run the chunks checkified, so the env's debug checks are live (an env made with
-        ``debug=True``: :class:`~jaxrl.wrappers.CheckActions`); the first failed check stops
+        ``debug=True``: :class:`~jaxrl.wrappers.CheckActions`, an MJX task's pose check); the first failed check stops
         the run after its compiled call with :class:`DebugCheckError`. Slower; off by default.
       program_dir, program_key: keep the init and chunk programs exported in ``program_dir``
         under ``program_key`` (what the trainer's programs depend on besides jaxrl's files and

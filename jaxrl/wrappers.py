@@ -9,7 +9,8 @@ The usual training stack, innermost first::
     -> NormalizeObs          # running mean / variance shared by the whole batch
 
 :func:`training_stack` builds it. :class:`CheckActions` (``make(name, debug=True)``) is the env
-API's debug mode: NaN or out-of-range actions are reported where they enter ``step``.
+API's debug mode: NaN or out-of-range actions are reported where they enter ``step`` (and an MJX
+task's stale poses, :func:`jaxrl.envs.mjx_env.check_poses`).
 """
 
 from __future__ import annotations

@@ -375,14 +375,19 @@ def test_posed_forward_refuses_quaternion_joints():
 def test_debug_mode_reports_a_state_whose_poses_are_not_its_qpos():
     """A posed step reads the poses the state holds, so a ``qpos`` edited without ``mjx.kinematics``
     would step with wrong forces, silently. ``make(name, debug=True)`` checks each posed step's poses
-    against fresh kinematics (a checkify debug check): the edited state is reported with the fix in
-    the message; a state from ``reset`` / ``step``, or an edit followed by ``mjx.kinematics``, passes.
-    Off (no ``debug``), the check is not in the program at all. Pendulum: one hinge, cheap."""
+    against fresh kinematics (a checkify debug check): an edit of 1 rad or of 0.01 rad (~5 mm at the
+    pendulum's tip, 50x the check's 1e-4 tolerance) is reported with the fix in the message; a state
+    from ``reset`` / ``step``, an edit followed by ``mjx.kinematics``, and a diverged (NaN) ``qpos``,
+    which is the non-finite check's to report, pass. The flag reaches a pixel env (the cart-pole from
+    pixels holds its poses) and not a task that holds none (the cart-pole from states). Off (no
+    ``debug``), the check is not in the program at all. Pendulum: one hinge, cheap."""
     from jax.experimental import checkify
 
     env, params = make("pendulum_swingup", debug=True)
     task = env.unwrapped
     assert task.debug_poses and not make("pendulum_swingup")[0].unwrapped.debug_poses
+    assert make("cartpole_balance", obs="pixels", image_size=8, debug=True)[0].unwrapped.debug_poses
+    assert not make("cartpole_balance", debug=True)[0].unwrapped.debug_poses
     step = jax.jit(checkify.checkify(env.step, errors=checkify.user_checks))
     key, action = jax.random.key(0), jnp.zeros(env.action_spec.shape)
     state, _ = env.reset(key, params)
@@ -390,10 +395,13 @@ def test_debug_mode_reports_a_state_whose_poses_are_not_its_qpos():
     def with_qpos(s, data):
         return s.replace(inner=s.inner.replace(data=data))
 
-    edited = state.inner.data.replace(qpos=state.inner.data.qpos + 1.0)
-    err, (stepped, _) = step(key, with_qpos(state, edited), action, params)
-    assert "poses are not those of its qpos" in str(err.get()) and "apply mjx.kinematics" in str(err.get())
-    for fine in (state, stepped, with_qpos(state, mjx.kinematics(params.model, edited))):
+    def edit(by):
+        return state.inner.data.replace(qpos=state.inner.data.qpos + by)
+
+    for by in (1.0, 1e-2):
+        err, (stepped, _) = step(key, with_qpos(state, edit(by)), action, params)
+        assert "poses are not those of its qpos" in str(err.get()) and "apply mjx.kinematics" in str(err.get()), by
+    for fine in (state, stepped, with_qpos(state, mjx.kinematics(params.model, edit(1.0))), with_qpos(state, edit(jnp.nan))):
         err, _ = step(key, fine, action, params)
         assert err.get() is None
     plain, _ = make("pendulum_swingup")

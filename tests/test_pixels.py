@@ -307,6 +307,35 @@ def test_model_without_materials_renders_its_geom_rgba():
     np.testing.assert_allclose(np.median(ratio, 0), np.array([0.8, 0.2, 0.2]) / 1.2, atol=0.03)
 
 
+def test_unlit_scenes_shade_by_ambient_and_emission_alone():
+    """The light sum's other branches (every task and test model has the headlight on): with the headlight
+    off and no light, a hit pixel is its colour times its emission (the plain box black, the glowing box at
+    0.5 of its rgba); with one light's ambient only, the colour times that ambient. Misses are the sky."""
+    def frame(lights):
+        m = mujoco.MjModel.from_xml_string(f"""
+        <mujoco><visual><headlight active="0"/></visual>
+          <asset><material name="glow" rgba="0.8 0.4 0.2 1" emission="0.5"/></asset>
+          <worldbody>{lights}
+            <camera name="c" pos="0 -3 0" xyaxes="1 0 0 0 0 1"/>
+            <body><joint type="slide" axis="0 0 1"/>
+              <geom name="plain" type="box" pos="-0.6 0 0" size="0.4 0.4 0.4" rgba="0.6 0.6 0.6 1"/>
+              <geom name="glowing" type="box" pos="0.6 0 0" size="0.4 0.4 0.4" material="glow"/>
+            </body>
+          </worldbody></mujoco>""")
+        model = mjx.put_model(m, impl="jax")
+        data = pixels.update_poses(m, model, mjx.make_data(model, impl="jax"))
+        return m, jax.tree.map(np.asarray, pixels.render(m, model, data, 0, 16, 16))
+
+    m, dark = frame("")
+    plain, glowing = dark.geom == m.geom("plain").id, dark.geom == m.geom("glowing").id
+    assert plain.sum() > 10 and glowing.sum() > 10 and (dark.geom < 0).sum() > 10
+    assert (dark.rgb[plain] == 0).all()
+    np.testing.assert_array_equal(dark.rgb[glowing], np.broadcast_to(np.round(np.array([0.8, 0.4, 0.2]) * 0.5 * 255), (glowing.sum(), 3)))
+    assert (dark.rgb[dark.geom < 0] > 0).all()  # the sky
+    m, ambient = frame('<light type="directional" dir="0 0 -1" diffuse="0 0 0" ambient="0.25 0.5 1"/>')
+    np.testing.assert_array_equal(ambient.rgb[plain], np.broadcast_to(np.round(0.6 * np.array([0.25, 0.5, 1.0]) * 255), (plain.sum(), 3)))
+
+
 def test_geom_colors_follow_mujocos_visualiser():
     """Base colour and emission per geom, as ``mjv_updateScene`` picks them (material, geom rgba override)."""
     m = mujoco.MjModel.from_xml_string(MATERIALS_XML)
