@@ -51,6 +51,14 @@ def test_no_arguments_means_train_ppo_on_cartpole_balance(monkeypatch):
         cli.main(["train", "dreamer", "--env", "cartpole_balance", "--preset", "small_pixels"])
     assert seen["spec"].env_options == {"obs": "pixels", "image_size": 16, "action_repeat": 8}
     assert seen["spec"].config["conv_channels"] == (16, 32)
+    # the world models' published settings run DM Control at action repeat 2, as TD-MPC2 and DreamerV3 (2023) do
+    for algo, preset in (("tdmpc", "paper"), ("dreamer", "paper_xs"), ("dreamer", "paper_l")):
+        with pytest.raises(Stop):
+            cli.main(["train", algo, "--env", "cheetah_run", "--preset", preset])
+        assert seen["spec"].env_options == {"action_repeat": 2}, (algo, preset)
+    with pytest.raises(Stop):
+        cli.main(["train", "tdmpc", "--env", "cheetah_run", "--preset", "paper", "--env-opt", "action_repeat=1"])
+    assert seen["spec"].env_options == {"action_repeat": 1}
     # without --env a preset runs on the default env's FAITHFUL physics: the demo's fast physics is for no arguments only
     with pytest.raises(Stop):
         cli.main(["train", "dreamer", "--preset", "small_pixels"])
