@@ -223,7 +223,9 @@ def paper_size(name: str, image_layers: int = 4) -> dict:
     training setup as its 2023 code (``configs.yaml``: 4 envs, batch 16 x 64, train ratio 512, learning
     once the replay holds one batch of steps, 1,024; a 1M-step replay; the world model's Adam eps 1e-8)
     and its continuous actor (a bounded normal fed ``sg(state)``, gradients through the dynamics, the
-    return minus the critic's value with its gradient as the objective)."""
+    return minus the critic's value with its gradient as the objective). ``total_timesteps`` 500k agent
+    steps: 1M frames at the presets' action repeat 2, DreamerV3's DMC-vision budget (its proprio scores
+    are read at 500k frames: ``--steps 250000``)."""
     deter, hidden, layers, depth = _SIZES[name]
     return dict(total_timesteps=500_000, num_envs=4, num_steps=2, buffer_size=1_000_000, batch_size=16, seq_length=64,
                 learning_starts=1_024, replay_ratio=0.5, deter=deter, hidden=hidden, layers=layers, groups=32, classes=32,
