@@ -73,6 +73,7 @@ def test_no_arguments_means_train_ppo_on_cartpole_balance(monkeypatch):
      {"obs": "pixels", "image_size": 16, "action_repeat": 8}),
     (["sweep", "drq", "--preset", "paper", "--env-opt", "frame_stack=2"], "cartpole_balance",
      {"obs": "pixels", "image_size": 84, "frame_stack": 2, "action_repeat": 2}),
+    (["sweep", "tdmpc", "--preset", "paper", "--env", "cheetah_run"], "cheetah_run", {"action_repeat": 2}),
     (["sweep", "dreamer", "--preset", "tiny"], "probe_continuous", {}),
     (["sweep", "ppo"], "cartpole_balance", {"physics": "fast"}),
     (["sweep", "ppo", "--env", "cartpole_balance"], "cartpole_balance", {}),

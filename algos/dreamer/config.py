@@ -236,14 +236,14 @@ def paper_size(name: str, image_layers: int = 4) -> dict:
 
 def presets() -> dict[str, Preset]:
     """DreamerV3's named settings (env steps are agent steps). The ``paper_*`` ones bring
-    ``action_repeat=2`` to the env, as DreamerV3's 2023 code ran DM Control (``configs.yaml``:
-    ``env.dmc.repeat: 2``; its code since 2024-12 runs repeat 1 with other train ratios, not these
-    presets); ``--env-opt action_repeat=K`` wins."""
+    ``action_repeat=2`` to whichever env they run on, as DreamerV3's 2023 code ran DM Control
+    (``configs.yaml``: ``env.dmc.repeat: 2``; its code since 2024-12 runs repeat 1 with other train
+    ratios, not these presets); ``--env-opt action_repeat=K`` wins (1 outside DM Control)."""
     paper = {f"paper_{n}": Preset(config=paper_size(n), hparams=dict(lr=1e-4, actor_lr=3e-5, critic_lr=3e-5),
                                   env_options=dict(action_repeat=2),
                                   about=f"a GPU: DreamerV3's {n.upper()} model (GRU {_SIZES[n][0]}, MLPs {_SIZES[n][2]} x "
                                         f"{_SIZES[n][1]}, CNN depth {_SIZES[n][3]}), 32 x 32 latents, batch 16 x 64, "
-                                        "train ratio 512, 4 envs, action repeat 2 as its 2023 code ran DM Control")
+                                        "train ratio 512, 4 envs, DM Control's action repeat in its 2023 code")
              for n in _SIZES}
     small = dict(num_envs=4, num_steps=5, learning_starts=1_000, replay_ratio=1.0, seq_length=16, imag_horizon=10,
                  deter=64, hidden=64, layers=1, groups=8, classes=8, num_bins=63, actor_dist="bounded_normal")

@@ -215,7 +215,8 @@ def discount_for(episode_length: int, denom: float = 5.0, low: float = 0.95, hig
 def presets() -> dict[str, Preset]:
     """TD-MPC2's named settings (env steps count agent steps: with ``action_repeat=2``, as TD-MPC2
     runs DMC, one agent step is two control steps of the task). ``paper`` brings ``action_repeat=2``
-    to the env; ``--env-opt action_repeat=K`` wins."""
+    to whichever env it runs on (TD-MPC2 repeats only its DMC, Meta-World and ManiSkill envs:
+    ``--env-opt action_repeat=1`` for others; ``--env-opt`` wins)."""
     return {
         "default": Preset(about="a 2-core CPU: latent 64, MLPs 128, 5 Q heads, MPPI 4 x 128 samples (16 elites, 8 from "
                                 "the policy), 4 envs, batch 128, one gradient step per agent step (TD-MPC2's), TD-MPC2's std-0.02 init"),
@@ -226,7 +227,7 @@ def presets() -> dict[str, Preset]:
             env_options=dict(action_repeat=2),
             about="a GPU: TD-MPC2's 5M-parameter model and planner (Hansen et al. 2024), one env, one gradient step per "
                   "agent step after 2,500 at once on the seed data (2,499 + that update's 1, as TD-MPC2), Adam eps 1e-8 "
-                  "for the world model, action repeat 2 as TD-MPC2 runs DM Control (1M agent steps = 2M control steps)",
+                  "for the world model; 1M agent steps = 2M control steps at TD-MPC2's DM Control action repeat",
         ),
         "tiny": Preset(
             config=dict(total_timesteps=64, num_envs=2, num_steps=4, buffer_size=64, batch_size=8, learning_starts=16,
