@@ -304,6 +304,24 @@ def start_env(preset, env: str | None) -> tuple[str, dict]:
     return env or DEFAULT_ENV, dict(preset.env_options)
 
 
+def preset_env_note(preset, env: str, user_options) -> str | None:
+    """A one-line note when a preset made for any env brings an ``action_repeat`` (DM Control's
+    setting in the papers it reproduces) to an env that is not one of jaxrl's MJX tasks (gymnax,
+    Brax, a probe), where that repeat is not the env's published timing; ``None`` otherwise, and
+    when the user's own ``--env-opt`` (``user_options``) sets ``action_repeat``."""
+    if preset is None or preset.env is not None or "action_repeat" not in preset.env_options:
+        return None
+    if "action_repeat" in user_options:
+        return None
+    from jaxrl import envs
+
+    if "physics" in envs.options(env):  # jaxrl's DM-Control-style MJX tasks: the setting the preset was made for
+        return None
+    k = preset.env_options["action_repeat"]
+    return (f"jaxrl: note: this preset repeats each action {k} times (DM Control's setting in the papers) on {env!r} too; "
+            f"--env-opt action_repeat=1 runs the env at its own timing")
+
+
 def _spec_from_args(args):
     from jaxrl import algos, configs, experiment
 
@@ -343,7 +361,13 @@ def _spec_from_args(args):
         from jaxrl import envs
 
         env = args.env or spec.env
-        changes["env_options"] = {**spec.env_options, **configs.parse_options(args.env_opts, envs.options(env), f"env {env!r}")}
+        user_options = configs.parse_options(args.env_opts, envs.options(env), f"env {env!r}")
+        changes["env_options"] = {**spec.env_options, **user_options}
+    else:
+        user_options = {}
+    note = preset_env_note(preset, args.env or spec.env, user_options)
+    if note:
+        print(note, file=sys.stderr, flush=True)
     for field, value in (("env", args.env), ("seed", args.seed), ("log_every", args.log_every),
                          ("checkpoint_every", args.checkpoint_every), ("keep", args.keep)):
         if value is not None:
@@ -409,8 +433,11 @@ def sweep_command(args) -> int:
         config_changes["total_timesteps"] = args.steps
     if args.num_envs is not None:
         config_changes["num_envs"] = args.num_envs
-    if args.env_opts:
-        env_options.update(configs.parse_options(args.env_opts, envs.options(env_name), f"env {env_name!r}"))
+    user_options = configs.parse_options(args.env_opts, envs.options(env_name), f"env {env_name!r}") if args.env_opts else {}
+    env_options.update(user_options)
+    note = preset_env_note(preset, env_name, user_options)
+    if note:
+        print(note, file=sys.stderr, flush=True)
     devices = jax.devices()
     if args.devices is not None:
         if args.devices > len(devices):

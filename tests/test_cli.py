@@ -68,6 +68,37 @@ def test_no_arguments_means_train_ppo_on_cartpole_balance(monkeypatch):
     assert (seen["spec"].env, seen["spec"].env_options) == ("cartpole_balance", {})
 
 
+def test_a_preset_says_when_it_brings_dm_controls_action_repeat_to_another_env(monkeypatch, capsys):
+    """The world models' ``paper`` presets repeat actions twice on any env; on one that is not a DM
+    Control task (a probe here; gymnax and Brax alike) the CLI says so in one line, once, unless
+    ``--env-opt action_repeat`` is given."""
+    from jaxrl import experiment, sweep_dir
+
+    class Stop(Exception):
+        pass
+
+    def stop(*a, **kw):
+        raise Stop
+
+    monkeypatch.setattr(experiment, "train", stop)
+    monkeypatch.setattr(sweep_dir, "sweep_to_dir", stop)
+    monkeypatch.setenv("JAXRL_DEBUG", "1")
+    for argv, noted in (
+        (["train", "tdmpc", "--preset", "paper", "--env", "probe_continuous"], True),
+        (["sweep", "dreamer", "--preset", "paper_xs", "--env", "probe_continuous"], True),
+        (["train", "tdmpc", "--preset", "paper", "--env", "probe_continuous", "--env-opt", "action_repeat=2"], False),
+        (["sweep", "tdmpc", "--preset", "paper", "--env", "probe_continuous", "--env-opt", "action_repeat=1"], False),
+        (["train", "tdmpc", "--preset", "paper", "--env", "cheetah_run"], False),
+        (["train", "tdmpc", "--preset", "default", "--env", "probe_continuous"], False),
+    ):
+        with pytest.raises(Stop):
+            cli.main(argv)
+        err = capsys.readouterr().err
+        assert err.count("jaxrl: note: this preset repeats each action 2 times") == int(noted), (argv, err)
+        if noted:
+            assert "'probe_continuous'" in err and "--env-opt action_repeat=1" in err
+
+
 @pytest.mark.parametrize("argv, env, options", [
     (["sweep", "dreamer", "--preset", "small_pixels", "--env", "cartpole_swingup"], "cartpole_swingup",
      {"obs": "pixels", "image_size": 16, "action_repeat": 8}),

@@ -110,15 +110,20 @@ def prior_q_rank(cfg, env, params, agent, n: int = 256, k: int = 32) -> float:
 
     nets = make_networks(cfg, env)
     model = Model(nets, Bins(cfg.num_bins, cfg.vmin, cfg.vmax), env.action_spec)
-    k_obs, k_act = jax.random.split(jax.random.key(7))
-    obs = jax.vmap(lambda key: env.reset(key, params)[1].obs)(jax.random.split(k_obs, n))
-    z = model.encode(agent.model, obs)
 
-    def q(a):
-        return jnp.mean(model.bins.decode(nets.q.apply(agent.model["q"], z, a)), axis=0)  # [n]
+    @jax.jit  # one program instead of ~100 op-by-op ones
+    def rank(agent, params):
+        k_obs, k_act = jax.random.split(jax.random.key(7))
+        obs = jax.vmap(lambda key: env.reset(key, params)[1].obs)(jax.random.split(k_obs, n))
+        z = model.encode(agent.model, obs)
 
-    q_random = jax.vmap(q)(jax.random.uniform(k_act, (k, n, env.action_spec.shape[0]), minval=-1.0, maxval=1.0))
-    return float(jnp.mean(q(model.pi(agent.pi, z).mode())[None] > q_random))
+        def q(a):
+            return jnp.mean(model.bins.decode(nets.q.apply(agent.model["q"], z, a)), axis=0)  # [n]
+
+        q_random = jax.vmap(q)(jax.random.uniform(k_act, (k, n, env.action_spec.shape[0]), minval=-1.0, maxval=1.0))
+        return jnp.mean(q(model.pi(agent.pi, z).mode())[None] > q_random)
+
+    return float(rank(agent, params))
 
 
 def tdmpc_pendulum():
