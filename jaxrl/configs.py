@@ -128,6 +128,15 @@ def check_conv(obj: Any) -> None:
         raise ConfigError(f"{type(obj).__name__}.conv_channels, conv_kernels and conv_strides must have one entry per layer")
 
 
+# The ranges of traced hyperparameters, ``(lo, hi, closed_below)`` as :func:`check_ranges` reads them.
+POSITIVE = (0.0, math.inf, False)  # > 0: learning rates, gradient clips, scales
+NONNEG = (0.0, math.inf, True)  # >= 0: loss coefficients, noise scales
+UNIT = (0.0, 1.0, True)  # [0, 1]: discounts, lambdas, probabilities
+RATE = (0.0, 1.0, False)  # (0, 1]: Polyak rates, fractions of a run
+REAL = (-math.inf, math.inf, True)  # any finite value
+EPSILON_SCHEDULE = {"eps_start": UNIT, "eps_end": UNIT, "eps_decay": RATE}  # DQN-style exploration (DQN, PQN)
+
+
 def hparams_functions(cls, ranges: dict, algo: str):
     """An algorithm's ``(default_hparams, as_hparams, validate_hparams)`` for its traced hparams class
     ``cls`` with ``ranges`` (see :func:`check_ranges`)."""

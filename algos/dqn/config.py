@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, check_mlp, check_positive_ints, hparams_functions
+from jaxrl.configs import (
+    EPSILON_SCHEDULE, POSITIVE, RATE, UNIT, ConfigError, Preset, check_mlp, check_positive_ints, hparams_functions,
+)
 from jaxrl.offpolicy import OffPolicyConfig
 
 LOSSES = ("mse", "huber")
@@ -76,11 +77,7 @@ class DQNHparams:
     reward_scale: Any = 1.0
 
 
-_RANGES = {
-    "lr": (0.0, math.inf, False), "gamma": (0.0, 1.0, True), "tau": (0.0, 1.0, False), "eps_start": (0.0, 1.0, True),
-    "eps_end": (0.0, 1.0, True), "eps_decay": (0.0, 1.0, False), "max_grad_norm": (0.0, math.inf, False),
-    "reward_scale": (0.0, math.inf, False),
-}
+_RANGES = {"lr": POSITIVE, "gamma": UNIT, "tau": RATE, **EPSILON_SCHEDULE, "max_grad_norm": POSITIVE, "reward_scale": POSITIVE}
 
 
 default_hparams, as_hparams, validate_hparams = hparams_functions(DQNHparams, _RANGES, "DQN")

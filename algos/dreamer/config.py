@@ -25,12 +25,13 @@ rates and Adam eps) are the ``paper_xs`` ... ``paper_l`` presets, for a GPU.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, check_conv, check_positive_floats, check_positive_ints, hparams_functions
+from jaxrl.configs import (
+    NONNEG, POSITIVE, RATE, UNIT, ConfigError, Preset, check_conv, check_positive_floats, check_positive_ints, hparams_functions,
+)
 from jaxrl.networks import CONV_STYLES
 from jaxrl.offpolicy import OffPolicyConfig
 
@@ -203,13 +204,10 @@ class DreamerHparams:
     return_rate: Any = 0.01
 
 
-_POSITIVE = (0.0, math.inf, False)
-_NONNEG = (0.0, math.inf, True)
 _RANGES = {
-    "lr": _POSITIVE, "max_grad_norm": _POSITIVE, "actor_lr": _POSITIVE, "critic_lr": _POSITIVE,
-    "ac_max_grad_norm": _POSITIVE, "gamma": (0.0, 1.0, True), "lam": (0.0, 1.0, True), "free_nats": _NONNEG,
-    "dyn_coef": _NONNEG, "rep_coef": _NONNEG, "entropy_coef": _NONNEG, "critic_tau": (0.0, 1.0, False),
-    "slowreg_coef": _NONNEG, "return_rate": (0.0, 1.0, False),
+    "lr": POSITIVE, "max_grad_norm": POSITIVE, "actor_lr": POSITIVE, "critic_lr": POSITIVE, "ac_max_grad_norm": POSITIVE,
+    "gamma": UNIT, "lam": UNIT, "free_nats": NONNEG, "dyn_coef": NONNEG, "rep_coef": NONNEG, "entropy_coef": NONNEG,
+    "critic_tau": RATE, "slowreg_coef": NONNEG, "return_rate": RATE,
 }
 
 default_hparams, as_hparams, validate_hparams = hparams_functions(DreamerHparams, _RANGES, "DreamerV3")

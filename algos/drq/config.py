@@ -14,12 +14,13 @@ settings (Yarats et al. 2022: 84 x 84 frames, 3 stacked, batch 256, MLPs of 1024
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, check_conv, check_int_tuples, check_positive_ints, hparams_functions
+from jaxrl.configs import (
+    NONNEG, POSITIVE, RATE, UNIT, ConfigError, Preset, check_conv, check_int_tuples, check_positive_ints, hparams_functions,
+)
 from jaxrl.offpolicy import OffPolicyConfig
 
 
@@ -97,9 +98,8 @@ class DrQHparams:
 
 
 _RANGES = {
-    "lr": (0.0, math.inf, False), "gamma": (0.0, 1.0, True), "tau": (0.0, 1.0, False),
-    "explore_noise": (0.0, math.inf, True), "explore_noise_final": (0.0, math.inf, True), "explore_decay": (0.0, 1.0, False),
-    "noise_clip": (0.0, math.inf, True), "max_grad_norm": (0.0, math.inf, False),
+    "lr": POSITIVE, "gamma": UNIT, "tau": RATE, "explore_noise": NONNEG, "explore_noise_final": NONNEG, "explore_decay": RATE,
+    "noise_clip": NONNEG, "max_grad_norm": POSITIVE,
 }
 
 default_hparams, as_hparams, validate_hparams = hparams_functions(DrQHparams, _RANGES, "DrQ-v2")

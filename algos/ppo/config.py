@@ -9,12 +9,11 @@ inputs; a sweep vmaps over them and never recompiles.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Callable
 
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, as_traced, check_mlp, check_ranges
+from jaxrl.configs import NONNEG, POSITIVE, UNIT, ConfigError, Preset, as_traced, check_mlp, check_ranges
 from jaxrl.rollout import OnPolicyConfig
 from jaxrl.algos.ppo.losses import clipped_surrogate
 from jaxrl.optim import default_optimizer
@@ -94,14 +93,8 @@ class PPOHparams:
 
 
 _RANGES = {
-    "lr": (0.0, math.inf, False),
-    "gamma": (0.0, 1.0, True),
-    "gae_lambda": (0.0, 1.0, True),
-    "clip_eps": (0.0, math.inf, False),
-    "ent_coef": (0.0, math.inf, True),
-    "vf_coef": (0.0, math.inf, True),
-    "max_grad_norm": (0.0, math.inf, False),
-    "reward_scale": (0.0, math.inf, False),
+    "lr": POSITIVE, "gamma": UNIT, "gae_lambda": UNIT, "clip_eps": POSITIVE, "ent_coef": NONNEG, "vf_coef": NONNEG,
+    "max_grad_norm": POSITIVE, "reward_scale": POSITIVE,
 }
 
 

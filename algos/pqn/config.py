@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Callable
 
 from flax import struct
 
-from jaxrl.configs import Preset, check_mlp, hparams_functions
+from jaxrl.configs import EPSILON_SCHEDULE, POSITIVE, UNIT, Preset, check_mlp, hparams_functions
 from jaxrl.rollout import OnPolicyConfig
 from jaxrl.optim import default_optimizer
 
@@ -66,11 +65,7 @@ class PQNHparams:
     reward_scale: Any = 1.0
 
 
-_RANGES = {
-    "lr": (0.0, math.inf, False), "gamma": (0.0, 1.0, True), "lam": (0.0, 1.0, True), "eps_start": (0.0, 1.0, True),
-    "eps_end": (0.0, 1.0, True), "eps_decay": (0.0, 1.0, False), "max_grad_norm": (0.0, math.inf, False),
-    "reward_scale": (0.0, math.inf, False),
-}
+_RANGES = {"lr": POSITIVE, "gamma": UNIT, "lam": UNIT, **EPSILON_SCHEDULE, "max_grad_norm": POSITIVE, "reward_scale": POSITIVE}
 
 
 default_hparams, as_hparams, validate_hparams = hparams_functions(PQNHparams, _RANGES, "PQN")

@@ -8,12 +8,11 @@ TRACED (``SACHparams``, a pytree: a sweep vmaps over them and never recompiles).
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, check_mlp, check_positive_ints, hparams_functions
+from jaxrl.configs import POSITIVE, RATE, REAL, UNIT, ConfigError, Preset, check_mlp, check_positive_ints, hparams_functions
 from jaxrl.offpolicy import OffPolicyConfig
 
 
@@ -85,13 +84,8 @@ class SACHparams:
 
 
 _RANGES = {
-    "lr": (0.0, math.inf, False),
-    "gamma": (0.0, 1.0, True),
-    "tau": (0.0, 1.0, False),
-    "init_alpha": (0.0, math.inf, False),
-    "target_entropy": (-math.inf, math.inf, True),
-    "max_grad_norm": (0.0, math.inf, False),
-    "reward_scale": (0.0, math.inf, False),
+    "lr": POSITIVE, "gamma": UNIT, "tau": RATE, "init_alpha": POSITIVE, "target_entropy": REAL, "max_grad_norm": POSITIVE,
+    "reward_scale": POSITIVE,
 }
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 from flax import struct
 
-from jaxrl.configs import Preset, check_mlp, check_positive_ints, hparams_functions
+from jaxrl.configs import NONNEG, POSITIVE, RATE, UNIT, Preset, check_mlp, check_positive_ints, hparams_functions
 from jaxrl.offpolicy import OffPolicyConfig
 
 
@@ -74,10 +73,8 @@ class TD3Hparams:
 
 
 _RANGES = {
-    "lr": (0.0, math.inf, False), "gamma": (0.0, 1.0, True), "tau": (0.0, 1.0, False),
-    "policy_noise": (0.0, math.inf, True), "noise_clip": (0.0, math.inf, True), "explore_noise": (0.0, math.inf, True),
-    "explore_noise_final": (0.0, math.inf, True), "explore_decay": (0.0, 1.0, False),
-    "max_grad_norm": (0.0, math.inf, False), "reward_scale": (0.0, math.inf, False),
+    "lr": POSITIVE, "gamma": UNIT, "tau": RATE, "policy_noise": NONNEG, "noise_clip": NONNEG, "explore_noise": NONNEG,
+    "explore_noise_final": NONNEG, "explore_decay": RATE, "max_grad_norm": POSITIVE, "reward_scale": POSITIVE,
 }
 
 

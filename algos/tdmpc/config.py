@@ -13,12 +13,13 @@ published sizes (Hansen et al. 2024, the 5M-parameter model) are the ``paper`` p
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 from flax import struct
 
-from jaxrl.configs import ConfigError, Preset, check_conv, check_positive_floats, check_positive_ints, hparams_functions
+from jaxrl.configs import (
+    NONNEG, POSITIVE, RATE, UNIT, ConfigError, Preset, check_conv, check_positive_floats, check_positive_ints, hparams_functions,
+)
 from jaxrl.offpolicy import OffPolicyConfig
 from jaxrl.planning import MPPI
 
@@ -183,11 +184,9 @@ class TDMPCHparams:
 
 
 _RANGES = {
-    "lr": (0.0, math.inf, False), "enc_lr_scale": (0.0, math.inf, True), "gamma": (0.0, 1.0, True),
-    "tau": (0.0, 1.0, False), "rho": (0.0, 1.0, True), "consistency_coef": (0.0, math.inf, True),
-    "reward_coef": (0.0, math.inf, True), "value_coef": (0.0, math.inf, True), "entropy_coef": (0.0, math.inf, True),
-    "max_grad_norm": (0.0, math.inf, False), "min_std": (0.0, math.inf, False), "max_std": (0.0, math.inf, False),
-    "temperature": (0.0, math.inf, False),
+    "lr": POSITIVE, "enc_lr_scale": NONNEG, "gamma": UNIT, "tau": RATE, "rho": UNIT, "consistency_coef": NONNEG,
+    "reward_coef": NONNEG, "value_coef": NONNEG, "entropy_coef": NONNEG, "max_grad_norm": POSITIVE, "min_std": POSITIVE,
+    "max_std": POSITIVE, "temperature": POSITIVE,
 }
 
 _default, as_hparams, _validate = hparams_functions(TDMPCHparams, _RANGES, "TD-MPC2")
