@@ -311,8 +311,8 @@ def preset_env_note(preset, env: str, user_options) -> str | None:
     when the user's own ``--env-opt`` (``user_options``) sets ``action_repeat``."""
     if preset is None or preset.env is not None or "action_repeat" not in preset.env_options:
         return None
-    if "action_repeat" in user_options:
-        return None
+    if "action_repeat" in user_options or {**preset.env_options, **user_options}.get("obs") == "pixels":
+        return None  # the user's own repeat; pixels need an MJX task, which make() says in one line
     from jaxrl import envs
 
     if "physics" in envs.options(env):  # jaxrl's DM-Control-style MJX tasks: the setting the preset was made for

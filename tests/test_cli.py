@@ -90,6 +90,7 @@ def test_a_preset_says_when_it_brings_dm_controls_action_repeat_to_another_env(m
         (["sweep", "tdmpc", "--preset", "paper", "--env", "probe_continuous", "--env-opt", "action_repeat=1"], False),
         (["train", "tdmpc", "--preset", "paper", "--env", "cheetah_run"], False),
         (["train", "tdmpc", "--preset", "default", "--env", "probe_continuous"], False),
+        (["train", "dreamer", "--preset", "small_pixels", "--env", "probe_continuous"], False),  # pixels: make() refuses
     ):
         with pytest.raises(Stop):
             cli.main(argv)
