@@ -307,8 +307,9 @@ def start_env(preset, env: str | None) -> tuple[str, dict]:
 def preset_env_note(preset, env: str, user_options) -> str | None:
     """A one-line note when a preset made for any env brings an ``action_repeat`` (DM Control's
     setting in the papers it reproduces) to an env that is not one of jaxrl's MJX tasks (gymnax,
-    Brax, a probe), where that repeat is not the env's published timing; ``None`` otherwise, and
-    when the user's own ``--env-opt`` (``user_options``) sets ``action_repeat``."""
+    Brax, a probe), where that repeat is not the env's published timing. ``None`` otherwise, when the
+    user's own ``--env-opt`` (``user_options``) sets ``action_repeat``, and where pixels are asked for
+    (a non-MJX env then fails in ``make`` with its own one-line error)."""
     if preset is None or preset.env is not None or "action_repeat" not in preset.env_options:
         return None
     if "action_repeat" in user_options or {**preset.env_options, **user_options}.get("obs") == "pixels":

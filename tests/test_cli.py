@@ -71,7 +71,7 @@ def test_no_arguments_means_train_ppo_on_cartpole_balance(monkeypatch):
 def test_a_preset_says_when_it_brings_dm_controls_action_repeat_to_another_env(monkeypatch, capsys):
     """The world models' ``paper`` presets repeat actions twice on any env; on one that is not a DM
     Control task (a probe here; gymnax and Brax alike) the CLI says so in one line, once, unless
-    ``--env-opt action_repeat`` is given."""
+    ``--env-opt action_repeat`` is given or pixels are asked for (``make`` then refuses the env itself)."""
     from jaxrl import experiment, sweep_dir
 
     class Stop(Exception):
