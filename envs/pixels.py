@@ -380,7 +380,7 @@ def _nearest(model, data, origin, dirs, groups, shown) -> tuple[jax.Array, jax.A
     n = dirs[0].shape[0]
     best = (jnp.full((n,), _INF), jnp.zeros((n,), jnp.int32))
     start = 0
-    for gtype, ids in groups:
+    for g, (gtype, ids) in enumerate(groups):
         hit = _HIT[gtype]
 
         def test(best, x, hit=hit):
@@ -392,7 +392,13 @@ def _nearest(model, data, origin, dirs, groups, shown) -> tuple[jax.Array, jax.A
             return (jnp.where(closer, t, best[0]), jnp.where(closer, slot, best[1])), None
 
         slots = np.arange(start, start + ids.size, dtype=np.int32)
-        best, _ = jax.lax.scan(test, best, (data.geom_xmat[ids], data.geom_xpos[ids], model.geom_size[ids], shown[ids], slots))
+        xs = (data.geom_xmat[ids], data.geom_xpos[ids], model.geom_size[ids], shown[ids], slots)
+        if g == len(groups) - 1 and ids.size == 1:
+            # XLA removes a loop of one step; the last group's test would then be straight-line code that
+            # XLA copies into every fusion reading the nearest hit (a dozen on a light scene's frame). A
+            # second, never-drawn step keeps the loop, whose output is computed once.
+            xs = tuple(jnp.concatenate([x, jnp.zeros_like(x) if i == 3 else x]) for i, x in enumerate(xs))
+        best, _ = jax.lax.scan(test, best, xs)
         start += ids.size
     return best
 
