@@ -396,7 +396,8 @@ def _nearest(model, data, origin, dirs, groups, shown) -> tuple[jax.Array, jax.A
         if g == len(groups) - 1 and ids.size == 1:
             # XLA removes a loop of one step; the last group's test would then be straight-line code that
             # XLA copies into every fusion reading the nearest hit (a dozen on a light scene's frame). A
-            # second, never-drawn step keeps the loop, whose output is computed once.
+            # second, never-drawn step keeps the loop, whose output is computed once. (An earlier group's
+            # inlined test only feeds the next loop's initial value, which is computed once anyway.)
             xs = tuple(jnp.concatenate([x, jnp.zeros_like(x) if i == 3 else x]) for i, x in enumerate(xs))
         best, _ = jax.lax.scan(test, best, xs)
         start += ids.size
