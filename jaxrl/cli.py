@@ -323,6 +323,18 @@ def preset_env_note(preset, env: str, user_options) -> str | None:
             f"--env-opt action_repeat=1 runs the env at its own timing")
 
 
+def user_env_options(args, env: str, preset) -> dict:
+    """``--env-opt`` parsed against ``env``'s options (``{}`` without any), after printing the
+    :func:`preset_env_note` the preset and these options call for (``jaxrl train`` and ``jaxrl sweep``)."""
+    from jaxrl import configs, envs
+
+    options = configs.parse_options(args.env_opts, envs.options(env), f"env {env!r}") if args.env_opts else {}
+    note = preset_env_note(preset, env, options)
+    if note:
+        print(note, file=sys.stderr, flush=True)
+    return options
+
+
 def _spec_from_args(args):
     from jaxrl import algos, configs, experiment
 
@@ -358,17 +370,9 @@ def _spec_from_args(args):
     changes = {"config": {**spec.config, **config_changes}, "hparams": {**spec.hparams, **hparam_changes}}
     if args.config and config_changes:  # the saved intervals were derived from the saved run length
         changes.update(log_every=None, checkpoint_every=None)
-    if args.env_opts:
-        from jaxrl import envs
-
-        env = args.env or spec.env
-        user_options = configs.parse_options(args.env_opts, envs.options(env), f"env {env!r}")
+    user_options = user_env_options(args, args.env or spec.env, preset)
+    if user_options:
         changes["env_options"] = {**spec.env_options, **user_options}
-    else:
-        user_options = {}
-    note = preset_env_note(preset, args.env or spec.env, user_options)
-    if note:
-        print(note, file=sys.stderr, flush=True)
     for field, value in (("env", args.env), ("seed", args.seed), ("log_every", args.log_every),
                          ("checkpoint_every", args.checkpoint_every), ("keep", args.keep)):
         if value is not None:
@@ -414,7 +418,7 @@ def train_command(args) -> int:
 
 
 def sweep_command(args) -> int:
-    from jaxrl import algos, configs, envs, sweep, sweep_dir
+    from jaxrl import algos, sweep, sweep_dir
 
     multi = [args.coordinator, args.num_processes, args.process_id]
     if any(v is not None for v in multi) or args.distributed:
@@ -434,11 +438,7 @@ def sweep_command(args) -> int:
         config_changes["total_timesteps"] = args.steps
     if args.num_envs is not None:
         config_changes["num_envs"] = args.num_envs
-    user_options = configs.parse_options(args.env_opts, envs.options(env_name), f"env {env_name!r}") if args.env_opts else {}
-    env_options.update(user_options)
-    note = preset_env_note(preset, env_name, user_options)
-    if note:
-        print(note, file=sys.stderr, flush=True)
+    env_options.update(user_env_options(args, env_name, preset))
     devices = jax.devices()
     if args.devices is not None:
         if args.devices > len(devices):

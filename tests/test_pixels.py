@@ -297,6 +297,21 @@ def test_vmapped_render_equals_per_env_render():
     np.testing.assert_allclose(looped.normal, frame.normal, atol=1e-5)
 
 
+def test_a_last_geom_type_of_one_geom_keeps_its_nearest_hit_loop():
+    """XLA removes a loop of one step and then copies that ray test into every fusion that reads the
+    nearest hit (the light scenes' frames ran 1.8-3x slower; benchmarks/RESULTS.md, stop 57), so
+    ``_nearest`` gives the LAST geom type a second, never-drawn step when it has one geom. The
+    cart-pole's visible types are a plane, 2 capsules and a box: scans of 1, 2 and 2 steps (an
+    earlier one-step scan only feeds the next loop). Its frames against ``mj_ray``: the tests above."""
+    m, mx, _ = _model("cartpole_swingup")
+    groups = pixels._visible_groups(m)
+    assert [ids.size for _, ids in groups] == [1, 2, 1]
+    dirs = tuple(jnp.ones(8) for _ in range(3))
+    jaxpr = jax.make_jaxpr(lambda d: pixels._nearest(mx, d, jnp.zeros(3), dirs, groups, jnp.ones(m.ngeom, bool)))(
+        mjx.make_data(mx, impl="jax"))
+    assert [e.params["length"] for e in jaxpr.eqns if e.primitive.name == "scan"] == [1, 2, 2]
+
+
 def test_model_without_materials_renders_its_geom_rgba():
     m, frames = _compare("shapes")  # the pixel-wise checks above passed on it
     assert m.nmat == 0
