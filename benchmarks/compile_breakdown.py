@@ -16,6 +16,9 @@ the optimised HLO. Components, all on the run's own env, config and sizes:
   init      jit(trainer.init)
   chunk     the runner's program as `jaxrl train` compiles it: log_every updates per call
   chunk_nolive  the same with --no-live-log: a whole checkpoint interval per call
+  chunk_probe   the same program as `chunk`, PPO's default config, on `probe_obs_reward` with a
+            Gaussian head instead of the task: PPO's own compile without physics or the MJX env
+            stack. bare + chunk_probe is the floor of `chunk` (printed as "floor" at the end)
   cli       `jaxrl train` itself, cold (no persistent cache): the "compile" it prints (init + chunk
             program, as the runner times it) and the process's wall time; no trace/lower split
   cli_warm  `jaxrl train` run twice with one fresh persistent cache: the second run's compile
@@ -37,7 +40,10 @@ import subprocess
 import sys
 import time
 
-COMPONENTS = ("bare", "physics", "reset", "env", "rollout", "update", "init", "chunk", "chunk_nolive", "cli", "cli_warm")
+COMPONENTS = ("bare", "physics", "reset", "env", "rollout", "update", "init", "chunk", "chunk_nolive", "chunk_probe", "cli",
+              "cli_warm")
+PROBE = ("probe_obs_reward", {"continuous": True})  # chunk_probe's env: a one-line env, a Box action like the tasks'
+
 
 
 def _build(env_name: str, env_options: dict):
@@ -62,7 +68,8 @@ def _program(component: str, built):
     key = jax.random.key(0)
     stack = training_stack(env, n)
     # the abstract state only where needed: eval_shape would cache init's trace for "init"
-    state0 = jax.eval_shape(trainer.init, key, built.hparams) if component in ("rollout", "update", "chunk", "chunk_nolive") else None
+    abstract_state = ("rollout", "update", "chunk", "chunk_nolive", "chunk_probe")
+    state0 = jax.eval_shape(trainer.init, key, built.hparams) if component in abstract_state else None
     act = jnp.zeros((n,) + env.action_spec.shape, jnp.float32)
     if component == "bare":
         model = params.model
@@ -101,10 +108,10 @@ def _program(component: str, built):
         return trainer.update, (state0,), ()
     if component == "init":
         return trainer.init, (key, built.hparams), ()
-    if component in ("chunk", "chunk_nolive"):
+    if component in ("chunk", "chunk_nolive", "chunk_probe"):
         # jaxrl train's program: log_every updates per call with live rows, else the whole chunk
         fn, _ = runner._make_chunk(trainer, check_finite=True)
-        size = built.log_every if component == "chunk" else built.chunk
+        size = built.chunk if component == "chunk_nolive" else built.log_every
         return (lambda s: fn(s, size)), (state0,), ()
     raise ValueError(component)
 
@@ -118,7 +125,7 @@ def measure(component: str, env_name: str, env_options: dict) -> dict:
     import jax
 
     t0 = time.perf_counter()
-    built = _build(env_name, env_options)
+    built = _build(*PROBE) if component == "chunk_probe" else _build(env_name, env_options)
     fn, args, static = _program(component, built)
     build_s = time.perf_counter() - t0
     jitted = jax.jit(fn, static_argnums=static)
@@ -210,6 +217,9 @@ def main() -> None:
         ratio = med["total_s"] / summary["bare"]["total_s"] if "bare" in summary else float("nan")
         print(f"{c:13s} {med['trace_s']:8.2f} {med['lower_s']:8.2f} {med['compile_s']:8.2f} {med['total_s']:8.2f} {ratio:7.2f} "
               f"{med['stablehlo_ops']:14.0f} {med['hlo_ops']:8.0f}" + (f"   wall {med['wall_s']:.1f} s" if "wall_s" in med else ""))
+    if "bare" in summary and "chunk_probe" in summary:
+        floor = (summary["bare"]["total_s"] + summary["chunk_probe"]["total_s"]) / summary["bare"]["total_s"]
+        print(f"floor of the training program (bare + chunk_probe, medians): {floor:.2f}x bare")
     write_json(args.json, {"machine": machine_info(), "env": args.env, "env_options": options, "repeats": args.repeats,
                            "runs": rows, "median": summary})
 
