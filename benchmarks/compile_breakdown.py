@@ -45,7 +45,6 @@ COMPONENTS = ("bare", "physics", "reset", "env", "rollout", "update", "init", "c
 PROBE = ("probe_obs_reward", {"continuous": True})  # chunk_probe's env: a one-line env, a Box action like the tasks'
 
 
-
 def _build(env_name: str, env_options: dict):
     from jaxrl import experiment
 
